@@ -1,0 +1,59 @@
+"""`satchel build`: check the curriculum, then build it with mkdocs into a static bundle."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from mkdocs.commands.build import build as mkdocs_build
+from mkdocs.config import load_config
+from tqdm import tqdm
+
+from .curriculum import Curriculum, require_valid
+from .nodejs import ensure_node_env
+from .site_config import mkdocs_config
+
+
+def load_mkdocs_config(curriculum: Curriculum, site_dir: Path):
+    import yaml
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", encoding="utf-8", delete=False) as handle:
+        yaml.safe_dump(mkdocs_config(curriculum, site_dir), handle, allow_unicode=True)
+    try:
+        return load_config(config_file=handle.name)
+    finally:
+        Path(handle.name).unlink()
+
+
+def _show_mkdocs_warnings() -> None:
+    """mkdocs' own warnings (strict mode turns them into a failed build) go to stderr, once."""
+    logger = logging.getLogger("mkdocs")
+    logger.setLevel(logging.WARNING)
+    if not any(getattr(h, "satchel", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.satchel = True
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True) -> Curriculum:
+    """Build `curriculum_dir` into `site_dir`. Raises CurriculumError if the curriculum has problems."""
+    started = time.perf_counter()
+    curriculum = require_valid(curriculum_dir)
+    say = print if show_progress else (lambda *a, **k: None)
+    lessons = len(curriculum.lessons)
+    say(f"Curriculum '{curriculum.id}' {curriculum.version}: {len(curriculum.subjects)} subjects, {lessons} lessons, "
+        f"{len(curriculum.languages)} languages ({', '.join(lang.code for lang in curriculum.languages)})")
+    ensure_node_env(log=say)
+    _show_mkdocs_warnings()
+    config = load_mkdocs_config(curriculum, Path(site_dir).resolve())
+    plugin = config.plugins["satchel"]
+    plugin.curriculum = curriculum
+    pages = len(curriculum.lessons) + len(curriculum.units) + len(curriculum.subjects) + 2
+    with tqdm(total=pages * len(curriculum.languages), unit="page", desc="Building pages", disable=not show_progress) as bar:
+        plugin.progress = bar.update
+        mkdocs_build(config)
+    say(f"Built {site_dir} in {time.perf_counter() - started:.1f} s")
+    return curriculum

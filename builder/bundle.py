@@ -1,0 +1,127 @@
+"""What the build writes around the pages: pack lists, web manifests, icons, colours, the
+machine-readable curriculum and the service worker. The bundle layout is documented in docs/bundle.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from . import service_worker
+from .curriculum import Curriculum
+from .icons import write_icons
+from .pages import OFFLINE_SLUG, language_prefix, node_url
+
+PACK_FORMAT = 1
+SATCHEL_DIR = "satchel"  # bundle files that are Satchel's own: packs, version, curriculum.json
+
+
+def _json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_language(curriculum: Curriculum, code: str, files, site_dir: Path) -> None:
+    """Write satchel/packs/<code>.json: every page and image of one language, with hash and size."""
+    subjects = {s.id for s in curriculum.subjects}
+    entries = []
+    for file in files:
+        norm = getattr(file, "norm_src_uri", file.src_uri)
+        if norm == f"{OFFLINE_SLUG}.md":
+            continue  # precached with the app shell
+        path = Path(file.abs_dest_path)
+        if not path.is_file():
+            continue
+        top = norm.split("/", 1)[0]
+        url = file.url if file.is_documentation_page() else file.dest_uri
+        entries.append({"url": url or "./", "bytes": path.stat().st_size, "sha256": _sha256(path),
+                        "subject": top if top in subjects else None})
+    entries.sort(key=lambda e: e["url"])
+    _json(site_dir / SATCHEL_DIR / "packs" / f"{code}.json", {
+        "format": PACK_FORMAT, "curriculum": curriculum.id, "version": curriculum.version, "language": code,
+        "bytes": sum(e["bytes"] for e in entries), "files": entries,
+    })
+
+
+def finish(curriculum: Curriculum, site_dir: Path) -> None:
+    """Run once after every language is built: the files shared by all languages, then the service worker."""
+    icons = write_icons(site_dir, curriculum.colours["primary"], curriculum.colours["accent"], curriculum.icon)
+    _write_colours(curriculum, site_dir)
+    for language in curriculum.languages:
+        _write_manifest(curriculum, language.code, icons, site_dir)
+    _json(site_dir / SATCHEL_DIR / "curriculum.json", describe(curriculum))
+    _json(site_dir / SATCHEL_DIR / "version.json", {"curriculum": curriculum.id, "version": curriculum.version,
+                                                     "content": _content_hash(site_dir)})
+    service_worker.build(site_dir)
+
+
+def _write_colours(curriculum: Curriculum, site_dir: Path) -> None:
+    primary, accent = curriculum.colours["primary"], curriculum.colours["accent"]
+    css = (f":root{{--md-primary-fg-color:{primary};--md-primary-fg-color--light:{primary};"
+           f"--md-primary-fg-color--dark:{primary};--md-accent-fg-color:{accent};--satchel-accent:{accent}}}\n")
+    target = site_dir / "assets" / "satchel" / "colours.css"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(css, encoding="utf-8")
+
+
+def _write_manifest(curriculum: Curriculum, code: str, icons: list[dict], site_dir: Path) -> None:
+    language = curriculum.language(code)
+    prefix = language_prefix(curriculum, code)
+    up = "../" * prefix.count("/")
+    title = curriculum.title(code)
+    _json(site_dir / prefix / "manifest.webmanifest", {
+        "id": f"./?lang={code}" if prefix else "./",
+        "name": title,
+        "short_name": title if len(title) <= 12 else title.split()[0][:12],
+        "description": curriculum.description(code),
+        "lang": code,
+        "dir": language.dir,
+        "start_url": "./",
+        "scope": "./",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": curriculum.colours["primary"],
+        "icons": [dict(icon, src=up + icon["src"]) for icon in icons],
+    })
+
+
+def describe(curriculum: Curriculum) -> dict:
+    """The machine-readable curriculum: ids, titles per language and order, for apps and hubs."""
+    codes = [lang.code for lang in curriculum.languages]
+    default = curriculum.default_language.code
+
+    def titles(node) -> dict:
+        return {code: str(node.meta("title", code, default)) for code in codes}
+
+    return {
+        "id": curriculum.id, "version": curriculum.version,
+        "title": {code: curriculum.title(code) for code in codes},
+        "languages": [{"code": lang.code, "name": lang.name, "dir": lang.dir, "default": lang.default,
+                       "url": node_url(curriculum, lang.code, "home")} for lang in curriculum.languages],
+        "subjects": [{
+            "id": subject.id, "title": titles(subject),
+            "units": [{
+                "id": unit.id, "title": titles(unit),
+                "lessons": [{
+                    "id": lesson.id, "title": titles(lesson),
+                    "minutes": lesson.meta("minutes", default, default),
+                    "prerequisites": lesson.meta("prerequisites", default, default) or [],
+                    "languages": [code for code in codes if lesson.has(code)],
+                } for lesson in unit.lessons],
+            } for unit in subject.units],
+        } for subject in curriculum.subjects],
+    }
+
+
+def _content_hash(site_dir: Path) -> str:
+    """One hash over every pack list: it changes when any page or image of any language does."""
+    digest = hashlib.sha256()
+    for pack in sorted((site_dir / SATCHEL_DIR / "packs").glob("*.json")):
+        digest.update(pack.read_bytes())
+    return digest.hexdigest()[:20]
+

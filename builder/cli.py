@@ -1,0 +1,100 @@
+"""The `satchel` command: check, build and serve a curriculum."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import DEMO_CURRICULUM, ROOT, __version__
+from .problems import CurriculumError, format_problems
+
+
+def cmd_check(args) -> int:
+    from .curriculum import load_curriculum
+    curriculum, problems = load_curriculum(args.curriculum)
+    root = Path(args.curriculum).resolve()
+    if problems:
+        print(format_problems(problems, root), file=sys.stderr)
+        return 1
+    print(f"{root}: no problems ({len(curriculum.lessons)} lessons, {len(curriculum.languages)} languages).")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from mkdocs.exceptions import MkDocsException
+    from .build import build
+    from .nodejs import NodeError
+    try:
+        build(Path(args.curriculum), Path(args.output))
+    except CurriculumError as err:
+        print(str(err), file=sys.stderr)
+        print("Nothing was built: fix the problems above, then build again.", file=sys.stderr)
+        return 1
+    except (MkDocsException, NodeError) as err:
+        print(f"The build failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from mkdocs.commands.serve import serve
+    from .curriculum import require_valid
+    from .site_config import mkdocs_yml
+    try:
+        curriculum = require_valid(Path(args.curriculum))
+    except CurriculumError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    config = Path(args.curriculum).resolve().parent / f".satchel-serve-{curriculum.id}.yml"
+    config.write_text(mkdocs_yml(curriculum, Path("site"), config.parent), encoding="utf-8")
+    try:
+        serve(config_file=str(config), dev_addr=f"{args.host}:{args.port}", livereload=True, watch=[str(ROOT / "theme")])
+    finally:
+        config.unlink(missing_ok=True)
+    return 0
+
+
+def cmd_mkdocs_yml(args) -> int:
+    from .curriculum import require_valid
+    from .site_config import mkdocs_yml
+    curriculum = require_valid(Path(args.curriculum))
+    text = mkdocs_yml(curriculum, Path("site"), Path.cwd())
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="satchel", description="Build a Markdown curriculum into an offline, multilingual web app.")
+    parser.add_argument("--version", action="version", version=f"satchel {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="report every problem in a curriculum, with file and line")
+    check.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))
+    check.set_defaults(run=cmd_check)
+
+    build = commands.add_parser("build", help="build a curriculum into a static site (default: the demo into site/)")
+    build.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))
+    build.add_argument("-o", "--output", default="site", help="the folder to write the site to (default: site)")
+    build.set_defaults(run=cmd_build)
+
+    serve = commands.add_parser("serve", help="preview a curriculum while you write it; pages reload as you save")
+    serve.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+
+    yml = commands.add_parser("mkdocs-yml", help="write the mkdocs configuration of a curriculum (for plain `mkdocs build`)")
+    yml.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))
+    yml.add_argument("-o", "--output", default="-")
+    yml.set_defaults(run=cmd_mkdocs_yml)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

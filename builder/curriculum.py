@@ -1,0 +1,418 @@
+"""The curriculum model: languages, subjects, units and lessons, read from a curriculum folder.
+
+`load_curriculum(path)` returns the model and every problem found; nothing here depends on mkdocs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import schema
+from .frontmatter import Document, read_document
+from .links import check_links
+from .problems import CurriculumError, Problem
+
+CONFIG_FILE = "curriculum.yml"
+STRINGS_DIR = "strings"  # optional interface translations, strings/<code>.yml
+RTL_LANGUAGES = {"ar", "he", "fa", "ur", "ps", "ckb", "dv", "yi", "sd", "ug"}
+# What mkdocs-static-i18n accepts as a language folder: 'en', 'pt-BR', 'zh-Hant', 'pt_BR'.
+LANGUAGE_CODE_RE = re.compile(r"(^[a-z]{2}(-[A-Za-z]{4})?(-[A-Z]{2})?$)|(^[a-z]{2}_[A-Z]{2}$)")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+CURRICULUM_KEYS = {"id", "version", "title", "description", "languages", "colours", "icon"}
+LANGUAGE_KEYS = {"code", "name", "default", "dir"}
+DEFAULT_COLOURS = {"primary": "#1f6f5c", "accent": "#f2a541"}
+
+
+@dataclass
+class Language:
+    code: str
+    name: str
+    default: bool = False
+    dir: str = "ltr"
+
+
+@dataclass
+class Node:
+    """A subject, a unit or a lesson: the same id in every language, a document per language."""
+
+    id: str
+    slug: str
+    docs: dict[str, Document] = field(default_factory=dict)
+
+    @property
+    def order(self) -> tuple[float, str]:
+        values = [d.meta.get("order") for d in self.docs.values() if isinstance(d.meta.get("order"), int)]
+        return (values[0] if values else math.inf, self.slug)
+
+    def meta(self, key: str, language: str, default_language: str) -> Any:
+        for code in (language, default_language):
+            doc = self.docs.get(code)
+            if doc is not None and key in doc.meta:
+                return doc.meta[key]
+        return None
+
+    def has(self, language: str) -> bool:
+        return language in self.docs
+
+
+@dataclass
+class Lesson(Node):
+    unit: Unit | None = None
+
+
+@dataclass
+class Unit(Node):
+    subject: Subject | None = None
+    lessons: list[Lesson] = field(default_factory=list)
+
+
+@dataclass
+class Subject(Node):
+    units: list[Unit] = field(default_factory=list)
+
+    @property
+    def lessons(self) -> list[Lesson]:
+        return [lesson for unit in self.units for lesson in unit.lessons]
+
+
+@dataclass
+class Curriculum:
+    root: Path
+    id: str
+    version: str
+    titles: dict[str, str]
+    descriptions: dict[str, str]
+    languages: list[Language]
+    colours: dict[str, str]
+    icon: Path | None
+    subjects: list[Subject] = field(default_factory=list)
+    homes: dict[str, Document] = field(default_factory=dict)
+
+    @property
+    def default_language(self) -> Language:
+        return next(lang for lang in self.languages if lang.default)
+
+    def language(self, code: str) -> Language:
+        return next(lang for lang in self.languages if lang.code == code)
+
+    def title(self, code: str) -> str:
+        return self.titles.get(code) or self.titles[self.default_language.code]
+
+    def description(self, code: str) -> str:
+        return self.descriptions.get(code) or self.descriptions.get(self.default_language.code, "")
+
+    @property
+    def units(self) -> list[Unit]:
+        return [unit for subject in self.subjects for unit in subject.units]
+
+    @property
+    def lessons(self) -> list[Lesson]:
+        return [lesson for subject in self.subjects for lesson in subject.lessons]
+
+    def node(self, node_id: str) -> Node | None:
+        return self._index().get(node_id)
+
+    def _index(self) -> dict[str, Node]:
+        if not hasattr(self, "_nodes"):
+            nodes: dict[str, Node] = {}
+            for subject in self.subjects:
+                nodes[subject.id] = subject
+                for unit in subject.units:
+                    nodes[unit.id] = unit
+                    nodes.update((lesson.id, lesson) for lesson in unit.lessons)
+            self._nodes = nodes
+        return self._nodes
+
+
+def load_curriculum(root: Path) -> tuple[Curriculum | None, list[Problem]]:
+    """Read the curriculum at `root`. Returns the model (None if unreadable) and all problems."""
+    root = Path(root).resolve()
+    problems: list[Problem] = []
+    config_path = root / CONFIG_FILE
+    if not config_path.is_file():
+        problems.append(Problem(root, 0, f"is not a curriculum: it has no {CONFIG_FILE} (see docs/curriculum-format.md)"))
+        return None, problems
+    curriculum = _read_config(config_path, problems)
+    if curriculum is None:
+        return None, problems
+    _check_top_level(curriculum, problems)
+    for language in curriculum.languages:
+        _read_language(curriculum, language.code, problems)
+    _sort(curriculum)
+    _check_default_has_everything(curriculum, problems)
+    _check_prerequisites(curriculum, problems)
+    return curriculum, problems
+
+
+def require_valid(root: Path) -> Curriculum:
+    """Load the curriculum, raising CurriculumError with every problem if there is any."""
+    curriculum, problems = load_curriculum(root)
+    if problems or curriculum is None:
+        raise CurriculumError(problems, Path(root).resolve())
+    return curriculum
+
+
+# curriculum.yml
+
+def _read_config(path: Path, problems: list[Problem]) -> Curriculum | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        problems.append(Problem(path, 0, "is not UTF-8 text: save it as UTF-8"))
+        return None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problems.append(Problem(path, mark.line + 1 if mark else 0, f"is not valid YAML: {err.problem or err}"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(path, 1, "must be a mapping of keys such as 'id:', 'version:', 'languages:'"))
+        return None
+    lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value} if isinstance(node, yaml.MappingNode) else {}
+    count_before = len(problems)
+
+    for key in data:
+        if key not in CURRICULUM_KEYS:
+            problems.append(Problem(path, lines.get(str(key), 1), f"unknown key '{key}' (allowed: {', '.join(sorted(CURRICULUM_KEYS))})"))
+    for key in ("id", "version", "title", "languages"):
+        if key not in data:
+            problems.append(Problem(path, 1, f"has no '{key}': add it (see docs/curriculum-format.md)"))
+
+    curriculum_id = str(data.get("id", ""))
+    if "id" in data and not ID_RE.match(curriculum_id):
+        problems.append(Problem(path, lines["id"], f"'id' must be lower-case letters, digits and dashes, such as 'math-grade-3' (got '{curriculum_id}')"))
+
+    languages = _read_languages(data.get("languages"), path, lines.get("languages", 1), problems)
+    codes = [lang.code for lang in languages]
+    default = next((lang.code for lang in languages if lang.default), None)
+
+    titles = _per_language(data.get("title"), "title", codes, default, path, lines.get("title", 1), problems)
+    descriptions = _per_language(data.get("description", ""), "description", codes, None, path, lines.get("description", 1), problems)
+
+    colours = dict(DEFAULT_COLOURS)
+    raw_colours = data.get("colours") or {}
+    if not isinstance(raw_colours, dict):
+        problems.append(Problem(path, lines.get("colours", 1), "'colours' must have 'primary:' and 'accent:' colours such as \"#1f6f5c\""))
+        raw_colours = {}
+    for name, value in raw_colours.items():
+        if name not in DEFAULT_COLOURS:
+            problems.append(Problem(path, lines.get("colours", 1), f"unknown colour '{name}' (allowed: accent, primary)"))
+        elif not isinstance(value, str) or not schema.HEX_COLOUR_RE.match(value):
+            problems.append(Problem(path, lines.get("colours", 1), f"colour '{name}' must be a quoted hex colour such as \"#1f6f5c\" (got {value!r})"))
+        else:
+            colours[name] = value
+
+    icon = None
+    if data.get("icon") is not None:
+        icon = _check_icon(path.parent / str(data["icon"]), path, lines.get("icon", 1), problems)
+
+    if len(problems) > count_before or not languages or default is None:
+        return None
+    return Curriculum(
+        root=path.parent, id=curriculum_id, version=str(data["version"]), titles=titles,
+        descriptions=descriptions, languages=languages, colours=colours, icon=icon,
+    )
+
+
+def _read_languages(raw: Any, path: Path, line: int, problems: list[Problem]) -> list[Language]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not raw:
+        problems.append(Problem(path, line, "'languages' must be a list such as '- {code: en, name: English, default: true}'"))
+        return []
+    languages: list[Language] = []
+    for index, item in enumerate(raw, start=1):
+        where = f"language {index}"
+        if not isinstance(item, dict) or "code" not in item or "name" not in item:
+            problems.append(Problem(path, line, f"{where} needs a 'code' and a 'name', such as '{{code: fr, name: Français}}'"))
+            continue
+        for key in item:
+            if key not in LANGUAGE_KEYS:
+                problems.append(Problem(path, line, f"{where} has unknown key '{key}' (allowed: {', '.join(sorted(LANGUAGE_KEYS))})"))
+        code = str(item["code"])
+        if not LANGUAGE_CODE_RE.match(code):
+            problems.append(Problem(path, line, f"language code '{code}' must be a two-letter code, optionally with a region or script, such as 'fr', 'pt-BR' or 'zh-Hant'"))
+        if code in {lang.code for lang in languages}:
+            problems.append(Problem(path, line, f"language '{code}' is declared twice"))
+        direction = item.get("dir", "rtl" if code.split("-")[0].split("_")[0] in RTL_LANGUAGES else "ltr")
+        if direction not in ("ltr", "rtl"):
+            problems.append(Problem(path, line, f"language '{code}': 'dir' must be ltr or rtl (got {direction!r})"))
+        languages.append(Language(code, str(item["name"]), bool(item.get("default", False)), direction))
+    defaults = [lang.code for lang in languages if lang.default]
+    if len(defaults) != 1:
+        found = "none" if not defaults else ", ".join(defaults)
+        problems.append(Problem(path, line, f"exactly one language must have 'default: true' (found: {found})"))
+    return languages
+
+
+def _per_language(raw: Any, key: str, codes: list[str], required: str | None, path: Path, line: int, problems: list[Problem]) -> dict[str, str]:
+    if isinstance(raw, str):
+        return {code: raw for code in codes}
+    if not isinstance(raw, dict):
+        problems.append(Problem(path, line, f"'{key}' must be text, or one text per language such as 'en: ...'"))
+        return {}
+    for code in raw:
+        if code not in codes:
+            problems.append(Problem(path, line, f"'{key}' has a text for '{code}', which is not a declared language"))
+    if required and not raw.get(required):
+        problems.append(Problem(path, line, f"'{key}' needs a text for the default language '{required}'"))
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _check_icon(icon: Path, path: Path, line: int, problems: list[Problem]) -> Path | None:
+    if not icon.is_file():
+        problems.append(Problem(path, line, f"icon '{icon.name}' does not exist beside curriculum.yml"))
+        return None
+    from PIL import Image
+    try:
+        with Image.open(icon) as image:
+            size, kind = image.size, image.format
+    except OSError:
+        problems.append(Problem(path, line, f"icon '{icon.name}' is not an image Satchel can read: use a PNG"))
+        return None
+    if kind != "PNG" or size[0] != size[1] or size[0] < 512:
+        problems.append(Problem(path, line, f"icon '{icon.name}' must be a square PNG of at least 512 x 512 pixels (it is a {kind} of {size[0]} x {size[1]})"))
+        return None
+    return icon
+
+
+# Folders and files
+
+def _check_top_level(curriculum: Curriculum, problems: list[Problem]) -> None:
+    codes = {lang.code for lang in curriculum.languages}
+    for entry in sorted(curriculum.root.iterdir()):
+        if entry.name.startswith(".") or entry.name in (CONFIG_FILE, STRINGS_DIR) or entry == curriculum.icon:
+            continue
+        if entry.is_dir() and entry.name not in codes:
+            problems.append(Problem(entry, 0, f"folder '{entry.name}' is not a declared language: add it to 'languages' in curriculum.yml, or move it out of the curriculum"))
+        elif entry.is_file():
+            problems.append(Problem(entry, 0, "files at the top of a curriculum are not published: put lessons in a language folder"))
+    for code in sorted(codes):
+        if not (curriculum.root / code).is_dir():
+            problems.append(Problem(curriculum.root / CONFIG_FILE, 0, f"language '{code}' is declared but has no folder '{code}/'"))
+
+
+def _children(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith((".", "_")))
+
+
+def _read_language(curriculum: Curriculum, code: str, problems: list[Problem]) -> None:
+    language_dir = curriculum.root / code
+    if not language_dir.is_dir():
+        return
+    fallback_dir = curriculum.root / curriculum.default_language.code
+    seen: dict[str, Path] = {}
+
+    def read(path: Path, fields: tuple, kind: str) -> Document:
+        doc = read_document(path, problems)
+        schema.validate(doc, fields, kind, problems)
+        check_links(doc, language_dir, fallback_dir, problems)
+        return doc
+
+    def claim(node_id: str, path: Path) -> None:
+        key = node_id.lower()
+        if key in seen:
+            problems.append(Problem(path, 0, f"duplicate id '{node_id}': '{seen[key].relative_to(language_dir)}' has the same id (ids ignore letter case and '.md'); rename one"))
+        else:
+            seen[key] = path
+
+    subjects = {s.id: s for s in curriculum.subjects}
+    for entry in _children(language_dir):
+        if entry.name == "index.md":
+            curriculum.homes[code] = read(entry, schema.HOME_FIELDS, "home page")
+            continue
+        if not entry.is_dir():
+            if entry.suffix == ".md":
+                problems.append(Problem(entry, 0, "a lesson must sit in a unit folder inside a subject folder, such as mathematics/fractions/halves.md"))
+            continue
+        subject = subjects.get(entry.name) or Subject(entry.name, entry.name)
+        if subject.id not in subjects:
+            subjects[subject.id] = subject
+            curriculum.subjects.append(subject)
+        claim(subject.id, entry)
+        _read_subject(curriculum, code, entry, subject, read, claim, problems)
+
+
+def _read_subject(curriculum, code, folder: Path, subject: Subject, read, claim, problems) -> None:
+    index = folder / "index.md"
+    if index.is_file():
+        subject.docs[code] = read(index, schema.SUBJECT_FIELDS, "subject")
+    elif code == curriculum.default_language.code:
+        problems.append(Problem(folder, 0, "subject has no index.md: add one with 'title: ...' in its front matter"))
+    units = {u.slug: u for u in subject.units}
+    for entry in _children(folder):
+        if entry.is_file():
+            if entry.suffix == ".md" and entry.name != "index.md":
+                problems.append(Problem(entry, 0, "a lesson must sit in a unit folder inside a subject folder, such as mathematics/fractions/halves.md"))
+            continue
+        unit = units.get(entry.name) or Unit(f"{subject.id}/{entry.name}", entry.name, subject=subject)
+        if unit.slug not in units:
+            units[unit.slug] = unit
+            subject.units.append(unit)
+        claim(unit.id, entry)
+        _read_unit(curriculum, code, entry, unit, read, claim, problems)
+
+
+def _read_unit(curriculum, code, folder: Path, unit: Unit, read, claim, problems) -> None:
+    index = folder / "index.md"
+    if index.is_file():
+        doc = unit.docs[code] = read(index, schema.UNIT_FIELDS, "unit")
+        illustration = doc.meta.get("illustration")
+        if isinstance(illustration, str) and not (folder / illustration).is_file():
+            fallback = curriculum.root / curriculum.default_language.code / unit.id / illustration
+            if not fallback.is_file():
+                problems.append(Problem(index, doc.line_of("illustration"), f"illustration '{illustration}' does not exist beside this index.md"))
+    elif code == curriculum.default_language.code:
+        problems.append(Problem(folder, 0, "unit has no index.md: add one with 'title: ...' in its front matter"))
+    lessons = {lesson.slug: lesson for lesson in unit.lessons}
+    for entry in _children(folder):
+        if entry.is_dir():
+            problems.append(Problem(entry, 0, "folders inside a unit are not read: a unit holds lessons (.md files) and their images"))
+            continue
+        if entry.suffix.lower() in (".md", ".markdown") and entry.name != "index.md":
+            if entry.suffix != ".md":
+                problems.append(Problem(entry, 0, "lessons must end in '.md' (lower case)"))
+                continue
+            lesson = lessons.get(entry.stem) or Lesson(f"{unit.id}/{entry.stem}", entry.stem, unit=unit)
+            if lesson.slug not in lessons:
+                lessons[lesson.slug] = lesson
+                unit.lessons.append(lesson)
+            claim(lesson.id, entry)
+            lesson.docs[code] = read(entry, schema.LESSON_FIELDS, "lesson")
+
+
+def _sort(curriculum: Curriculum) -> None:
+    curriculum.subjects.sort(key=lambda n: n.order)
+    for subject in curriculum.subjects:
+        subject.units.sort(key=lambda n: n.order)
+        for unit in subject.units:
+            unit.lessons.sort(key=lambda n: n.order)
+
+
+def _check_default_has_everything(curriculum: Curriculum, problems: list[Problem]) -> None:
+    default = curriculum.default_language.code
+    for node in curriculum._index().values():
+        if not node.has(default) and node.docs:
+            code, doc = next(iter(node.docs.items()))
+            if isinstance(node, Lesson):
+                problems.append(Problem(doc.path, 0, f"lesson '{node.id}' exists in '{code}' but not in the default language '{default}', which every language falls back to: add {default}/{node.id}.md"))
+
+
+def _check_prerequisites(curriculum: Curriculum, problems: list[Problem]) -> None:
+    lessons = {lesson.id: lesson for lesson in curriculum.lessons}
+    for lesson in lessons.values():
+        for code, doc in lesson.docs.items():
+            for prerequisite in doc.meta.get("prerequisites") or []:
+                if not isinstance(prerequisite, str):
+                    continue
+                if prerequisite == lesson.id:
+                    problems.append(Problem(doc.path, doc.line_of("prerequisites"), "a lesson cannot be its own prerequisite"))
+                elif prerequisite not in lessons:
+                    problems.append(Problem(doc.path, doc.line_of("prerequisites"), f"prerequisite '{prerequisite}' is not a lesson id; ids look like 'mathematics/fractions/halves' (the path without the language folder and '.md')"))

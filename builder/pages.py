@@ -1,0 +1,190 @@
+"""What each page of the learner app shows, computed from the curriculum model.
+
+`page_context` is what the theme's templates receive as `satchel`; it knows nothing of mkdocs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .curriculum import Curriculum, Lesson, Node, Subject, Unit
+from .strings import ui_strings
+
+HOME = "home"
+OFFLINE_SLUG = "_offline"  # the offline fallback page of each language: <lang>/_offline/
+
+
+def language_prefix(curriculum: Curriculum, code: str) -> str:
+    """Where a language lives in the bundle: '' for the default language, 'fr/' for the others."""
+    return "" if code == curriculum.default_language.code else f"{code}/"
+
+
+def node_url(curriculum: Curriculum, code: str, node_id: str) -> str:
+    """The bundle-relative URL of a page: 'fr/mathematics/fractions/halves/', or 'fr/' for a home."""
+    prefix = language_prefix(curriculum, code)
+    if node_id == HOME:
+        return prefix or "./"
+    return f"{prefix}{node_id}/"
+
+
+def page_id(norm_src_uri: str) -> str:
+    """'mathematics/fractions/halves.md' -> 'mathematics/fractions/halves'; 'index.md' -> 'home'."""
+    path = norm_src_uri.removesuffix(".md")
+    if path == "index":
+        return HOME
+    return path.removesuffix("/index")
+
+
+@dataclass
+class Link:
+    url: str
+    title: str
+
+
+class PageContext:
+    """Everything the templates need to draw one page in one language."""
+
+    def __init__(self, curriculum: Curriculum, code: str, node_id: str, file_locale: str):
+        self.curriculum = curriculum
+        self.code = code
+        self.language = curriculum.language(code)
+        self.default = curriculum.default_language.code
+        self.strings = ui_strings(code, curriculum.root)
+        self.node_id = node_id
+        self.node: Node | None = curriculum.node(node_id)
+        self.kind = _kind(self.node, node_id)
+        content_language = curriculum.language(file_locale) if file_locale in {lang.code for lang in curriculum.languages} else self.language
+        self.content_lang = content_language.code
+        self.content_dir = content_language.dir
+        self.fallback_notice = None
+        if file_locale != code:
+            self.fallback_notice = self.t("fallback_notice", language=self.language.name, fallback=content_language.name)
+
+    # text
+
+    def t(self, key: str, **values) -> str:
+        text = self.strings.get(key, key)
+        return text.format(**values) if values else text
+
+    def title(self, node: Node | None) -> str:
+        if node is None:
+            return self.curriculum.title(self.code)
+        return str(node.meta("title", self.code, self.default) or node.slug)
+
+    def description(self, node: Node) -> str:
+        return str(node.meta("description", self.code, self.default) or "")
+
+    def url(self, node_id: str) -> str:
+        return node_url(self.curriculum, self.code, node_id)
+
+    # places
+
+    @property
+    def home_url(self) -> str:
+        return self.url(HOME)
+
+    @property
+    def manifest_url(self) -> str:
+        return f"{language_prefix(self.curriculum, self.code)}manifest.webmanifest"
+
+    @property
+    def languages(self) -> list[dict]:
+        """The same page in every language, for the language switcher."""
+        target = self.node_id if self.kind != "offline" else HOME
+        return [
+            {"code": lang.code, "name": lang.name, "dir": lang.dir, "current": lang.code == self.code,
+             "url": node_url(self.curriculum, lang.code, target)}
+            for lang in self.curriculum.languages
+        ]
+
+    @property
+    def subject(self) -> Subject | None:
+        node = self.node
+        if isinstance(node, Lesson):
+            return node.unit.subject
+        if isinstance(node, Unit):
+            return node.subject
+        return node if isinstance(node, Subject) else None
+
+    @property
+    def unit(self) -> Unit | None:
+        node = self.node
+        if isinstance(node, Lesson):
+            return node.unit
+        return node if isinstance(node, Unit) else None
+
+    @property
+    def breadcrumbs(self) -> list[Link]:
+        crumbs = [Link(self.home_url, self.t("home"))]
+        for node in (self.subject, self.unit):
+            if node is not None and node is not self.node:
+                crumbs.append(Link(self.url(node.id), self.title(node)))
+        return crumbs
+
+    @property
+    def subjects(self) -> list[Subject]:
+        return self.curriculum.subjects
+
+    def illustration(self, unit: Unit) -> str | None:
+        """The bundle-relative URL of a unit's illustration, in this language or the default one."""
+        for code in (self.code, self.default):
+            doc = unit.docs.get(code)
+            name = doc.meta.get("illustration") if doc else None
+            if isinstance(name, str) and (self.curriculum.root / code / unit.id / name).is_file():
+                return f"{language_prefix(self.curriculum, code)}{unit.id}/{name}"
+        return None
+
+    def lesson_count(self, node: Subject | Unit) -> str:
+        return self.t("lessons", n=len(node.lessons))
+
+    @property
+    def previous_lesson(self) -> Link | None:
+        return self._neighbour(-1)
+
+    @property
+    def next_lesson(self) -> Link | None:
+        return self._neighbour(+1)
+
+    def _neighbour(self, step: int) -> Link | None:
+        """The lesson before or after this one in its subject (crossing units)."""
+        if not isinstance(self.node, Lesson):
+            return None
+        lessons = self.node.unit.subject.lessons
+        index = lessons.index(self.node) + step
+        if 0 <= index < len(lessons):
+            return Link(self.url(lessons[index].id), self.title(lessons[index]))
+        return None
+
+
+def _kind(node: Node | None, node_id: str) -> str:
+    if node_id == HOME:
+        return "home"
+    if node_id == OFFLINE_SLUG:
+        return "offline"
+    if isinstance(node, Lesson):
+        return "lesson"
+    if isinstance(node, Unit):
+        return "unit"
+    if isinstance(node, Subject):
+        return "subject"
+    return "page"
+
+
+def home_markdown(curriculum: Curriculum, code: str) -> str:
+    """The generated home page of a language that has no index.md of its own."""
+    return f"---\ntitle: {_yaml_text(curriculum.title(code))}\n---\n\n{curriculum.description(code)}\n"
+
+
+def offline_markdown(curriculum: Curriculum, code: str) -> str:
+    strings = ui_strings(code, curriculum.root)
+    return f"---\ntitle: {_yaml_text(strings['offline_page_title'])}\n---\n\n{strings['offline_page_text']}\n"
+
+
+def _yaml_text(text: str) -> str:
+    import json
+    return json.dumps(text, ensure_ascii=False)
+
+
+def curriculum_path(curriculum: Curriculum, code: str, node_id: str) -> Path:
+    return curriculum.root / code / f"{node_id}.md"

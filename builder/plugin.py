@@ -1,0 +1,127 @@
+"""The mkdocs plugin: a thin adapter that feeds the curriculum model to mkdocs and the theme.
+
+mkdocs-static-i18n runs one mkdocs build per language; this plugin's events run in each of them,
+and `bundle.finish` runs once, after the last language is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from mkdocs.config import base, config_options
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
+from mkdocs.structure.files import File, Files, InclusionLevel
+
+from . import bundle
+from .curriculum import CONFIG_FILE, STRINGS_DIR, Curriculum, load_curriculum
+from .pages import OFFLINE_SLUG, PageContext, home_markdown, offline_markdown, page_id
+from .problems import format_problems
+
+log = logging.getLogger("mkdocs.plugins.satchel")
+
+# Material's files that Satchel pages never load: its JavaScript (search, instant loading) and
+# the lunr language packs. Dropping them keeps the bundle small for hubs and installs.
+UNUSED_THEME_PREFIXES = ("assets/javascripts/", "assets/stylesheets/palette.")
+
+
+class SatchelConfig(base.Config):
+    curriculum = config_options.Optional(config_options.Dir(exists=True))
+
+
+class SatchelPlugin(BasePlugin[SatchelConfig]):
+    def __init__(self):
+        self.curriculum: Curriculum | None = None
+        self.language: str = ""
+        self.pack_files: dict[str, list[File]] = {}
+        self.progress = None  # set by `satchel build`: called once per page written
+
+    @event_priority(-150)  # after mkdocs-static-i18n has set this build's language
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        if self.curriculum is None:
+            root = Path(self.config.curriculum or config.docs_dir)
+            curriculum, problems = load_curriculum(root)
+            if problems or curriculum is None:
+                raise PluginError("The curriculum has problems:\n" + format_problems(problems, root.resolve()))
+            self.curriculum = curriculum
+        i18n = config.plugins.get("i18n")
+        self.language = getattr(i18n, "current_language", None) or self.curriculum.default_language.code
+        config.site_name = self.curriculum.title(self.language)
+        config.theme["satchel_styles"] = [_material_stylesheet(config), "assets/satchel/colours.css", "assets/satchel/satchel.css"]
+        # No sitemap (it dates every build) and no 404 page from material: we write our own pages.
+        config.theme.static_templates.discard("sitemap.xml")
+        config.theme.static_templates.discard("404.html")
+        return config
+
+    @event_priority(50)
+    def _drop_unused_files(self, files: Files, config: MkDocsConfig) -> Files:
+        for file in list(files):
+            if file.src_uri in (CONFIG_FILE, "sitemap.xml") or file.src_uri.startswith(f"{STRINGS_DIR}/") or file.src_uri.startswith(UNUSED_THEME_PREFIXES):
+                files.remove(file)
+        return files
+
+    @event_priority(-110)  # after mkdocs-static-i18n has picked this language's files
+    def _add_generated_pages(self, files: Files, config: MkDocsConfig) -> Files:
+        code = self.language
+        generated = [("index.md", home_markdown, InclusionLevel.INCLUDED)] if code not in self.curriculum.homes else []
+        generated.append((f"{OFFLINE_SLUG}.md", offline_markdown, InclusionLevel.NOT_IN_NAV))
+        for name, make, inclusion in generated:
+            file = File.generated(config, f"{code}/{name}", content=make(self.curriculum, code), inclusion=inclusion)
+            _as_i18n_file(file, code, name, self.curriculum.default_language.code, config)
+            files.append(file)
+        self.pack_files[code] = [f for f in files if hasattr(f, "locale")]
+        return files
+
+    def on_page_markdown(self, markdown, page, config, files):
+        node_id = page_id(getattr(page.file, "norm_src_uri", page.file.src_uri))
+        kind = PageContext(self.curriculum, self.language, node_id, self.language).kind
+        page.meta["template"] = f"{kind}.html" if kind != "page" else "main.html"
+        return markdown
+
+    def on_post_page(self, output, page, config):
+        if self.progress is not None:
+            self.progress()
+        return output
+
+    def on_page_context(self, context, page, config, nav):
+        node_id = page_id(getattr(page.file, "norm_src_uri", page.file.src_uri))
+        locale = getattr(page.file, "locale", self.language)
+        context["satchel"] = PageContext(self.curriculum, self.language, node_id, locale)
+        return context
+
+    def _write_language(self, config: MkDocsConfig) -> None:
+        bundle.write_language(self.curriculum, self.language, self.pack_files[self.language], Path(config.site_dir))
+
+    @event_priority(-200)  # after mkdocs-static-i18n has built every other language
+    def _finish_bundle(self, config: MkDocsConfig) -> None:
+        i18n = config.plugins.get("i18n")
+        if getattr(i18n, "building", False):
+            return
+        bundle.finish(self.curriculum, Path(config.site_dir))
+
+    on_files = CombinedEvent(_drop_unused_files, _add_generated_pages)
+    on_post_build = CombinedEvent(_write_language, _finish_bundle)
+
+
+def _as_i18n_file(file: File, code: str, name: str, default: str, config: MkDocsConfig) -> None:
+    """Give a generated page the attributes mkdocs-static-i18n gives the files it picks."""
+    stem = name.removesuffix(".md")
+    directory = "" if stem == "index" else f"{stem}/"
+    prefix = "" if code == default else f"{code}/"
+    file.dest_uri = f"{prefix}{directory}index.html"
+    file.url = f"{prefix}{directory}" or "./"
+    file.abs_dest_path = str(Path(config.site_dir, file.dest_uri))
+    file.locale = file.locale_alternate_of = file.localization = code
+    file.alternates = {code: file}
+    file.norm_src_uri = name
+
+
+def _material_stylesheet(config: MkDocsConfig) -> str:
+    """material's main stylesheet, whose name carries a hash that changes with its version."""
+    for folder in config.theme.dirs:
+        found = sorted(Path(folder).glob("assets/stylesheets/main.*.min.css"))
+        if found:
+            return f"assets/stylesheets/{found[0].name}"
+    raise PluginError("mkdocs-material's main stylesheet was not found: is mkdocs-material installed?")

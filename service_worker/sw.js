@@ -1,0 +1,71 @@
+/* Satchel's service worker. Built by `satchel build` with workbox-cli injectManifest:
+ * the workbox manifest placeholder becomes the list of app-shell files (with revisions) and __WORKBOX_DIR__
+ * the folder of the workbox runtime copied into the bundle. Nothing is loaded from another origin.
+ *
+ * Caches:
+ *  - workbox precache: the app shell (styles, scripts, icons, manifests, offline pages);
+ *  - satchel-lang-<code>: the pages and images of a language the learner made available offline
+ *    (written by the page, see theme/assets/satchel/offline.js);
+ *  - satchel-visited: pages the learner opened while online, as a bonus when offline.
+ */
+importScripts('__WORKBOX_DIR__/workbox-sw.js');
+workbox.setConfig({ modulePathPrefix: '__WORKBOX_DIR__/', debug: false });
+
+const { precacheAndRoute, cleanupOutdatedCaches, matchPrecache } = workbox.precaching;
+const { registerRoute } = workbox.routing;
+
+const VISITED_CACHE = 'satchel-visited';
+const scope = new URL(self.registration.scope);
+
+precacheAndRoute(self.__WB_MANIFEST, { directoryIndex: 'index.html', ignoreURLParametersMatching: [/.*/] });
+cleanupOutdatedCaches();
+
+/** The language a URL belongs to: 'fr' for <scope>fr/..., '' for the default language. */
+async function languageOf(url) {
+  const first = url.pathname.slice(scope.pathname.length).split('/')[0];
+  const manifest = await matchPrecache(`${first}/manifest.webmanifest`);
+  return manifest ? first : '';
+}
+
+async function offlinePage(url) {
+  const language = await languageOf(url);
+  return matchPrecache(language ? `${language}/_offline/index.html` : '_offline/index.html');
+}
+
+/* Pages and images: a language the learner downloaded answers from its cache (the installed
+ * version keeps working offline and online alike); otherwise the network, keeping a copy of
+ * visited pages; offline and not cached, pages get the offline page of their language. */
+registerRoute(
+  ({ request, url }) => request.method === 'GET' && url.origin === self.location.origin && url.href.startsWith(scope.href),
+  async ({ request, url }) => {
+    const cached = await caches.match(request, { ignoreSearch: true });
+    if (cached) return cached;
+    try {
+      const response = await fetch(request);
+      if (request.mode === 'navigate' && response.ok) {
+        const copy = response.clone();
+        caches.open(VISITED_CACHE).then((cache) => cache.put(request, copy));
+      }
+      return response;
+    } catch (error) {
+      if (request.mode === 'navigate') return (await offlinePage(url)) || Response.error();
+      throw error;
+    }
+  }
+);
+
+self.addEventListener('install', () => {
+  // The first install takes control at once; an update waits for the learner's "Update now".
+  if (!self.registration.active) self.skipWaiting();
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    await caches.delete(VISITED_CACHE); // pages of the previous version
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('message', (event) => {
+  if (event.data && event.data.type === 'SKIP_WAITING') self.skipWaiting();
+});
