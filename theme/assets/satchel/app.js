@@ -1,0 +1,176 @@
+/* Satchel's learner-side script: registers the service worker, tells the learner when a new
+ * version is ready, and makes a whole language available offline (theme/base.html has the UI).
+ * Plain browser JavaScript, no build step, no other origin. */
+(function () {
+  'use strict';
+  var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
+  var config = JSON.parse(document.getElementById('satchel-config').textContent);
+  var strings = config.strings;
+  var packUrl = new URL(config.pack, root).href;
+  var cacheName = 'satchel-lang-' + config.language;
+  var HASH_HEADER = 'x-satchel-sha256';
+
+  function format(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
+  }
+
+  function humanSize(bytes) {
+    var units = ['B', 'KB', 'MB', 'GB'];
+    var i = 0;
+    while (bytes >= 1000 && i < units.length - 1) { bytes /= 1000; i++; }
+    return (i ? bytes.toFixed(1) : bytes) + ' ' + units[i];
+  }
+
+  /* A language's pack list says, for each page and image, its hash and size. What is missing
+   * from the language's cache, or cached with another hash, is still to download. */
+  async function plan() {
+    var response = await fetch(packUrl, { cache: 'no-cache' });
+    if (!response.ok) throw new Error('pack list: HTTP ' + response.status);
+    var pack = await response.json();
+    var cache = await caches.open(cacheName);
+    var todo = [];
+    for (var file of pack.files) {
+      var cached = await cache.match(new URL(file.url, root).href);
+      if (!cached || cached.headers.get(HASH_HEADER) !== file.sha256) todo.push(file);
+    }
+    var wanted = new Set(pack.files.map(function (f) { return new URL(f.url, root).href; }));
+    return { pack: pack, cache: cache, todo: todo, wanted: wanted,
+             bytes: todo.reduce(function (sum, f) { return sum + f.bytes; }, 0) };
+  }
+
+  async function download(work, onProgress) {
+    var done = 0;
+    var queue = work.todo.slice();
+    async function worker() {
+      while (queue.length) {
+        var file = queue.shift();
+        var url = new URL(file.url, root).href;
+        var response = await fetch(url, { cache: 'no-cache' });
+        if (!response.ok) throw new Error(file.url + ': HTTP ' + response.status);
+        var headers = new Headers(response.headers);
+        headers.set(HASH_HEADER, file.sha256);
+        var body = await response.blob();
+        await work.cache.put(url, new Response(body, { status: 200, statusText: 'OK', headers: headers }));
+        done += file.bytes;
+        onProgress(work.bytes ? done / work.bytes : 1);
+      }
+    }
+    await Promise.all([worker(), worker(), worker()]);
+    // Files that a newer version removed: drop them. Then record the installed version.
+    for (var request of await work.cache.keys()) {
+      if (!work.wanted.has(request.url) && request.url !== packUrl) await work.cache.delete(request);
+    }
+    await work.cache.put(packUrl, new Response(JSON.stringify(work.pack), { headers: { 'content-type': 'application/json' } }));
+  }
+
+  async function installed() {
+    var cache = await caches.open(cacheName);
+    return !!(await cache.match(packUrl));
+  }
+
+  function setUpOfflineControl() {
+    var button = document.querySelector('[data-satchel-offline]');
+    var dialog = document.querySelector('[data-satchel-offline-dialog]');
+    var status = dialog.querySelector('[data-satchel-offline-status]');
+    var bar = dialog.querySelector('progress');
+    var start = dialog.querySelector('[data-satchel-offline-download]');
+    var work = null;
+    button.hidden = false;
+
+    function ready() {
+      button.dataset.state = 'ready';
+      status.textContent = strings.ready;
+      start.hidden = true;
+      bar.hidden = true;
+    }
+
+    installed().then(function (yes) { if (yes) button.dataset.state = 'ready'; });
+
+    button.addEventListener('click', async function () {
+      if (!('caches' in window) || !navigator.serviceWorker) {
+        status.textContent = strings.unsupported;
+        start.hidden = true;
+        dialog.showModal();
+        return;
+      }
+      start.hidden = false;
+      start.disabled = true;
+      dialog.showModal();
+      try {
+        work = await plan();
+        if (!work.todo.length) return ready();
+        status.textContent = format(strings.size, { size: humanSize(work.bytes) });
+        start.disabled = false;
+      } catch (error) {
+        status.textContent = format(strings.failed, { reason: error.message });
+      }
+    });
+
+    start.addEventListener('click', async function () {
+      start.disabled = true;
+      bar.hidden = false;
+      if (navigator.storage && navigator.storage.persist) navigator.storage.persist();
+      try {
+        await download(work, function (fraction) {
+          bar.value = Math.round(fraction * 100);
+          status.textContent = format(strings.progress, { percent: Math.round(fraction * 100) });
+        });
+        ready();
+      } catch (error) {
+        status.textContent = format(strings.failed, { reason: error.message });
+        start.disabled = false;
+        work = await plan().catch(function () { return work; });
+      }
+    });
+
+    dialog.querySelector('[data-satchel-offline-close]').addEventListener('click', function () { dialog.close(); });
+  }
+
+  /* After an update, bring the languages this device keeps offline up to date: only the files
+   * whose hash changed are fetched. Until then, the previous version's files keep working. */
+  async function refreshInstalledLanguage() {
+    if (!(await installed())) return;
+    var banner = document.querySelector('[data-satchel-update]');
+    var work = await plan();
+    if (!work.todo.length) return;
+    banner.hidden = false;
+    banner.querySelector('button').hidden = true;
+    await download(work, function (fraction) {
+      banner.querySelector('span').textContent = format(strings.updating, { percent: Math.round(fraction * 100) });
+    });
+    banner.hidden = true;
+  }
+
+  function offerUpdate(registration) {
+    var banner = document.querySelector('[data-satchel-update]');
+    banner.hidden = false;
+    banner.querySelector('button').addEventListener('click', function () {
+      sessionStorage.setItem('satchel-updated', '1');
+      registration.waiting.postMessage({ type: 'SKIP_WAITING' });
+    }, { once: true });
+  }
+
+  async function registerServiceWorker() {
+    if (!('serviceWorker' in navigator)) return;
+    var hadController = !!navigator.serviceWorker.controller;
+    var registration = await navigator.serviceWorker.register(new URL('sw.js', root).href, { scope: root.href });
+    navigator.serviceWorker.addEventListener('controllerchange', function () {
+      if (hadController) location.reload();
+    });
+    if (sessionStorage.getItem('satchel-updated')) {
+      sessionStorage.removeItem('satchel-updated');
+      refreshInstalledLanguage().catch(function () { /* offline: try again next time */ });
+    }
+    if (registration.waiting && hadController) offerUpdate(registration);
+    registration.addEventListener('updatefound', function () {
+      var worker = registration.installing;
+      worker.addEventListener('statechange', function () {
+        if (worker.state === 'installed' && hadController) offerUpdate(registration);
+      });
+    });
+    if (navigator.onLine) registration.update().catch(function () {});
+  }
+
+  setUpOfflineControl();
+  registerServiceWorker().catch(function (error) { console.warn('Satchel: service worker not registered:', error); });
+}());
