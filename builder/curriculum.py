@@ -169,7 +169,7 @@ def _read_config(path: Path, problems: list[Problem]) -> Curriculum | None:
         problems.append(Problem(path, 0, "is not UTF-8 text: save it as UTF-8"))
         return None
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
+        mark = err.context_mark or err.problem_mark
         problems.append(Problem(path, mark.line + 1 if mark else 0, f"is not valid YAML: {err.problem or err}"))
         return None
     if not isinstance(data, dict):

@@ -22,6 +22,7 @@ class Document:
     body: str
     body_line: int  # the file line on which the body starts
     key_lines: dict[str, int] = field(default_factory=dict)
+    readable: bool = True  # False when the front matter could not be read (already reported)
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, 1)
@@ -33,12 +34,12 @@ def read_document(path: Path, problems: list[Problem]) -> Document:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         problems.append(Problem(path, 0, f"is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"))
-        return Document(path, {}, "", 1)
+        return Document(path, {}, "", 1, readable=False)
     text = text.replace("\r\n", "\n")
     match = FRONT_MATTER_RE.match(text)
     if not match:
         problems.append(Problem(path, 1, "has no front matter: start the file with a '---' line, then 'title: ...', then '---'"))
-        return Document(path, {}, text, 1)
+        return Document(path, {}, text, 1, readable=False)
     yaml_text = match.group(1)
     body_line = yaml_text.count("\n") + 3
     body = text[match.end():]
@@ -46,15 +47,15 @@ def read_document(path: Path, problems: list[Problem]) -> Document:
         node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
         meta = yaml.safe_load(yaml_text)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
+        mark = err.context_mark or err.problem_mark  # where the broken construct starts
         line = mark.line + 2 if mark else 1
         problems.append(Problem(path, line, f"front matter is not valid YAML: {err.problem or err}"))
-        return Document(path, {}, body, body_line)
+        return Document(path, {}, body, body_line, readable=False)
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
         problems.append(Problem(path, 2, "front matter must be 'key: value' lines, such as 'title: Halves'"))
-        return Document(path, {}, body, body_line)
+        return Document(path, {}, body, body_line, readable=False)
     key_lines = {}
     if isinstance(node, yaml.MappingNode):
         key_lines = {str(k.value): k.start_mark.line + 2 for k, _ in node.value}

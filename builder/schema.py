@@ -59,6 +59,8 @@ HOME_FIELDS = (Field("title", _text),)
 
 def validate(doc: Document, fields: tuple[Field, ...], kind: str, problems: list[Problem]) -> None:
     """Append a problem for every unknown key, missing required key and wrong value."""
+    if not doc.readable:
+        return
     known = {f.name for f in fields}
     for key in doc.meta:
         if key not in known:
