@@ -1,0 +1,152 @@
+"""The built bundle: every page in its language and direction, manifests, icons, pack lists,
+no request to another origin, and byte-identical rebuilds."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from builder import ROOT
+from builder.build import build
+from builder.curriculum import load_curriculum
+from builder.site_config import mkdocs_yml
+
+HTML_LANG_RE = re.compile(r'<html lang="([^"]+)" dir="(ltr|rtl)">')
+# Anything that could make a browser fetch from another origin: absolute URLs in src/href/url(),
+# protocol-relative URLs, @import of remote CSS, importScripts of remote scripts.
+FOREIGN_RE = re.compile(r"""(?:src|href|action|poster)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import\s+["']?(?:https?:)?//|importScripts\(\s*["'](?:https?:)?//""", re.I)
+
+
+def pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def test_every_page_has_its_language_and_direction(demo_site):
+    found = {}
+    for page in pages(demo_site):
+        match = HTML_LANG_RE.search(page.read_text(encoding="utf-8"))
+        assert match, f"{page} has no <html lang dir>"
+        relative = page.relative_to(demo_site).as_posix()
+        language = relative.split("/")[0] if relative.split("/")[0] in ("fr", "ar") else "en"
+        assert match.groups() == (language, "rtl" if language == "ar" else "ltr"), relative
+        found[language] = found.get(language, 0) + 1
+    curriculum, _ = load_curriculum(ROOT / "curricula" / "demo")
+    expected = len(curriculum.lessons) + len(curriculum.units) + len(curriculum.subjects) + 2  # + home + offline page
+    assert found == {"en": expected, "fr": expected, "ar": expected}
+
+
+def test_no_file_in_the_bundle_refers_to_another_origin(demo_site):
+    offenders = []
+    for path in demo_site.rglob("*"):
+        if path.suffix in (".html", ".css", ".js", ".webmanifest", ".svg"):
+            for match in FOREIGN_RE.finditer(path.read_text(encoding="utf-8")):
+                offenders.append(f"{path.relative_to(demo_site)}: {match.group(0)}")
+    assert offenders == []
+
+
+def test_the_scan_catches_foreign_urls():
+    assert FOREIGN_RE.search('<link rel="stylesheet" href="https://fonts.googleapis.com/css">')
+    assert FOREIGN_RE.search("importScripts('https://storage.googleapis.com/workbox-cdn/workbox-sw.js')")
+    assert FOREIGN_RE.search("src: url(//fonts.gstatic.com/x.woff2)")
+    assert not FOREIGN_RE.search('<a href="../halves/">Halves</a>')
+
+
+def test_web_manifests_per_language(demo_site):
+    for prefix, code, direction in (("", "en", "ltr"), ("fr/", "fr", "ltr"), ("ar/", "ar", "rtl")):
+        manifest = json.loads((demo_site / prefix / "manifest.webmanifest").read_text(encoding="utf-8"))
+        assert manifest["lang"] == code and manifest["dir"] == direction
+        assert manifest["display"] == "standalone" and manifest["start_url"] == "./" and manifest["scope"] == "./"
+        assert manifest["name"] and manifest["short_name"] and manifest["theme_color"] == "#1f6f5c"
+        purposes = {(icon["sizes"], icon["purpose"]) for icon in manifest["icons"]}
+        assert purposes == {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")}
+        for icon in manifest["icons"]:
+            with Image.open(demo_site / prefix / icon["src"]) as image:
+                assert f"{image.size[0]}x{image.size[1]}" == icon["sizes"]
+    assert "سا" in json.loads((demo_site / "ar" / "manifest.webmanifest").read_text(encoding="utf-8"))["name"]
+
+
+def test_pack_lists_cover_every_page_and_image_of_a_language(demo_site):
+    pack = json.loads((demo_site / "satchel" / "packs" / "ar.json").read_text(encoding="utf-8"))
+    urls = {entry["url"] for entry in pack["files"]}
+    ar_pages = {p.parent.relative_to(demo_site).as_posix() + "/" for p in (demo_site / "ar").rglob("index.html") if "_offline" not in p.parts}
+    assert ar_pages <= urls
+    assert "ar/mathematics/fractions/fractions.svg" in urls
+    for entry in pack["files"]:
+        target = demo_site / entry["url"]
+        target = target / "index.html" if entry["url"].endswith("/") else target
+        assert target.stat().st_size == entry["bytes"], entry["url"]
+    assert pack["bytes"] == sum(entry["bytes"] for entry in pack["files"])
+    assert not any(u.startswith(("fr/", "mathematics/")) for u in urls), "a language's pack holds only its own files"
+
+
+def test_service_worker_precaches_the_shell_from_the_bundle(demo_site):
+    sw = (demo_site / "sw.js").read_text(encoding="utf-8")
+    assert "importScripts('workbox-v" in sw and "self.__WB_MANIFEST" not in sw
+    precached = re.findall(r'"url":"([^"]+)"', sw) or re.findall(r'url:"([^"]+)"', sw)
+    assert "_offline/index.html" in precached and "ar/_offline/index.html" in precached
+    assert not any(url.endswith("index.html") and "_offline" not in url for url in precached), "lessons are not in the shell"
+    assert all((demo_site / url).is_file() for url in precached)
+    assert (demo_site / sw.split("importScripts('")[1].split("'")[0]).is_file()
+
+
+def test_a_lesson_page_carries_only_its_own_subject(demo_site):
+    html = (demo_site / "mathematics" / "fractions" / "halves-and-quarters" / "index.html").read_text(encoding="utf-8")
+    assert "what-is-a-fraction" in html  # its unit's lessons
+    assert "fractions-in-life/" in html  # its subject's other unit
+    assert "fractions-and-money" not in html  # not the lessons of other units
+    assert "water-cycle" not in html  # nor other subjects
+    assert 'rel="next"' in html and 'rel="prev"' in html
+
+
+def test_language_switcher_keeps_the_lesson(demo_site):
+    html = (demo_site / "fr" / "science" / "water-cycle" / "rain-and-rivers" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../../../../ar/science/water-cycle/rain-and-rivers/" hreflang="ar"' in html
+    assert 'href="../../../../science/water-cycle/rain-and-rivers/" hreflang="en"' in html
+
+
+def test_a_missing_translation_falls_back_with_a_notice(demo_copy, tmp_path):
+    (demo_copy / "fr" / "science" / "water-cycle" / "rain-and-rivers.md").unlink()
+    site = tmp_path / "site"
+    build(demo_copy, site, show_progress=False)
+    html = (site / "fr" / "science" / "water-cycle" / "rain-and-rivers" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="fr" dir="ltr">' in html
+    assert "Cette page n’existe pas encore en Français. La voici en English." in html
+    assert '<div lang="en" dir="ltr">' in html and "<h1>Rain and rivers</h1>" in html
+    ar = (site / "ar" / "science" / "water-cycle" / "rain-and-rivers" / "index.html").read_text(encoding="utf-8")
+    assert "fallback" not in ar.split('<div class="md-content">')[1].split("<h1>")[0]
+
+
+def test_rebuilding_gives_byte_identical_output(demo_site, tmp_path):
+    again = tmp_path / "again"
+    build(ROOT / "curricula" / "demo", again, show_progress=False)
+    comparison = filecmp.dircmp(demo_site, again)
+
+    def differences(c) -> list[str]:
+        found = c.left_only + c.right_only + c.diff_files
+        for sub in c.subdirs.values():
+            found += differences(sub)
+        return found
+
+    assert differences(comparison) == []
+    for path in demo_site.rglob("*"):  # dircmp compares shallowly: compare the bytes too
+        if path.is_file():
+            assert path.read_bytes() == (again / path.relative_to(demo_site)).read_bytes(), path
+
+
+def test_mkdocs_yml_is_the_generated_configuration_of_the_demo():
+    curriculum, _ = load_curriculum(ROOT / "curricula" / "demo")
+    assert (ROOT / "mkdocs.yml").read_text(encoding="utf-8") == mkdocs_yml(curriculum, Path("site"), ROOT), \
+        "mkdocs.yml is out of date: run `satchel mkdocs-yml -o mkdocs.yml`"
+
+
+def test_plain_mkdocs_build_at_the_root_builds_the_demo(tmp_path):
+    site = tmp_path / "mkdocs-site"
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(site)], cwd=ROOT, check=True)
+    assert (site / "ar" / "science" / "water-cycle" / "rain-and-rivers" / "index.html").is_file()
+    assert (site / "sw.js").is_file() and (site / "satchel" / "packs" / "fr.json").is_file()
