@@ -35,9 +35,25 @@ async function offlinePage(url) {
 /* Pages and images: a language the learner downloaded answers from its cache (the installed
  * version keeps working offline and online alike); otherwise the network, keeping a copy of
  * visited pages; offline and not cached, pages get the offline page of their language. */
+const packLists = new URL('satchel/packs/', scope).href;
+
+/* Pack lists say what the current version is: always asked of the network first. */
+registerRoute(
+  ({ request, url }) => request.method === 'GET' && url.href.startsWith(packLists),
+  async ({ request }) => {
+    try {
+      return await fetch(request);
+    } catch (error) {
+      return (await caches.match(request, { ignoreSearch: true })) || Response.error();
+    }
+  }
+);
+
 registerRoute(
   ({ request, url }) => request.method === 'GET' && url.origin === self.location.origin && url.href.startsWith(scope.href),
   async ({ request, url }) => {
+    // Downloads of a language (theme/assets/satchel/app.js) want the published file, not our copy.
+    if (request.headers.has('x-satchel-download')) return fetch(request);
     const cached = await caches.match(request, { ignoreSearch: true });
     if (cached) return cached;
     try {

@@ -45,7 +45,7 @@
       while (queue.length) {
         var file = queue.shift();
         var url = new URL(file.url, root).href;
-        var response = await fetch(url, { cache: 'no-cache' });
+        var response = await fetch(url, { cache: 'no-cache', headers: { 'x-satchel-download': '1' } });
         if (!response.ok) throw new Error(file.url + ': HTTP ' + response.status);
         var headers = new Headers(response.headers);
         headers.set(HASH_HEADER, file.sha256);
@@ -129,16 +129,17 @@
   /* After an update, bring the languages this device keeps offline up to date: only the files
    * whose hash changed are fetched. Until then, the previous version's files keep working. */
   async function refreshInstalledLanguage() {
-    if (!(await installed())) return;
     var banner = document.querySelector('[data-satchel-update]');
-    var work = await plan();
-    if (!work.todo.length) return;
-    banner.hidden = false;
-    banner.querySelector('button').hidden = true;
-    await download(work, function (fraction) {
-      banner.querySelector('span').textContent = format(strings.updating, { percent: Math.round(fraction * 100) });
-    });
-    banner.hidden = true;
+    var work = (await installed()) ? await plan() : { todo: [] };
+    if (work.todo.length) {
+      banner.hidden = false;
+      banner.querySelector('button').hidden = true;
+      await download(work, function (fraction) {
+        banner.querySelector('span').textContent = format(strings.updating, { percent: Math.round(fraction * 100) });
+      });
+      banner.hidden = true;
+    }
+    document.documentElement.dataset.satchelRefreshed = String(work.todo.length);
   }
 
   function offerUpdate(registration) {
