@@ -52,7 +52,8 @@ def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True) -> C
     plugin = config.plugins["satchel"]
     plugin.curriculum = curriculum
     pages = len(curriculum.lessons) + len(curriculum.units) + len(curriculum.subjects) + 2
-    with tqdm(total=pages * len(curriculum.languages), unit="page", desc="Building pages", disable=not show_progress) as bar:
+    # Each page counts twice: once converted from Markdown, once written.
+    with tqdm(total=2 * pages * len(curriculum.languages), unit="step", desc="Building pages", disable=not show_progress) as bar:
         plugin.progress = bar.update
         mkdocs_build(config)
     say(f"Built {site_dir} in {time.perf_counter() - started:.1f} s")

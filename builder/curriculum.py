@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from . import schema
-from .frontmatter import Document, read_document
+from .frontmatter import Document, load_yaml, read_document
 from .links import check_links
 from .problems import CurriculumError, Problem
 
@@ -115,6 +115,9 @@ class Curriculum:
     def lessons(self) -> list[Lesson]:
         return [lesson for subject in self.subjects for lesson in subject.lessons]
 
+    def nodes(self) -> list[Node]:
+        return list(self._index().values())
+
     def node(self, node_id: str) -> Node | None:
         return self._index().get(node_id)
 
@@ -163,8 +166,7 @@ def require_valid(root: Path) -> Curriculum:
 def _read_config(path: Path, problems: list[Problem]) -> Curriculum | None:
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = load_yaml(text)
     except UnicodeDecodeError:
         problems.append(Problem(path, 0, "is not UTF-8 text: save it as UTF-8"))
         return None

@@ -36,7 +36,8 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         self.curriculum: Curriculum | None = None
         self.language: str = ""
         self.pack_files: dict[str, list[File]] = {}
-        self.progress = None  # set by `satchel build`: called once per page written
+        self.progress = None  # set by `satchel build`: called twice per page (converted, written)
+        self._docs_by_path: dict | None = None
 
     @event_priority(-150)  # after mkdocs-static-i18n has set this build's language
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
@@ -74,11 +75,33 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         self.pack_files[code] = [f for f in files if hasattr(f, "locale")]
         return files
 
+    def on_page_read_source(self, page, config):
+        """Hand mkdocs the Markdown we already read and checked: each file is read and parsed once.
+        The leading blank line tells mkdocs there is no front matter left to parse."""
+        doc = self._documents().get(page.file.abs_src_path)
+        return None if doc is None else "\n" + doc.body
+
+    def _documents(self) -> dict:
+        if self._docs_by_path is None:
+            docs = {str(doc.path): doc for doc in self.curriculum.homes.values()}
+            for node in self.curriculum.nodes():
+                docs.update((str(doc.path), doc) for doc in node.docs.values())
+            self._docs_by_path = docs
+        return self._docs_by_path
+
     def on_page_markdown(self, markdown, page, config, files):
+        doc = self._documents().get(page.file.abs_src_path)
+        if doc is not None:
+            page.meta = dict(doc.meta)
         node_id = page_id(getattr(page.file, "norm_src_uri", page.file.src_uri))
         kind = PageContext(self.curriculum, self.language, node_id, self.language).kind
         page.meta["template"] = f"{kind}.html" if kind != "page" else "main.html"
         return markdown
+
+    def on_page_content(self, html, page, config, files):
+        if self.progress is not None:
+            self.progress()
+        return html
 
     def on_post_page(self, output, page, config):
         if self.progress is not None:

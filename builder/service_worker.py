@@ -27,20 +27,29 @@ SHELL_PATTERNS = [
 ]
 
 
-# The workbox runtime sw.js loads; the rest of what `workbox copyLibraries` copies is left out.
-WORKBOX_FILES = {"workbox-sw.js"} | {f"workbox-{name}.prod.js" for name in ("core", "precaching", "routing", "strategies")}
+# The workbox modules sw.js loads. `workbox copyLibraries` would copy all of them with their debug
+# builds and source maps (1.5 MB); we copy these from the same pinned packages, without starting Node.
+WORKBOX_MODULES = ("core", "precaching", "routing", "strategies")
+
+
+def copy_workbox_runtime(node_modules: Path, site_dir: Path) -> Path:
+    """Copy workbox-sw and the production builds of WORKBOX_MODULES to site/workbox-v<version>/."""
+    version = json.loads((node_modules / "workbox-sw" / "package.json").read_text(encoding="utf-8"))["version"]
+    for old in site_dir.glob("workbox-v*"):
+        shutil.rmtree(old)
+    target = site_dir / f"workbox-v{version}"
+    target.mkdir(parents=True)
+    shutil.copyfile(node_modules / "workbox-sw" / "build" / "workbox-sw.js", target / "workbox-sw.js")
+    for name in WORKBOX_MODULES:
+        module = f"workbox-{name}"
+        shutil.copyfile(node_modules / module / "build" / f"{module}.prod.js", target / f"{module}.prod.js")
+    return target
 
 
 def build(site_dir: Path) -> None:
     home = ensure_node_env()
     cli = home / "node_modules" / "workbox-cli" / "build" / "bin.js"
-    for old in site_dir.glob("workbox-v*"):
-        shutil.rmtree(old)
-    run_node(cli, ["copyLibraries", str(site_dir)])
-    workbox_dir = next(site_dir.glob("workbox-v*"))
-    for extra in workbox_dir.iterdir():
-        if extra.name not in WORKBOX_FILES:
-            extra.unlink()  # debug builds, source maps, modules sw.js does not load: 1.3 MB saved
+    workbox_dir = copy_workbox_runtime(home / "node_modules", site_dir)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "sw.js"
         source.write_text(SW_SOURCE.read_text(encoding="utf-8").replace("__WORKBOX_DIR__", workbox_dir.name), encoding="utf-8")
