@@ -26,7 +26,7 @@ def load_mkdocs_config(curriculum: Curriculum, site_dir: Path):
         Path(handle.name).unlink()
 
 
-def _show_mkdocs_warnings() -> None:
+def show_mkdocs_warnings() -> None:
     """mkdocs' own warnings (strict mode turns them into a failed build) go to stderr, once."""
     logger = logging.getLogger("mkdocs")
     logger.setLevel(logging.WARNING)
@@ -47,7 +47,7 @@ def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True) -> C
     say(f"Curriculum '{curriculum.id}' {curriculum.version}: {len(curriculum.subjects)} subjects, {lessons} lessons, "
         f"{len(curriculum.languages)} languages ({', '.join(lang.code for lang in curriculum.languages)})")
     ensure_node_env(log=say)
-    _show_mkdocs_warnings()
+    show_mkdocs_warnings()
     config = load_mkdocs_config(curriculum, Path(site_dir).resolve())
     plugin = config.plugins["satchel"]
     plugin.curriculum = curriculum

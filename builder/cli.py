@@ -38,7 +38,12 @@ def cmd_build(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import signal
+    import tempfile
+
     from mkdocs.commands.serve import serve
+
+    from .build import show_mkdocs_warnings
     from .curriculum import require_valid
     from .site_config import mkdocs_yml
     try:
@@ -46,12 +51,17 @@ def cmd_serve(args) -> int:
     except CurriculumError as err:
         print(str(err), file=sys.stderr)
         return 1
-    config = Path(args.curriculum).resolve().parent / f".satchel-serve-{curriculum.id}.yml"
-    config.write_text(mkdocs_yml(curriculum, Path("site"), config.parent), encoding="utf-8")
-    try:
+
+    def stop(*_):
+        raise KeyboardInterrupt  # mkdocs serve shuts down cleanly on it
+
+    signal.signal(signal.SIGTERM, stop)
+    show_mkdocs_warnings()
+    print(f"Previewing {curriculum.root} on http://{args.host}:{args.port}/ : save a file and the page reloads. Ctrl-C stops.", flush=True)
+    with tempfile.TemporaryDirectory(prefix="satchel-serve-") as tmp:
+        config = Path(tmp) / "mkdocs.yml"
+        config.write_text(mkdocs_yml(curriculum, Path(tmp) / "site", None), encoding="utf-8")
         serve(config_file=str(config), dev_addr=f"{args.host}:{args.port}", livereload=True, watch=[str(ROOT / "theme")])
-    finally:
-        config.unlink(missing_ok=True)
     return 0
 
 

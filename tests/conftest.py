@@ -37,8 +37,9 @@ def demo_copy(tmp_path) -> Path:
 class Server:
     """A static HTTP server on 127.0.0.1 serving one folder; it can stop and start again on the same port."""
 
-    def __init__(self, folder: Path, port: int = 0):
+    def __init__(self, folder: Path, port: int = 0, prefix: str = ""):
         self.folder = folder
+        self.prefix = prefix  # serve the folder under /<prefix>, as a hub or CDN may
         self.port = port
         self.httpd = None
         self.requests: list[str] = []
@@ -59,6 +60,13 @@ class Server:
                 server.requests.append(self.path)
                 super().do_GET()
 
+            def translate_path(self, path):
+                if server.prefix:
+                    if not path.startswith(f"/{server.prefix}"):
+                        return str(server.folder / "no-such-file")
+                    path = path[len(server.prefix) + 1:]
+                return super().translate_path(path)
+
         handler = functools.partial(Handler, directory=str(self.folder))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self.httpd.daemon_threads = True
@@ -74,15 +82,15 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        return f"http://127.0.0.1:{self.port}/{self.prefix}"
 
 
 @pytest.fixture
 def serve():
     servers: list[Server] = []
 
-    def start(folder: Path) -> Server:
-        server = Server(folder).start()
+    def start(folder: Path, prefix: str = "") -> Server:
+        server = Server(folder, prefix=prefix).start()
         servers.append(server)
         return server
 
@@ -92,14 +100,27 @@ def serve():
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def persistent_context(playwright, tmp_path):
+    """A browser profile on disk, as a learner's phone has (not incognito): for installability."""
+    context = playwright.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield context
+    context.close()
 
 
 @pytest.fixture

@@ -34,10 +34,11 @@ def make_language_offline(page) -> None:
     page.wait_for_selector("[data-satchel-offline][data-state=ready]", timeout=30000)
 
 
-def test_a_language_made_available_offline_works_with_the_server_stopped(demo_site, serve, context, tmp_path):
+@pytest.mark.parametrize("prefix", ["", "school/"], ids=["at-root", "under-a-path"])
+def test_a_language_made_available_offline_works_with_the_server_stopped(demo_site, serve, context, tmp_path, prefix):
     site = tmp_path / "site"
     shutil.copytree(demo_site, site)
-    server = serve(site)
+    server = serve(site, prefix)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -123,3 +124,15 @@ def test_a_new_build_is_offered_and_taken_without_losing_the_offline_language(de
     assert "Une phrase toute neuve." in page.content()
     page.goto(server.url + "fr/science/water-cycle/rain-and-rivers/")
     assert page.text_content("h1")
+
+
+@pytest.mark.parametrize("language", ["", "fr/", "ar/"])
+def test_chromium_can_install_the_app_in_every_language(demo_site, serve, persistent_context, language):
+    server = serve(demo_site)
+    page = persistent_context.new_page()
+    page.goto(server.url + language)
+    wait_for_service_worker(page)
+    cdp = persistent_context.new_cdp_session(page)
+    assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+    manifest = cdp.send("Page.getAppManifest")
+    assert manifest["errors"] == [] and manifest["url"].endswith(language + "manifest.webmanifest")
