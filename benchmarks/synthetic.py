@@ -57,10 +57,12 @@ def write_curriculum(root: Path, lessons_per_language: int) -> Path:
             subject_dir = root / code / subject
             if not (subject_dir / "index.md").exists():
                 subject_dir.mkdir(parents=True, exist_ok=True)
-                (subject_dir / "index.md").write_text(f"---\ntitle: \"{rng.choice(words).title()} {u % subjects}\"\norder: {u % subjects}\n---\n", encoding="utf-8")
+                subject_title = f"{rng.choice(words).title()} {u % subjects}"
+                (subject_dir / "index.md").write_text(f"---\ntitle: \"{subject_title}\"\norder: {u % subjects}\n---\n", encoding="utf-8")
             unit_dir = subject_dir / unit
             unit_dir.mkdir()
-            (unit_dir / "index.md").write_text(f"---\ntitle: \"{rng.choice(words).title()} {u}\"\norder: {u}\n---\n\n{_sentence(rng, words)}\n", encoding="utf-8")
+            unit_title = f"{rng.choice(words).title()} {u}"
+            (unit_dir / "index.md").write_text(f"---\ntitle: \"{unit_title}\"\norder: {u}\n---\n\n{_sentence(rng, words)}\n", encoding="utf-8")
             for n in range(per_unit):
                 if written == lessons_per_language:
                     break

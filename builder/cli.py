@@ -23,6 +23,7 @@ def cmd_check(args) -> int:
 
 def cmd_build(args) -> int:
     from mkdocs.exceptions import MkDocsException
+
     from .build import build
     from .nodejs import NodeError
     try:

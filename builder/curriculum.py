@@ -240,7 +240,8 @@ def _read_languages(raw: Any, path: Path, line: int, problems: list[Problem]) ->
                 problems.append(Problem(path, line, f"{where} has unknown key '{key}' (allowed: {', '.join(sorted(LANGUAGE_KEYS))})"))
         code = str(item["code"])
         if not LANGUAGE_CODE_RE.match(code):
-            problems.append(Problem(path, line, f"language code '{code}' must be a two-letter code, optionally with a region or script, such as 'fr', 'pt-BR' or 'zh-Hant'"))
+            problems.append(Problem(path, line, f"language code '{code}' must be a two-letter code, optionally with a region or script, "
+                                                "such as 'fr', 'pt-BR' or 'zh-Hant'"))
         if code in {lang.code for lang in languages}:
             problems.append(Problem(path, line, f"language '{code}' is declared twice"))
         direction = item.get("dir", "rtl" if code.split("-")[0].split("_")[0] in RTL_LANGUAGES else "ltr")
@@ -293,7 +294,8 @@ def _check_top_level(curriculum: Curriculum, problems: list[Problem]) -> None:
         if entry.name.startswith(".") or entry.name in (CONFIG_FILE, STRINGS_DIR) or entry == curriculum.icon:
             continue
         if entry.is_dir() and entry.name not in codes:
-            problems.append(Problem(entry, 0, f"folder '{entry.name}' is not a declared language: add it to 'languages' in curriculum.yml, or move it out of the curriculum"))
+            problems.append(Problem(entry, 0, f"folder '{entry.name}' is not a declared language: "
+                                               "add it to 'languages' in curriculum.yml, or move it out of the curriculum"))
         elif entry.is_file():
             problems.append(Problem(entry, 0, "files at the top of a curriculum are not published: put lessons in a language folder"))
     for code in sorted(codes):
@@ -321,7 +323,8 @@ def _read_language(curriculum: Curriculum, code: str, problems: list[Problem]) -
     def claim(node_id: str, path: Path) -> None:
         key = node_id.lower()
         if key in seen:
-            problems.append(Problem(path, 0, f"duplicate id '{node_id}': '{seen[key].relative_to(language_dir)}' has the same id (ids ignore letter case and '.md'); rename one"))
+            problems.append(Problem(path, 0, f"duplicate id '{node_id}': '{seen[key].relative_to(language_dir)}' has the same id "
+                                              "(ids ignore letter case and '.md'); rename one"))
         else:
             seen[key] = path
 
@@ -404,17 +407,19 @@ def _check_default_has_everything(curriculum: Curriculum, problems: list[Problem
         if not node.has(default) and node.docs:
             code, doc = next(iter(node.docs.items()))
             if isinstance(node, Lesson):
-                problems.append(Problem(doc.path, 0, f"lesson '{node.id}' exists in '{code}' but not in the default language '{default}', which every language falls back to: add {default}/{node.id}.md"))
+                problems.append(Problem(doc.path, 0, f"lesson '{node.id}' exists in '{code}' but not in the default language '{default}', "
+                                                     f"which every language falls back to: add {default}/{node.id}.md"))
 
 
 def _check_prerequisites(curriculum: Curriculum, problems: list[Problem]) -> None:
     lessons = {lesson.id: lesson for lesson in curriculum.lessons}
     for lesson in lessons.values():
-        for code, doc in lesson.docs.items():
+        for doc in lesson.docs.values():
             for prerequisite in doc.meta.get("prerequisites") or []:
                 if not isinstance(prerequisite, str):
                     continue
                 if prerequisite == lesson.id:
                     problems.append(Problem(doc.path, doc.line_of("prerequisites"), "a lesson cannot be its own prerequisite"))
                 elif prerequisite not in lessons:
-                    problems.append(Problem(doc.path, doc.line_of("prerequisites"), f"prerequisite '{prerequisite}' is not a lesson id; ids look like 'mathematics/fractions/halves' (the path without the language folder and '.md')"))
+                    problems.append(Problem(doc.path, doc.line_of("prerequisites"), f"prerequisite '{prerequisite}' is not a lesson id; ids look like "
+                                            "'mathematics/fractions/halves' (the path without the language folder and '.md')"))

@@ -39,7 +39,8 @@ def check_links(doc: Document, language_dir: Path, fallback_dir: Path, problems:
         parts = urlsplit(target)
         if parts.scheme or parts.netloc:
             if is_image:
-                problems.append(Problem(doc.path, line, f"image '{target}' loads from another site, which learners offline cannot reach: save the file beside the lesson and link to it by name"))
+                problems.append(Problem(doc.path, line, f"image '{target}' loads from another site, which learners offline cannot reach: "
+                                                       "save the file beside the lesson and link to it by name"))
             continue
         if not parts.path:
             continue  # '#section' within the page

@@ -59,7 +59,8 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
     @event_priority(50)
     def _drop_unused_files(self, files: Files, config: MkDocsConfig) -> Files:
         for file in list(files):
-            if file.src_uri in (CONFIG_FILE, "sitemap.xml") or file.src_uri.endswith(".map") or file.src_uri.startswith(f"{STRINGS_DIR}/") or file.src_uri.startswith(UNUSED_THEME_PREFIXES):
+            uri = file.src_uri
+            if uri in (CONFIG_FILE, "sitemap.xml") or uri.endswith(".map") or uri.startswith((f"{STRINGS_DIR}/", *UNUSED_THEME_PREFIXES)):
                 files.remove(file)
         return files
 

@@ -7,8 +7,9 @@ error names the file, the line and the key.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .frontmatter import Document
 from .problems import Problem

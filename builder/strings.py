@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -10,7 +10,7 @@ import yaml
 STRINGS_DIR = Path(__file__).parent / "strings"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}

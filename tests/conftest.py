@@ -44,7 +44,7 @@ class Server:
         self.httpd = None
         self.requests: list[str] = []
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         server = self
 
         class Handler(http.server.SimpleHTTPRequestHandler):

@@ -20,7 +20,11 @@ from builder.site_config import mkdocs_yml
 HTML_LANG_RE = re.compile(r'<html lang="([^"]+)" dir="(ltr|rtl)">')
 # Anything that could make a browser fetch from another origin: absolute URLs in src/href/url(),
 # protocol-relative URLs, @import of remote CSS, importScripts of remote scripts.
-FOREIGN_RE = re.compile(r"""(?:src|href|action|poster)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import\s+["']?(?:https?:)?//|importScripts\(\s*["'](?:https?:)?//""", re.I)
+FOREIGN_RE = re.compile(
+    r"""(?:src|href|action|poster)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//"""
+    r"""|@import\s+["']?(?:https?:)?//|importScripts\(\s*["'](?:https?:)?//""",
+    re.IGNORECASE,
+)
 
 
 def pages(site: Path) -> list[Path]:
