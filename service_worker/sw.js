@@ -27,14 +27,17 @@ async function languageOf(url) {
   return manifest ? first : '';
 }
 
+/* The offline page of the URL's language, answered at the URL the learner asked for: a <base>
+ * makes its relative links (styles, home) resolve as they do at its own address. */
 async function offlinePage(url) {
   const language = await languageOf(url);
-  return matchPrecache(language ? `${language}/_offline/index.html` : '_offline/index.html');
+  const path = language ? `${language}/_offline/` : '_offline/';
+  const page = await matchPrecache(`${path}index.html`);
+  if (!page) return undefined;
+  const html = (await page.text()).replace('<head>', `<head><base href="${new URL(path, scope).href}">`);
+  return new Response(html, { headers: { 'content-type': 'text/html; charset=utf-8' } });
 }
 
-/* Pages and images: a language the learner downloaded answers from its cache (the installed
- * version keeps working offline and online alike); otherwise the network, keeping a copy of
- * visited pages; offline and not cached, pages get the offline page of their language. */
 const packLists = new URL('satchel/packs/', scope).href;
 
 /* Pack lists say what the current version is: always asked of the network first. */

@@ -60,10 +60,12 @@ def test_a_language_made_available_offline_works_with_the_server_stopped(demo_si
     # Images of the language are there too.
     page.goto(server.url + "ar/science/water-cycle/")
     assert page.evaluate("document.querySelector('img.satchel-illustration').naturalWidth") > 0
-    # A page of a language not downloaded: the offline page, in that language.
-    page.goto(server.url + "fr/science/")
+    # A page of a language not downloaded: the offline page, in that language, styled, its links working.
+    page.goto(server.url + "fr/science/water-cycle/rain-and-rivers/")
     assert page.evaluate("document.documentElement.lang") == "fr"
     assert "hors ligne" in page.text_content("h1")
+    assert page.evaluate("getComputedStyle(document.querySelector('.md-header')).backgroundColor") == "rgb(31, 111, 92)"
+    assert page.evaluate("document.querySelector('article a.md-button--primary').href") == server.url + "fr/"
     assert errors == []
 
 
