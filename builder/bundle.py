@@ -8,7 +8,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from . import service_worker
+from . import search, service_worker
 from .curriculum import Curriculum
 from .icons import write_icons
 from .pages import OFFLINE_SLUG, language_prefix, node_url
@@ -27,9 +27,14 @@ def _sha256(path: Path) -> str:
 
 
 def write_language(curriculum: Curriculum, code: str, files, site_dir: Path) -> None:
-    """Write satchel/packs/<code>.json: every page and image of one language, with hash and size."""
+    """Write satchel/packs/<code>.json: every page and image of one language, and what searching
+    it offline needs, with hash and size."""
     subjects = {s.id for s in curriculum.subjects}
     entries = []
+    for url in search.language_files(code, site_dir):
+        path = site_dir / url
+        stem = path.stem if path.parent.name == "store" else None
+        entries.append({"url": url, "bytes": path.stat().st_size, "sha256": _sha256(path), "subject": stem})
     for file in files:
         norm = getattr(file, "norm_src_uri", file.src_uri)
         if norm == f"{OFFLINE_SLUG}.md":
@@ -48,8 +53,12 @@ def write_language(curriculum: Curriculum, code: str, files, site_dir: Path) -> 
     })
 
 
-def finish(curriculum: Curriculum, site_dir: Path) -> None:
-    """Run once after every language is built: the files shared by all languages, then the service worker."""
+def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_documents: dict[str, list[dict]]) -> None:
+    """Run once after every language is built: search indexes, pack lists, the files shared by all
+    languages, then the service worker."""
+    search.build_indexes(curriculum, search_documents, site_dir)
+    for language in curriculum.languages:
+        write_language(curriculum, language.code, pack_files[language.code], site_dir)
     icons = write_icons(site_dir, curriculum.colours["primary"], curriculum.colours["accent"], curriculum.icon)
     _write_colours(curriculum, site_dir)
     for language in curriculum.languages:

@@ -89,6 +89,14 @@ class PageContext:
         return f"{language_prefix(self.curriculum, self.code)}manifest.webmanifest"
 
     @property
+    def search(self) -> dict:
+        """What search.js needs: the scripts to load, the index and the stores of this language."""
+        from .search import LANGUAGE_SCRIPT, SEARCH_DIR, vendor_files
+        keys = ("hint", "none", "one", "many", "failed")
+        return {"scripts": [*vendor_files(self.code), LANGUAGE_SCRIPT], "index": f"{SEARCH_DIR}/{self.code}/index.json",
+                "stores": f"{SEARCH_DIR}/{self.code}/store/", "strings": {key: self.t(f"search_{key}") for key in keys}}
+
+    @property
     def languages(self) -> list[dict]:
         """The same page in every language, for the language switcher."""
         target = self.node_id if self.kind != "offline" else HOME

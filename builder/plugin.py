@@ -19,6 +19,7 @@ from . import bundle
 from .curriculum import CONFIG_FILE, STRINGS_DIR, Curriculum, load_curriculum
 from .pages import OFFLINE_SLUG, PageContext, home_markdown, offline_markdown, page_id
 from .problems import format_problems
+from .search import search_document
 
 log = logging.getLogger("mkdocs.plugins.satchel")
 
@@ -38,6 +39,7 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         self.pack_files: dict[str, list[File]] = {}
         self.progress = None  # set by `satchel build`: called twice per page (converted, written)
         self._docs_by_path: dict | None = None
+        self.search_documents: dict[str, list[dict]] = {}
 
     @event_priority(-150)  # after mkdocs-static-i18n has set this build's language
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
@@ -94,15 +96,23 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         doc = self._documents().get(page.file.abs_src_path)
         if doc is not None:
             page.meta = dict(doc.meta)
-        node_id = page_id(getattr(page.file, "norm_src_uri", page.file.src_uri))
-        kind = PageContext(self.curriculum, self.language, node_id, self.language).kind
+        kind = self._context(page).kind
         page.meta["template"] = f"{kind}.html" if kind != "page" else "main.html"
         return markdown
 
     def on_page_content(self, html, page, config, files):
         if self.progress is not None:
             self.progress()
+        context = self._context(page)
+        if context.kind in ("lesson", "unit", "subject"):
+            trail = " › ".join(crumb.title for crumb in context.breadcrumbs[1:])
+            self.search_documents.setdefault(self.language, []).append(search_document(
+                context.node_id, str(page.title), trail, page.url, context.subject.id, html))
         return html
+
+    def _context(self, page) -> PageContext:
+        node_id = page_id(getattr(page.file, "norm_src_uri", page.file.src_uri))
+        return PageContext(self.curriculum, self.language, node_id, getattr(page.file, "locale", self.language))
 
     def on_post_page(self, output, page, config):
         if self.progress is not None:
@@ -110,23 +120,18 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         return output
 
     def on_page_context(self, context, page, config, nav):
-        node_id = page_id(getattr(page.file, "norm_src_uri", page.file.src_uri))
-        locale = getattr(page.file, "locale", self.language)
-        context["satchel"] = PageContext(self.curriculum, self.language, node_id, locale)
+        context["satchel"] = self._context(page)
         return context
-
-    def _write_language(self, config: MkDocsConfig) -> None:
-        bundle.write_language(self.curriculum, self.language, self.pack_files[self.language], Path(config.site_dir))
 
     @event_priority(-200)  # after mkdocs-static-i18n has built every other language
     def _finish_bundle(self, config: MkDocsConfig) -> None:
         i18n = config.plugins.get("i18n")
         if getattr(i18n, "building", False):
             return
-        bundle.finish(self.curriculum, Path(config.site_dir))
+        bundle.finish(self.curriculum, Path(config.site_dir), self.pack_files, self.search_documents)
 
     on_files = CombinedEvent(_drop_unused_files, _add_generated_pages)
-    on_post_build = CombinedEvent(_write_language, _finish_bundle)
+    on_post_build = _finish_bundle
 
 
 def _as_i18n_file(file: File, code: str, name: str, default: str, config: MkDocsConfig) -> None:

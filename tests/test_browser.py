@@ -107,9 +107,15 @@ def test_a_new_build_is_offered_and_taken_without_losing_the_offline_language(de
     wait_for_service_worker(page)
     make_language_offline(page)
 
+    before = {f["url"]: f["sha256"] for f in json.loads((site / "satchel" / "packs" / "fr.json").read_text())["files"]}
     lesson = demo_copy / "fr" / "mathematics" / "fractions" / "halves-and-quarters.md"
     lesson.write_text(lesson.read_text(encoding="utf-8").replace("\n\n", "\n\nUne phrase toute neuve.\n\n", 1), encoding="utf-8")
     build(demo_copy, site, show_progress=False)
+    after = {f["url"]: f["sha256"] for f in json.loads((site / "satchel" / "packs" / "fr.json").read_text())["files"]}
+    changed = {url for url in after if before.get(url) != after[url]}
+    # The page, and the search index and store that hold its words.
+    assert changed == {"fr/mathematics/fractions/halves-and-quarters/", "satchel/search/fr/index.json",
+                       "satchel/search/fr/store/mathematics.json"}
 
     page.goto(server.url + "fr/mathematics/fractions/halves-and-quarters/")
     assert "Une phrase toute neuve." not in page.content(), "the installed version keeps answering until the update"
@@ -117,8 +123,8 @@ def test_a_new_build_is_offered_and_taken_without_losing_the_offline_language(de
     with page.expect_event("load", timeout=20000):
         page.click("[data-satchel-update] button")
     page.wait_for_function("document.documentElement.dataset.satchelRefreshed !== undefined", timeout=20000)
-    changed = int(page.evaluate("document.documentElement.dataset.satchelRefreshed"))
-    assert changed == 1, "only the edited lesson is downloaded again"
+    refreshed = int(page.evaluate("document.documentElement.dataset.satchelRefreshed"))
+    assert refreshed == len(changed), "only the changed files are downloaded again"
 
     server.stop()
     context.set_offline(True)

@@ -1,0 +1,38 @@
+/* Build Satchel's search indexes with lunr.js, in the build's Node environment.
+ *   node build-search-index.js DOCUMENTS.json OUTPUT_DIR
+ * DOCUMENTS.json: {"<code>": [{"ref", "title", "body"}], ...}. Writes OUTPUT_DIR/<code>/index.json,
+ * the serialised lunr index that the browser loads with lunr.Index.load, without building anything. */
+'use strict';
+const fs = require('fs');
+const path = require('path');
+// The pinned npm packages live in the build's cache (builder/nodejs.py), not beside this script.
+const modules = process.env.SATCHEL_NODE_MODULES;
+const lunr = require(path.join(modules, 'lunr'));
+const language = require(path.join(__dirname, '..', '..', 'theme', 'assets', 'satchel', 'search-language.js'));
+
+require(path.join(modules, 'lunr-languages', 'lunr.stemmer.support'))(lunr);
+
+/* Field vectors hold floats with 15 digits; 3 are plenty to rank and cost a fraction of the bytes. */
+function rounded(serialised) {
+  serialised.fieldVectors = serialised.fieldVectors.map(([ref, vector]) =>
+    [ref, vector.map((value, i) => (i % 2 ? Math.round(value * 1000) / 1000 : value))]);
+  return serialised;
+}
+
+const [input, output] = process.argv.slice(2);
+const documents = JSON.parse(fs.readFileSync(input, 'utf8'));
+for (const [code, docs] of Object.entries(documents)) {
+  const b = language.base(code);
+  if (language.STEMMED.includes(b) && !lunr[b]) require(path.join(modules, 'lunr-languages', `lunr.${b}`))(lunr);
+  const index = lunr(function () {
+    language.configure(lunr, this, code);
+    this.ref('ref');
+    this.field('title', { boost: 8 });
+    this.field('trail', { boost: 2 });
+    this.field('body');
+    for (const doc of docs) this.add(doc);
+  });
+  const target = path.join(output, code);
+  fs.mkdirSync(target, { recursive: true });
+  fs.writeFileSync(path.join(target, 'index.json'), JSON.stringify(rounded(index.toJSON())));
+}

@@ -1,0 +1,98 @@
+"""Offline search: the text of every page, indexed per language at build time with lunr.js (in the
+build's Node environment, through theme/assets/satchel/search-language.js, the same pipeline the
+browser runs on queries). The browser only loads an index: it never builds one.
+
+Per language, under satchel/search/<code>/:
+  index.json             the serialised lunr index (lunr.Index.load)
+  store/<subject>.json   title, trail, URL and text of each page, for results and their snippets
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import ROOT
+from .curriculum import Curriculum
+from .nodejs import ensure_node_env, run_node
+
+SEARCH_DIR = "satchel/search"
+VENDOR_DIR = "assets/satchel/vendor"
+BUILD_SCRIPT = ROOT / "builder" / "js" / "build-search-index.js"
+LANGUAGE_SCRIPT = "assets/satchel/search-language.js"
+
+INLINE_TAG_RE = re.compile(r"</?(?:a|abbr|b|code|em|i|kbd|mark|small|span|strong|sub|sup|u)\b[^>]*>", re.I)
+TAG_RE = re.compile(r"<[^>]+>")
+SPACE_RE = re.compile(r"\s+")
+DROP_RE = re.compile(r"<(script|style|svg)\b.*?</\1>", re.S | re.I)
+
+
+def page_text(page_html: str) -> str:
+    """The words of a page as a learner reads them: tags, scripts and pictures' code removed."""
+    text = TAG_RE.sub(" ", INLINE_TAG_RE.sub("", DROP_RE.sub(" ", page_html)))
+    return SPACE_RE.sub(" ", html.unescape(text)).strip()
+
+
+def search_document(ref: str, title: str, trail: str, url: str, subject: str, body_html: str) -> dict:
+    return {"ref": ref, "title": title, "trail": trail, "url": url, "subject": subject, "body": page_text(body_html)}
+
+
+def build_indexes(curriculum: Curriculum, documents: dict[str, list[dict]], site_dir: Path) -> list[Path]:
+    """Write every language's index and stores, and the lunr scripts they need. Returns the files written."""
+    target = site_dir / SEARCH_DIR
+    if target.exists():
+        shutil.rmtree(target)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "documents.json"
+        index_input = {code: [{k: d[k] for k in ("ref", "title", "trail", "body")} for d in docs] for code, docs in documents.items()}
+        source.write_text(json.dumps(index_input, ensure_ascii=False), encoding="utf-8")
+        run_node(BUILD_SCRIPT, [str(source), str(target)])
+    for code, docs in documents.items():
+        written.append(target / code / "index.json")
+        stores: dict[str, dict] = {}
+        for doc in docs:
+            stores.setdefault(doc["subject"], {})[doc["ref"]] = [doc["title"], doc["trail"], doc["url"], doc["body"]]
+        for subject, store in sorted(stores.items()):
+            path = target / code / "store" / f"{subject}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(store, ensure_ascii=False, sort_keys=True, separators=(",", ":")), encoding="utf-8")
+            written.append(path)
+    written += copy_lunr(curriculum, site_dir)
+    return written
+
+
+def vendor_files(code: str) -> list[str]:
+    """The lunr scripts a language's search loads, relative to the bundle root."""
+    from_language = ["lunr.min.js"]
+    base = code.lower().replace("_", "-").split("-")[0]
+    if base in STEMMED:
+        from_language += ["lunr.stemmer.support.min.js", f"lunr.{base}.min.js"]
+    return [f"{VENDOR_DIR}/{name}" for name in from_language]
+
+
+# Must match STEMMED in theme/assets/satchel/search-language.js (a test checks they agree).
+STEMMED = ("ar", "da", "de", "es", "fi", "fr", "hu", "it", "nl", "no", "pt", "ro", "ru", "sv", "tr")
+
+
+def copy_lunr(curriculum: Curriculum, site_dir: Path) -> list[Path]:
+    node_modules = ensure_node_env() / "node_modules"
+    sources = {"lunr.min.js": node_modules / "lunr" / "lunr.min.js"}
+    for name in sorted({Path(f).name for lang in curriculum.languages for f in vendor_files(lang.code)} - set(sources)):
+        sources[name] = node_modules / "lunr-languages" / "min" / name
+    target = site_dir / VENDOR_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    for name, source in sources.items():
+        shutil.copyfile(source, target / name)
+    return [target / name for name in sources]
+
+
+def language_files(code: str, site_dir: Path) -> list[str]:
+    """What a device needs to search a language offline, relative to the bundle root."""
+    folder = site_dir / SEARCH_DIR / code
+    files = [p.relative_to(site_dir).as_posix() for p in sorted(folder.rglob("*.json"))]
+    return files + vendor_files(code)

@@ -1,0 +1,190 @@
+"""Offline search: per language, words taken from each lesson find it in the top 3, through the
+same pipeline at index and query time; bad input never breaks the page."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from builder import ROOT
+from builder.search import STEMMED, page_text
+
+LESSON_RE = re.compile(r"^[a-z-]+/[a-z-]+/[a-z-]+$")
+ARABIC_MARKS = "\u064e\u0650\u064f\u0651"  # fatha, kasra, damma, shadda
+
+
+def test_python_and_javascript_agree_on_the_languages_with_a_stemmer():
+    source = (ROOT / "theme" / "assets" / "satchel" / "search-language.js").read_text(encoding="utf-8")
+    listed = re.search(r"var STEMMED = \[([^\]]+)\]", source).group(1)
+    assert tuple(re.findall(r"'(\w+)'", listed)) == STEMMED
+
+
+def test_page_text_keeps_words_whole_and_drops_markup():
+    html = '<p>Le <strong>tout</strong>. Une <a href="x">fraction</a></p><svg><text>1/2</text></svg><p>deux &amp; trois</p>'
+    assert page_text(html) == "Le tout. Une fraction deux & trois"
+
+
+def words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[^\W\d_]+", text) if len(w) >= 5]
+
+
+def rare_words(site: Path, code: str) -> dict[str, list[str]]:
+    """For each lesson: its words that the fewest other pages use, rarest first."""
+    store = {}
+    for shard in (site / "satchel" / "search" / code / "store").glob("*.json"):
+        store.update(json.loads(shard.read_text(encoding="utf-8")))
+    frequency = Counter(w.lower() for doc in store.values() for w in set(words(doc[3])))
+    lessons = {}
+    for ref, doc in store.items():
+        if LESSON_RE.match(ref):
+            candidates = sorted(set(words(doc[3])), key=lambda w: (frequency[w.lower()], w))
+            lessons[ref] = candidates
+    return lessons
+
+
+@pytest.fixture
+def search_page(demo_site, serve, context):
+    server = serve(demo_site)
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if message.type in ("error", "warning") else None)
+
+    def open_language(code: str):
+        page.goto(server.url + ("" if code == "en" else f"{code}/"))
+        page.click("[data-satchel-search-open]")
+        return page
+
+    open_language.page = page
+    open_language.server = server
+    open_language.problems = problems
+    yield open_language
+
+
+def search(page, text: str) -> list[str]:
+    """Type `text` in the search box; return the result URLs (bundle-relative refs), best first."""
+    page.evaluate("""text => new Promise((resolve, reject) => {
+        const dialog = document.querySelector('[data-satchel-search]');
+        const timer = setTimeout(() => reject(new Error('no results event')), 10000);
+        dialog.addEventListener('satchel:results', () => { clearTimeout(timer); resolve(); }, {once: true});
+        const input = dialog.querySelector('input');
+        input.value = text;
+        input.dispatchEvent(new Event('input'));
+    })""", text)
+    root = page.evaluate("new URL(document.querySelector('meta[name=satchel-root]').content, location.href).href")
+    return [href.removeprefix(root) for href in page.eval_on_selector_all("[data-satchel-search-results] a", "as => as.map(a => a.href)")]
+
+
+def ranks(results: list[str], ref: str, code: str) -> bool:
+    prefix = "" if code == "en" else f"{code}/"
+    return f"{prefix}{ref}/" in results[:3]
+
+
+def add_arabic_marks(word: str) -> str:
+    return "".join(ch + (ARABIC_MARKS[i % 4] if "\u0621" <= ch <= "\u064a" else "") for i, ch in enumerate(word))
+
+
+def strip_accents(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("code", ["en", "fr", "ar"])
+def test_words_from_each_lesson_find_it_in_the_top_3(demo_site, search_page, code):
+    page = search_page(code)
+    lessons = rare_words(demo_site, code)
+    assert len(lessons) == 12
+    for ref, candidates in lessons.items():
+        query = " ".join(candidates[:2])
+        assert ranks(search(page, query), ref, code), (ref, query)
+        if code == "fr":
+            accented = next((w for w in candidates if strip_accents(w) != w), None)
+            if accented:
+                assert ranks(search(page, accented), ref, code), (ref, accented)
+                assert ranks(search(page, strip_accents(accented)), ref, code), (ref, strip_accents(accented))
+        if code == "ar":
+            marked = " ".join(add_arabic_marks(w) for w in candidates[:2])  # the same words, with short vowels
+            assert ranks(search(page, marked), ref, code), (ref, marked)
+    assert search_page.problems == []
+
+
+# Inflected forms that are not in the lesson's text, found through the language's stemmer
+# (test_inflected_forms_are_not_in_the_text checks they are not there).
+INFLECTED = [
+    ("en", "evaporating condensing", "science/water-cycle/evaporation-and-condensation"),
+    ("en", "compared fraction", "mathematics/fractions/comparing-fractions"),
+    ("fr", "évaporer", "science/water-cycle/evaporation-and-condensation"),
+    ("fr", "comparaison fraction", "mathematics/fractions/comparing-fractions"),
+    ("ar", "بالتكاثف", "science/water-cycle/evaporation-and-condensation"),
+    ("ar", "الكسور", "mathematics/fractions/what-is-a-fraction"),
+]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("code, query, ref", INFLECTED)
+def test_an_inflected_form_finds_the_lesson(demo_site, search_page, code, query, ref):
+    page = search_page(code)
+    results = search(page, query)
+    assert ranks(results, ref, code), results
+
+
+@pytest.mark.browser
+def test_results_show_title_place_and_marked_snippet(search_page):
+    page = search_page("fr")
+    search(page, "évaporation")
+    first = page.locator("[data-satchel-search-results] li").first
+    assert first.locator("strong").text_content()
+    assert "Sciences" in first.locator(".satchel-search__trail").text_content()
+    assert first.locator("mark").count() >= 1
+    assert "1 leçon" in page.text_content("[data-satchel-search-status]") or "leçons" in page.text_content("[data-satchel-search-status]")
+    # The keyboard reaches the results and comes back.
+    page.focus("[data-satchel-search] input")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.closest('[data-satchel-search-results]') !== null")
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("document.activeElement.matches('[data-satchel-search] input')")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("query", [
+    "the and of", "le la les de", "في من على", "*", ":", "~", "^", "+", "-", "title:water", "wat*", "~2 +water -rain",
+    "x" * 1000, "water " * 200, "<script>alert(1)</script>", "\u200f\u200e", "🙂",
+])
+def test_bad_queries_give_results_or_a_friendly_message(search_page, query):
+    page = search_page("ar" if any("\u0600" <= c <= "\u06ff" for c in query) else "en")
+    results = search(page, query)
+    status = page.text_content("[data-satchel-search-status]")
+    assert results or "Nothing found" in status or "لم نجد" in status, status
+    assert search_page.problems == []
+    assert page.locator("script", has_text="alert(1)").count() == 0
+
+
+@pytest.mark.browser
+def test_search_works_offline_once_the_language_is_downloaded(demo_site, serve, context, tmp_path):
+    import shutil
+    site = tmp_path / "site"
+    shutil.copytree(demo_site, site)
+    server = serve(site)
+    page = context.new_page()
+    page.goto(server.url + "ar/")
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    page.click("[data-satchel-offline]")
+    page.wait_for_function("document.querySelector('[data-satchel-offline-status]').textContent.length > 0")
+    page.click("[data-satchel-offline-download]")
+    page.wait_for_selector("[data-satchel-offline][data-state=ready]", timeout=30000)
+    server.stop()
+    context.set_offline(True)
+    page.goto(server.url + "ar/science/")
+    page.click("[data-satchel-search-open]")
+    assert ranks(search(page, "التبخر"), "science/water-cycle/evaporation-and-condensation", "ar")
+
+
+@pytest.mark.parametrize("code, query, ref", INFLECTED)
+def test_inflected_forms_are_not_in_the_text(code, query, ref):
+    text = (ROOT / "curricula" / "demo" / code / f"{ref}.md").read_text(encoding="utf-8").lower()
+    assert not any(re.search(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])", text) for word in query.split() if word != "fraction"), query

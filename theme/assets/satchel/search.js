@@ -1,0 +1,159 @@
+/* Satchel's search box: loads the current language's prebuilt lunr index the first time the
+ * learner opens search (lunr.Index.load, no indexing on the device), then answers as they type.
+ * Results show the title, where the page is, and a snippet with the matched words marked. */
+(function () {
+  'use strict';
+  var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
+  var config = JSON.parse(document.getElementById('satchel-config').textContent);
+  var code = config.language;
+  var strings = config.search.strings;
+  var dialog = document.querySelector('[data-satchel-search]');
+  var input = dialog.querySelector('input');
+  var status = dialog.querySelector('[data-satchel-search-status]');
+  var list = dialog.querySelector('[data-satchel-search-results]');
+  var loading = null;
+  var index = null;
+  var stores = {};
+  var stems = new Map();
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement('script');
+      script.src = new URL(src, root).href;
+      script.onload = resolve;
+      script.onerror = function () { reject(new Error(src)); };
+      document.head.appendChild(script);
+    });
+  }
+
+  async function fetchJson(url) {
+    var response = await fetch(new URL(url, root).href);
+    if (!response.ok) throw new Error(url + ': HTTP ' + response.status);
+    return response.json();
+  }
+
+  function load() {
+    if (!loading) {
+      loading = (async function () {
+        for (var src of config.search.scripts) await loadScript(src);
+        window.satchelSearchLanguage.install(window.lunr);
+        index = window.lunr.Index.load(await fetchJson(config.search.index));
+      }());
+      loading.catch(function () { loading = null; });
+    }
+    return loading;
+  }
+
+  function store(subject) {
+    if (!stores[subject]) {
+      stores[subject] = fetchJson(config.search.stores + subject + '.json');
+      stores[subject].catch(function () { delete stores[subject]; });
+    }
+    return stores[subject];
+  }
+
+  /* Lunr's query syntax (* : ~ ^ + -) is never parsed: words go through the same pipeline as the
+   * index and are added as plain terms, the last one also as a prefix while it is being typed. */
+  function query(text) {
+    var lunr = window.lunr;
+    var parts = window.satchelSearchLanguage.queryTerms(lunr, code, text);
+    if (!parts.terms.length && !parts.prefix) return [];
+    return index.query(function (q) {
+      parts.terms.forEach(function (term) { q.term(term, { usePipeline: false, boost: 10 }); });
+      if (parts.prefix) q.term(parts.prefix, { usePipeline: false, wildcard: lunr.Query.wildcard.TRAILING });
+    }).slice(0, 10);
+  }
+
+  /* The index term a word of the text becomes (memoised: the same words recur). */
+  function stem(word) {
+    if (!stems.has(word)) {
+      var out = window.satchelSearchLanguage.queryTerms(window.lunr, code, word).terms;
+      stems.set(word, out.length ? out[0] : '');
+    }
+    return stems.get(word);
+  }
+
+  function snippet(text, matched) {
+    var words = text.split(/(\s+)/);
+    var first = words.findIndex(function (w) { return /\S/.test(w) && matched.has(stem(w)); });
+    var start = Math.max(0, (first < 0 ? 0 : first) - 12);
+    var fragment = document.createDocumentFragment();
+    if (start > 0) fragment.append('… ');
+    words.slice(start, start + 50).forEach(function (word) {
+      if (/\S/.test(word) && matched.has(stem(word))) {
+        var mark = document.createElement('mark');
+        mark.textContent = word;
+        fragment.append(mark);
+      } else {
+        fragment.append(word);
+      }
+    });
+    if (start + 50 < words.length) fragment.append(' …');
+    return fragment;
+  }
+
+  function say(text) { status.textContent = text; }
+
+  var latest = 0;
+  async function search() {
+    var ticket = ++latest;
+    var text = input.value.trim();
+    if (!text) { list.replaceChildren(); say(strings.hint); return; }
+    try {
+      await load();
+      var results = query(text);
+      if (ticket !== latest) return;
+      if (!results.length) { list.replaceChildren(); say(strings.none.replace('{query}', text.slice(0, 60))); return finished(); }
+      var subjects = Array.from(new Set(results.map(function (r) { return r.ref.split('/')[0]; })));
+      var loaded = await Promise.all(subjects.map(store));
+      if (ticket !== latest) return;
+      var docs = Object.assign.apply(null, [{}].concat(loaded));
+      list.replaceChildren.apply(list, results.map(function (result) {
+        var doc = docs[result.ref];
+        var matched = new Set(Object.keys(result.matchData.metadata));
+        var item = document.createElement('li');
+        var link = document.createElement('a');
+        link.href = new URL(doc[2], root).href;
+        var title = document.createElement('strong');
+        title.textContent = doc[0];
+        var trail = document.createElement('span');
+        trail.className = 'satchel-search__trail';
+        trail.textContent = doc[1];
+        var excerpt = document.createElement('span');
+        excerpt.className = 'satchel-search__snippet';
+        excerpt.append(snippet(doc[3], matched));
+        link.append(title, trail, excerpt);
+        item.append(link);
+        return item;
+      }));
+      say((results.length === 1 ? strings.one : strings.many).replace('{n}', results.length));
+      finished();
+    } catch (error) {
+      list.replaceChildren();
+      say(strings.failed);
+      console.warn('Satchel search:', error);
+    }
+  }
+
+  function finished() { dialog.dispatchEvent(new CustomEvent('satchel:results')); }
+
+  document.querySelector('[data-satchel-search-open]').addEventListener('click', function () {
+    dialog.showModal();
+    input.focus();
+    say(strings.hint);
+    load().catch(function () { say(strings.failed); });
+    if (input.value.trim()) search();
+  });
+  dialog.querySelector('[data-satchel-search-close]').addEventListener('click', function () { dialog.close(); });
+  input.addEventListener('input', search);
+  /* Arrow keys move between the search box and the results. */
+  dialog.addEventListener('keydown', function (event) {
+    if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+    var links = Array.from(list.querySelectorAll('a'));
+    var at = links.indexOf(document.activeElement);
+    var next = event.key === 'ArrowDown' ? at + 1 : at - 1;
+    if (next < -1 || next >= links.length) return;
+    event.preventDefault();
+    (next === -1 ? input : links[next]).focus();
+  });
+}());
