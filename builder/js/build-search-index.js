@@ -1,7 +1,10 @@
 /* Build Satchel's search indexes with lunr.js, in the build's Node environment.
  *   node build-search-index.js DOCUMENTS.json OUTPUT_DIR
- * DOCUMENTS.json: {"<code>": [{"ref", "title", "body"}], ...}. Writes OUTPUT_DIR/<code>/index.json,
- * the serialised lunr index that the browser loads with lunr.Index.load, without building anything. */
+ * DOCUMENTS.json: {"<code>": [{"ref", "title", "trail", "body"}], ...}. Writes OUTPUT_DIR/<code>/index.json:
+ *   {"refs": [page ids], "index": the serialised lunr index}
+ * which the browser loads with lunr.Index.load, without building anything. Inside the index a page
+ * is named by its position in "refs" in base 36 ("0", "1", ... "rs"): every term lists the pages
+ * it is in, and short names make the file a third of the size and as much faster to parse. */
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -30,9 +33,10 @@ for (const [code, docs] of Object.entries(documents)) {
     this.field('title', { boost: 8 });
     this.field('trail', { boost: 2 });
     this.field('body');
-    for (const doc of docs) this.add(doc);
+    docs.forEach((doc, i) => this.add(Object.assign({}, doc, { ref: i.toString(36) })));
   });
   const target = path.join(output, code);
   fs.mkdirSync(target, { recursive: true });
-  fs.writeFileSync(path.join(target, 'index.json'), JSON.stringify(rounded(index.toJSON())));
+  const data = { refs: docs.map((doc) => doc.ref), index: rounded(index.toJSON()) };
+  fs.writeFileSync(path.join(target, 'index.json'), JSON.stringify(data));
 }

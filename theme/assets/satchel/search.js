@@ -13,6 +13,7 @@
   var list = dialog.querySelector('[data-satchel-search-results]');
   var loading = null;
   var index = null;
+  var refs = [];  // page ids; the index names a page by its position here, in base 36
   var stores = {};
   var stems = new Map();
 
@@ -37,7 +38,9 @@
       loading = (async function () {
         for (var src of config.search.scripts) await loadScript(src);
         window.satchelSearchLanguage.install(window.lunr);
-        index = window.lunr.Index.load(await fetchJson(config.search.index));
+        var data = await fetchJson(config.search.index);
+        refs = data.refs;
+        index = window.lunr.Index.load(data.index);
       }());
       loading.catch(function () { loading = null; });
     }
@@ -61,7 +64,9 @@
     return index.query(function (q) {
       parts.terms.forEach(function (term) { q.term(term, { usePipeline: false, boost: 10 }); });
       if (parts.prefix) q.term(parts.prefix, { usePipeline: false, wildcard: lunr.Query.wildcard.TRAILING });
-    }).slice(0, 10);
+    }).slice(0, 10).map(function (result) {
+      return { id: refs[parseInt(result.ref, 36)], matchData: result.matchData };
+    });
   }
 
   /* The index term a word of the text becomes (memoised: the same words recur). */
@@ -104,12 +109,12 @@
       var results = query(text);
       if (ticket !== latest) return;
       if (!results.length) { list.replaceChildren(); say(strings.none.replace('{query}', text.slice(0, 60))); return finished(); }
-      var subjects = Array.from(new Set(results.map(function (r) { return r.ref.split('/')[0]; })));
+      var subjects = Array.from(new Set(results.map(function (r) { return r.id.split('/')[0]; })));
       var loaded = await Promise.all(subjects.map(store));
       if (ticket !== latest) return;
       var docs = Object.assign.apply(null, [{}].concat(loaded));
       list.replaceChildren.apply(list, results.map(function (result) {
-        var doc = docs[result.ref];
+        var doc = docs[result.id];
         var matched = new Set(Object.keys(result.matchData.metadata));
         var item = document.createElement('li');
         var link = document.createElement('a');
