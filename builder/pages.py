@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from .curriculum import Curriculum, Lesson, Node, Subject, Unit
+from .search import LANGUAGE_SCRIPT, SEARCH_DIR, vendor_files
 from .strings import ui_strings
 
 HOME = "home"
@@ -91,7 +91,6 @@ class PageContext:
     @property
     def search(self) -> dict:
         """What search.js needs: the scripts to load, the index and the stores of this language."""
-        from .search import LANGUAGE_SCRIPT, SEARCH_DIR, vendor_files
         keys = ("hint", "none", "one", "many", "failed")
         return {"scripts": [*vendor_files(self.code), LANGUAGE_SCRIPT], "index": f"{SEARCH_DIR}/{self.code}/index.json",
                 "stores": f"{SEARCH_DIR}/{self.code}/store/", "strings": {key: self.t(f"search_{key}") for key in keys}}
@@ -194,5 +193,3 @@ def _yaml_text(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def curriculum_path(curriculum: Curriculum, code: str, node_id: str) -> Path:
-    return curriculum.root / code / f"{node_id}.md"

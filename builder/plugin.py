@@ -6,7 +6,6 @@ and `bundle.finish` runs once, after the last language is written.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from mkdocs.config import base, config_options
@@ -20,8 +19,6 @@ from .curriculum import CONFIG_FILE, STRINGS_DIR, Curriculum, load_curriculum
 from .pages import OFFLINE_SLUG, PageContext, home_markdown, offline_markdown, page_id
 from .problems import format_problems
 from .search import search_document
-
-log = logging.getLogger("mkdocs.plugins.satchel")
 
 # Material's files that Satchel pages never load: its JavaScript (search, instant loading) and
 # the lunr language packs. Dropping them keeps the bundle small for hubs and installs.
@@ -111,8 +108,11 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         return html
 
     def _context(self, page) -> PageContext:
-        node_id = page_id(getattr(page.file, "norm_src_uri", page.file.src_uri))
-        return PageContext(self.curriculum, self.language, node_id, getattr(page.file, "locale", self.language))
+        """The page's PageContext, made once and kept on the page."""
+        if getattr(page, "satchel", None) is None:
+            node_id = page_id(getattr(page.file, "norm_src_uri", page.file.src_uri))
+            page.satchel = PageContext(self.curriculum, self.language, node_id, getattr(page.file, "locale", self.language))
+        return page.satchel
 
     def on_post_page(self, output, page, config):
         if self.progress is not None:

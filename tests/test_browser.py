@@ -144,3 +144,23 @@ def test_chromium_can_install_the_app_in_every_language(demo_site, serve, persis
     assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
     manifest = cdp.send("Page.getAppManifest")
     assert manifest["errors"] == [] and manifest["url"].endswith(language + "manifest.webmanifest")
+
+
+def test_a_full_device_gets_a_clear_message_and_keeps_what_it_had(demo_site, serve, persistent_context):
+    server = serve(demo_site)
+    page = persistent_context.new_page()
+    page.goto(server.url + "fr/")
+    wait_for_service_worker(page)
+    cdp = persistent_context.new_cdp_session(page)
+    # A real quota, enforced by Chromium: room for the app shell, not for the French lessons (383 KB).
+    used = cdp.send("Storage.getUsageAndQuota", {"origin": server.url})["usage"]
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": server.url, "quotaSize": int(used) + 100_000})
+    page.click("[data-satchel-offline]")
+    page.wait_for_function("document.querySelector('[data-satchel-offline-status]').textContent.length > 0")
+    page.click("[data-satchel-offline-download]")
+    page.wait_for_function("document.querySelector('[data-satchel-offline-status]').textContent.includes('pas assez de place')")
+    assert not page.is_disabled("[data-satchel-offline-download]"), "the learner can try again after making room"
+    assert page.get_attribute("[data-satchel-offline]", "data-state") != "ready"
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": server.url})  # room made
+    page.click("[data-satchel-offline-download]")
+    page.wait_for_selector("[data-satchel-offline][data-state=ready]", timeout=30000)

@@ -63,6 +63,13 @@
     await work.cache.put(packUrl, new Response(JSON.stringify(work.pack), { headers: { 'content-type': 'application/json' } }));
   }
 
+  /* Bytes this site may still store, or null when the browser does not say. */
+  async function freeSpace() {
+    if (!navigator.storage || !navigator.storage.estimate) return null;
+    var estimate = await navigator.storage.estimate();
+    return typeof estimate.quota === 'number' ? Math.max(0, estimate.quota - (estimate.usage || 0)) : null;
+  }
+
   async function installed() {
     var cache = await caches.open(cacheName);
     return !!(await cache.match(packUrl));
@@ -100,6 +107,11 @@
         work = await plan();
         if (!work.todo.length) return ready();
         status.textContent = format(strings.size, { size: humanSize(work.bytes) });
+        var free = await freeSpace();
+        if (free !== null && free < work.bytes) {
+          status.textContent = format(strings.noroom, { size: humanSize(work.bytes) });
+          return;
+        }
         start.disabled = false;
       } catch (error) {
         status.textContent = format(strings.failed, { reason: error.message });
@@ -117,9 +129,13 @@
         });
         ready();
       } catch (error) {
-        status.textContent = format(strings.failed, { reason: error.message });
-        start.disabled = false;
         work = await plan().catch(function () { return work; });
+        // Browsers may not tell the free space in advance: a full disk shows up here.
+        status.textContent = error.name === 'QuotaExceededError'
+          ? format(strings.noroom, { size: humanSize(work.bytes) })
+          : format(strings.failed, { reason: error.message });
+        bar.hidden = true;
+        start.disabled = false;
       }
     });
 
@@ -127,7 +143,17 @@
   }
 
   /* After an update, bring the languages this device keeps offline up to date: only the files
-   * whose hash changed are fetched. Until then, the previous version's files keep working. */
+   * whose hash changed are fetched. Until then, the previous version's files keep working. Each
+   * downloaded language is marked stale at the update and refreshed, until that succeeds, the
+   * next time one of its pages is opened online. */
+  var STALE = 'satchel-stale-';
+
+  async function markDownloadedLanguagesStale() {
+    (await caches.keys()).forEach(function (name) {
+      if (name.indexOf('satchel-lang-') === 0) localStorage.setItem(STALE + name.slice('satchel-lang-'.length), '1');
+    });
+  }
+
   async function refreshInstalledLanguage() {
     var banner = document.querySelector('[data-satchel-update]');
     var work = (await installed()) ? await plan() : { todo: [] };
@@ -139,14 +165,15 @@
       });
       banner.hidden = true;
     }
+    localStorage.removeItem(STALE + config.language);
     document.documentElement.dataset.satchelRefreshed = String(work.todo.length);
   }
 
   function offerUpdate(registration) {
     var banner = document.querySelector('[data-satchel-update]');
     banner.hidden = false;
-    banner.querySelector('button').addEventListener('click', function () {
-      sessionStorage.setItem('satchel-updated', '1');
+    banner.querySelector('button').addEventListener('click', async function () {
+      await markDownloadedLanguagesStale();
       registration.waiting.postMessage({ type: 'SKIP_WAITING' });
     }, { once: true });
   }
@@ -158,9 +185,8 @@
     navigator.serviceWorker.addEventListener('controllerchange', function () {
       if (hadController) location.reload();
     });
-    if (sessionStorage.getItem('satchel-updated')) {
-      sessionStorage.removeItem('satchel-updated');
-      refreshInstalledLanguage().catch(function () { /* offline: try again next time */ });
+    if (localStorage.getItem(STALE + config.language) && navigator.onLine) {
+      refreshInstalledLanguage().catch(function () { /* offline again: the mark stays, next time */ });
     }
     if (registration.waiting && hadController) offerUpdate(registration);
     registration.addEventListener('updatefound', function () {
