@@ -17,10 +17,12 @@
   var stores = {};
   var stems = new Map();
 
+  /* Scripts download in parallel and run in order (async = false). */
   function loadScript(src) {
     return new Promise(function (resolve, reject) {
       var script = document.createElement('script');
       script.src = new URL(src, root).href;
+      script.async = false;
       script.onload = resolve;
       script.onerror = function () { reject(new Error(src)); };
       document.head.appendChild(script);
@@ -36,9 +38,11 @@
   function load() {
     if (!loading) {
       loading = (async function () {
-        for (var src of config.search.scripts) await loadScript(src);
+        var indexData = fetchJson(config.search.index);  // meanwhile, the index downloads and parses
+        indexData.catch(function () {});  // handled below, once the scripts are in
+        await Promise.all(config.search.scripts.map(loadScript));
         window.satchelSearchLanguage.install(window.lunr);
-        var data = await fetchJson(config.search.index);
+        var data = await indexData;
         refs = data.refs;
         index = window.lunr.Index.load(data.index);
       }());
