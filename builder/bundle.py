@@ -53,10 +53,10 @@ def write_language(curriculum: Curriculum, code: str, files, site_dir: Path) -> 
     })
 
 
-def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_documents: dict[str, list[dict]]) -> None:
+def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs: dict, search_documents: dict[str, list[dict]]) -> None:
     """Run once after every language is built: search indexes, pack lists, the files shared by all
     languages, then the service worker."""
-    search.build_indexes(curriculum, search_documents, site_dir)
+    search.finish_indexes(curriculum, search_jobs, search_documents, site_dir)
     for language in curriculum.languages:
         write_language(curriculum, language.code, pack_files[language.code], site_dir)
     icons = write_icons(site_dir, curriculum.colours["primary"], curriculum.colours["accent"], curriculum.icon)

@@ -91,8 +91,21 @@ def run_node(script: Path, args: list[str], cwd: Path | None = None) -> str:
     return _run([str(home / "env" / "bin" / "node"), str(script), *args], cwd=cwd, env=env, what=script.name)
 
 
-def package_path(home: Path, relative: str) -> Path:
-    return home / "node_modules" / relative
+class NodeJob:
+    """A Node script running in the background (the build goes on meanwhile); `wait()` for it."""
+
+    def __init__(self, script: Path, args: list[str]):
+        home = ensure_node_env()
+        env = dict(os.environ, SATCHEL_NODE_MODULES=str(home / "node_modules"))
+        self.what = script.name
+        self.process = subprocess.Popen([str(home / "env" / "bin" / "node"), str(script), *args], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait(self) -> str:
+        stdout, stderr = self.process.communicate()
+        if self.process.returncode != 0:
+            raise NodeError(f"{self.what} failed (exit {self.process.returncode}):\n{stdout}\n{stderr}".strip())
+        return stdout
 
 
 def _run(command: list[str], what: str, **kwargs) -> str:

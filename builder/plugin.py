@@ -18,7 +18,7 @@ from . import bundle
 from .curriculum import CONFIG_FILE, STRINGS_DIR, Curriculum, load_curriculum
 from .pages import OFFLINE_SLUG, PageContext, home_markdown, offline_markdown, page_id
 from .problems import format_problems
-from .search import search_document
+from .search import search_document, start_index
 
 # Material's files that Satchel pages never load: its JavaScript (search, instant loading) and
 # the lunr language packs. Dropping them keeps the bundle small for hubs and installs.
@@ -37,6 +37,7 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         self.progress = None  # set by `satchel build`: called twice per page (converted, written)
         self._docs_by_path: dict | None = None
         self.search_documents: dict[str, list[dict]] = {}
+        self.search_jobs: dict = {}
 
     @event_priority(-150)  # after mkdocs-static-i18n has set this build's language
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
@@ -123,15 +124,20 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         context["satchel"] = self._context(page)
         return context
 
+    def _index_language(self, config: MkDocsConfig) -> None:
+        """This language's pages are written: index them in the background while the next builds."""
+        documents = self.search_documents.get(self.language, [])
+        self.search_jobs[self.language] = start_index(self.language, documents, Path(config.site_dir))
+
     @event_priority(-200)  # after mkdocs-static-i18n has built every other language
     def _finish_bundle(self, config: MkDocsConfig) -> None:
         i18n = config.plugins.get("i18n")
         if getattr(i18n, "building", False):
             return
-        bundle.finish(self.curriculum, Path(config.site_dir), self.pack_files, self.search_documents)
+        bundle.finish(self.curriculum, Path(config.site_dir), self.pack_files, self.search_jobs, self.search_documents)
 
     on_files = CombinedEvent(_drop_unused_files, _add_generated_pages)
-    on_post_build = _finish_bundle
+    on_post_build = CombinedEvent(_index_language, _finish_bundle)
 
 
 def _as_i18n_file(file: File, code: str, name: str, default: str, config: MkDocsConfig) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import ROOT
 from .curriculum import Curriculum
-from .nodejs import ensure_node_env, run_node
+from .nodejs import NodeJob, ensure_node_env
 
 SEARCH_DIR = "satchel/search"
 VENDOR_DIR = "assets/satchel/vendor"
@@ -41,29 +41,41 @@ def search_document(ref: str, title: str, trail: str, url: str, subject: str, bo
     return {"ref": ref, "title": title, "trail": trail, "url": url, "subject": subject, "body": page_text(body_html)}
 
 
-def build_indexes(curriculum: Curriculum, documents: dict[str, list[dict]], site_dir: Path) -> list[Path]:
-    """Write every language's index and stores, and the lunr scripts they need. Returns the files written."""
-    target = site_dir / SEARCH_DIR
-    if target.exists():
-        shutil.rmtree(target)
-    written: list[Path] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "documents.json"
-        index_input = {code: [{k: d[k] for k in ("ref", "title", "trail", "body")} for d in docs] for code, docs in documents.items()}
-        source.write_text(json.dumps(index_input, ensure_ascii=False), encoding="utf-8")
-        run_node(BUILD_SCRIPT, [str(source), str(target)])
+def start_index(code: str, documents: list[dict], site_dir: Path) -> NodeJob:
+    """Start building one language's index in the background: the next language's pages are being
+    built meanwhile, on the other core."""
+    folder = Path(tempfile.mkdtemp(prefix="satchel-search-"))
+    source = folder / "documents.json"
+    index_input = {code: [{k: d[k] for k in ("ref", "title", "trail", "body")} for d in documents]}
+    source.write_text(json.dumps(index_input, ensure_ascii=False), encoding="utf-8")
+    job = NodeJob(BUILD_SCRIPT, [str(source), str(site_dir / SEARCH_DIR)])
+    job.folder = folder
+    return job
+
+
+def finish_indexes(curriculum: Curriculum, jobs: dict[str, NodeJob], documents: dict[str, list[dict]], site_dir: Path) -> None:
+    """Wait for the indexes, then write each language's stores and the lunr scripts."""
+    try:
+        for job in jobs.values():
+            job.wait()
+    finally:
+        for job in jobs.values():
+            shutil.rmtree(job.folder, ignore_errors=True)
     for code, docs in documents.items():
-        written.append(target / code / "index.json")
         stores: dict[str, dict] = {}
         for doc in docs:
             stores.setdefault(doc["subject"], {})[doc["ref"]] = [doc["title"], doc["trail"], doc["url"], doc["body"]]
         for subject, store in sorted(stores.items()):
-            path = target / code / "store" / f"{subject}.json"
+            path = site_dir / SEARCH_DIR / code / "store" / f"{subject}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(store, ensure_ascii=False, sort_keys=True, separators=(",", ":")), encoding="utf-8")
-            written.append(path)
-    written += copy_lunr(curriculum, site_dir)
-    return written
+    copy_lunr(curriculum, site_dir)
+
+
+def build_indexes(curriculum: Curriculum, documents: dict[str, list[dict]], site_dir: Path) -> None:
+    """Build every language's index and stores (all at once; the build starts them one by one)."""
+    jobs = {code: start_index(code, docs, site_dir) for code, docs in documents.items()}
+    finish_indexes(curriculum, jobs, documents, site_dir)
 
 
 def vendor_files(code: str) -> list[str]:
@@ -79,7 +91,7 @@ def vendor_files(code: str) -> list[str]:
 STEMMED = ("ar", "da", "de", "es", "fi", "fr", "hu", "it", "nl", "no", "pt", "ro", "ru", "sv", "tr")
 
 
-def copy_lunr(curriculum: Curriculum, site_dir: Path) -> list[Path]:
+def copy_lunr(curriculum: Curriculum, site_dir: Path) -> None:
     node_modules = ensure_node_env() / "node_modules"
     sources = {"lunr.min.js": node_modules / "lunr" / "lunr.min.js"}
     for name in sorted({Path(f).name for lang in curriculum.languages for f in vendor_files(lang.code)} - set(sources)):
@@ -88,7 +100,6 @@ def copy_lunr(curriculum: Curriculum, site_dir: Path) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     for name, source in sources.items():
         shutil.copyfile(source, target / name)
-    return [target / name for name in sources]
 
 
 def language_files(code: str, site_dir: Path) -> list[str]:
