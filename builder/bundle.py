@@ -26,15 +26,10 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_language(curriculum: Curriculum, code: str, files, site_dir: Path) -> None:
-    """Write satchel/packs/<code>.json: every page and image of one language, and what searching
-    it offline needs, with hash and size."""
+def page_entries(curriculum: Curriculum, files, site_dir: Path) -> list[dict]:
+    """Pack entries of one language's pages and images: URL, size, hash and subject."""
     subjects = {s.id for s in curriculum.subjects}
     entries = []
-    for url in search.language_files(code, site_dir):
-        path = site_dir / url
-        stem = path.stem if path.parent.name == "store" else None
-        entries.append({"url": url, "bytes": path.stat().st_size, "sha256": _sha256(path), "subject": stem})
     for file in files:
         norm = getattr(file, "norm_src_uri", file.src_uri)
         if norm == f"{OFFLINE_SLUG}.md":
@@ -46,6 +41,17 @@ def write_language(curriculum: Curriculum, code: str, files, site_dir: Path) -> 
         url = file.url if file.is_documentation_page() else file.dest_uri
         entries.append({"url": url or "./", "bytes": path.stat().st_size, "sha256": _sha256(path),
                         "subject": top if top in subjects else None})
+    return entries
+
+
+def write_pack(curriculum: Curriculum, code: str, pages: list[dict], site_dir: Path) -> None:
+    """Write satchel/packs/<code>.json: every page and image of one language, and what searching
+    it offline needs, with hash and size."""
+    entries = list(pages)
+    for url in search.language_files(code, site_dir):
+        path = site_dir / url
+        stem = path.stem if path.parent.name == "store" else None
+        entries.append({"url": url, "bytes": path.stat().st_size, "sha256": _sha256(path), "subject": stem})
     entries.sort(key=lambda e: e["url"])
     _json(site_dir / SATCHEL_DIR / "packs" / f"{code}.json", {
         "format": PACK_FORMAT, "curriculum": curriculum.id, "version": curriculum.version, "language": code,
@@ -54,19 +60,21 @@ def write_language(curriculum: Curriculum, code: str, files, site_dir: Path) -> 
 
 
 def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs: dict, search_documents: dict[str, list[dict]]) -> None:
-    """Run once after every language is built: search indexes, pack lists, the files shared by all
-    languages, then the service worker."""
-    search.finish_indexes(curriculum, search_jobs, search_documents, site_dir)
-    for language in curriculum.languages:
-        write_language(curriculum, language.code, pack_files[language.code], site_dir)
+    """Run once after every language is built: the files shared by all languages, the service
+    worker (built while the last search index is), the search stores, then the pack lists."""
     icons = write_icons(site_dir, curriculum.colours["primary"], curriculum.colours["accent"], curriculum.icon)
     _write_colours(curriculum, site_dir)
     for language in curriculum.languages:
         _write_manifest(curriculum, language.code, icons, site_dir)
     _json(site_dir / SATCHEL_DIR / "curriculum.json", describe(curriculum))
+    pages = {lang.code: page_entries(curriculum, pack_files[lang.code], site_dir) for lang in curriculum.languages}
     _json(site_dir / SATCHEL_DIR / "version.json", {"curriculum": curriculum.id, "version": curriculum.version,
-                                                     "content": _content_hash(site_dir)})
-    service_worker.build(site_dir)
+                                                     "content": _content_hash(pages, search_documents)})
+    worker = service_worker.start(site_dir)
+    search.finish_indexes(curriculum, search_jobs, search_documents, site_dir)
+    for language in curriculum.languages:
+        write_pack(curriculum, language.code, pages[language.code], site_dir)
+    service_worker.finish(worker, site_dir)
 
 
 def _write_colours(curriculum: Curriculum, site_dir: Path) -> None:
@@ -127,10 +135,12 @@ def describe(curriculum: Curriculum) -> dict:
     }
 
 
-def _content_hash(site_dir: Path) -> str:
-    """One hash over every pack list: it changes when any page or image of any language does."""
+def _content_hash(pages: dict[str, list[dict]], search_documents: dict[str, list[dict]]) -> str:
+    """One hash over every page and image of every language, and the text their search indexes
+    are built from: it changes when any content does, so every publication makes a new service
+    worker (satchel/version.json is in its precache)."""
     digest = hashlib.sha256()
-    for pack in sorted((site_dir / SATCHEL_DIR / "packs").glob("*.json")):
-        digest.update(pack.read_bytes())
+    for code in sorted(pages):
+        digest.update(json.dumps(sorted((e["url"], e["sha256"]) for e in pages[code])).encode())
+        digest.update(json.dumps(search_documents.get(code, []), ensure_ascii=False, sort_keys=True).encode())
     return digest.hexdigest()[:20]
-

@@ -83,14 +83,6 @@ def ensure_node_env(log=print) -> Path:
     return home
 
 
-def run_node(script: Path, args: list[str], cwd: Path | None = None) -> str:
-    """Run a script with the build's Node; $SATCHEL_NODE_MODULES is where the pinned packages are
-    (nodeenv's node sets NODE_PATH itself)."""
-    home = ensure_node_env()
-    env = dict(os.environ, SATCHEL_NODE_MODULES=str(home / "node_modules"))
-    return _run([str(home / "env" / "bin" / "node"), str(script), *args], cwd=cwd, env=env, what=script.name)
-
-
 class NodeJob:
     """A Node script running in the background (the build goes on meanwhile); `wait()` for it."""
 

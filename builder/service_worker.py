@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from . import ROOT
-from .nodejs import ensure_node_env, run_node
+from .nodejs import NodeJob, ensure_node_env
 
 SW_SOURCE = ROOT / "service_worker" / "sw.js"
 
@@ -46,22 +46,36 @@ def copy_workbox_runtime(node_modules: Path, site_dir: Path) -> Path:
     return target
 
 
-def build(site_dir: Path) -> None:
+def start(site_dir: Path) -> NodeJob:
+    """Copy the workbox runtime, then start injecting the app shell's precache manifest into sw.js."""
     home = ensure_node_env()
     cli = home / "node_modules" / "workbox-cli" / "build" / "bin.js"
     workbox_dir = copy_workbox_runtime(home / "node_modules", site_dir)
-    with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "sw.js"
-        source.write_text(SW_SOURCE.read_text(encoding="utf-8").replace("__WORKBOX_DIR__", workbox_dir.name), encoding="utf-8")
-        config = Path(tmp) / "workbox-config.cjs"
-        config.write_text("module.exports = " + json.dumps({
-            "globDirectory": str(site_dir),
-            "globPatterns": SHELL_PATTERNS,
-            "swSrc": str(source),
-            "swDest": str(site_dir / "sw.js"),
-            "maximumFileSizeToCacheInBytes": 2 * 1024 * 1024,
-        }, indent=1) + ";\n", encoding="utf-8")
-        run_node(cli, ["injectManifest", str(config)], cwd=Path(tmp))
+    tmp = Path(tempfile.mkdtemp(prefix="satchel-sw-"))
+    source = tmp / "sw.js"
+    source.write_text(SW_SOURCE.read_text(encoding="utf-8").replace("__WORKBOX_DIR__", workbox_dir.name), encoding="utf-8")
+    config = tmp / "workbox-config.cjs"
+    config.write_text("module.exports = " + json.dumps({
+        "globDirectory": str(site_dir),
+        "globPatterns": SHELL_PATTERNS,
+        "swSrc": str(source),
+        "swDest": str(site_dir / "sw.js"),
+        "maximumFileSizeToCacheInBytes": 2 * 1024 * 1024,
+    }, indent=1) + ";\n", encoding="utf-8")
+    job = NodeJob(cli, ["injectManifest", str(config)])
+    job.folder = tmp
+    return job
+
+
+def finish(job: NodeJob, site_dir: Path) -> None:
+    try:
+        job.wait()
+    finally:
+        shutil.rmtree(job.folder, ignore_errors=True)
     map_file = site_dir / "sw.js.map"
     if map_file.exists():
         map_file.unlink()
+
+
+def build(site_dir: Path) -> None:
+    finish(start(site_dir), site_dir)
