@@ -164,3 +164,22 @@ def test_a_full_device_gets_a_clear_message_and_keeps_what_it_had(demo_site, ser
     cdp.send("Storage.overrideQuotaForOrigin", {"origin": server.url})  # room made
     page.click("[data-satchel-offline-download]")
     page.wait_for_selector("[data-satchel-offline][data-state=ready]", timeout=30000)
+
+
+def test_a_file_that_does_not_match_its_hash_is_not_kept(demo_site, serve, context, tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(demo_site, site)
+    page_file = site / "fr" / "science" / "water-cycle" / "rain-and-rivers" / "index.html"
+    page_file.write_text(page_file.read_text(encoding="utf-8").replace("</h1>", " (autre version)</h1>"), encoding="utf-8")
+    server = serve(site)
+    page = context.new_page()
+    page.goto(server.url + "fr/")
+    wait_for_service_worker(page)
+    page.click("[data-satchel-offline]")
+    page.wait_for_function("document.querySelector('[data-satchel-offline-status]').textContent.length > 0")
+    page.click("[data-satchel-offline-download]")
+    page.wait_for_function("document.querySelector('[data-satchel-offline-status]').textContent.includes('changed on the server')")
+    assert page.get_attribute("[data-satchel-offline]", "data-state") != "ready"
+    cached = page.evaluate("""async url => !!(await (await caches.open('satchel-lang-fr')).match(url))""",
+                           server.url + "fr/science/water-cycle/rain-and-rivers/")
+    assert cached is False

@@ -38,19 +38,33 @@
              bytes: todo.reduce(function (sum, f) { return sum + f.bytes; }, 0) };
   }
 
+  async function sha256(buffer) {
+    var digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
+    return Array.from(digest, function (b) { return b.toString(16).padStart(2, '0'); }).join('');
+  }
+
+  /* Three downloads at a time. Each file is checked against the hash in the pack list before it
+   * is kept, so a device never mixes files of two versions (a server half-way through an update). */
   async function download(work, onProgress) {
     var done = 0;
     var queue = work.todo.slice();
+    var failed = false;
     async function worker() {
-      while (queue.length) {
+      while (queue.length && !failed) {
         var file = queue.shift();
         var url = new URL(file.url, root).href;
-        var response = await fetch(url, { cache: 'no-cache', headers: { 'x-satchel-download': '1' } });
-        if (!response.ok) throw new Error(file.url + ': HTTP ' + response.status);
-        var headers = new Headers(response.headers);
-        headers.set(HASH_HEADER, file.sha256);
-        var body = await response.blob();
-        await work.cache.put(url, new Response(body, { status: 200, statusText: 'OK', headers: headers }));
+        try {
+          var response = await fetch(url, { cache: 'no-cache', headers: { 'x-satchel-download': '1' } });
+          if (!response.ok) throw new Error(file.url + ': HTTP ' + response.status);
+          var body = await response.arrayBuffer();
+          if (await sha256(body) !== file.sha256) throw new Error(file.url + ': changed on the server, try again');
+          var headers = new Headers(response.headers);
+          headers.set(HASH_HEADER, file.sha256);
+          await work.cache.put(url, new Response(body, { status: 200, statusText: 'OK', headers: headers }));
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
         done += file.bytes;
         onProgress(work.bytes ? done / work.bytes : 1);
       }
