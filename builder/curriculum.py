@@ -17,6 +17,7 @@ from . import schema
 from .frontmatter import Document, load_yaml, read_document
 from .links import check_links
 from .problems import CurriculumError, Problem
+from .quiz import find_quizzes
 
 CONFIG_FILE = "curriculum.yml"
 STRINGS_DIR = "strings"  # optional interface translations, strings/<code>.yml
@@ -390,7 +391,8 @@ def _read_unit(curriculum, code, folder: Path, unit: Unit, read, claim, problems
                 lessons[lesson.slug] = lesson
                 unit.lessons.append(lesson)
             claim(lesson.id, entry)
-            lesson.docs[code] = read(entry, schema.LESSON_FIELDS, "lesson")
+            doc = lesson.docs[code] = read(entry, schema.LESSON_FIELDS, "lesson")
+            find_quizzes(doc.body, doc.body_line, doc.path, problems)
 
 
 def _sort(curriculum: Curriculum) -> None:

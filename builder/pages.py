@@ -57,6 +57,7 @@ class PageContext:
         content_language = curriculum.language(file_locale) if file_locale in {lang.code for lang in curriculum.languages} else self.language
         self.content_lang = content_language.code
         self.content_dir = content_language.dir
+        self.has_quiz = False  # set by the plugin when the lesson holds a quiz
         self.fallback_notice = None
         if file_locale != code:
             self.fallback_notice = self.t("fallback_notice", language=self.language.name, fallback=content_language.name)
@@ -94,6 +95,13 @@ class PageContext:
         keys = ("hint", "none", "one", "many", "failed")
         return {"scripts": [*vendor_files(self.code), LANGUAGE_SCRIPT], "index": f"{SEARCH_DIR}/{self.code}/index.json",
                 "stores": f"{SEARCH_DIR}/{self.code}/store/", "strings": {key: self.t(f"search_{key}") for key in keys}}
+
+    @property
+    def quiz(self) -> dict | None:
+        """What quiz.js needs, on lessons that hold a quiz."""
+        if not self.has_quiz:
+            return None
+        return {key: self.t(f"quiz_{key}") for key in ("correct", "partial", "wrong", "score")}
 
     @property
     def languages(self) -> list[dict]:

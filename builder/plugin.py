@@ -14,7 +14,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 
-from . import bundle
+from . import bundle, quiz
 from .curriculum import CONFIG_FILE, STRINGS_DIR, Curriculum, load_curriculum
 from .pages import OFFLINE_SLUG, PageContext, home_markdown, offline_markdown, page_id
 from .problems import format_problems
@@ -94,8 +94,11 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         doc = self._documents().get(page.file.abs_src_path)
         if doc is not None:
             page.meta = dict(doc.meta)
-        kind = self._context(page).kind
-        page.meta["template"] = f"{kind}.html" if kind != "page" else "main.html"
+        context = self._context(page)
+        page.meta["template"] = f"{context.kind}.html" if context.kind != "page" else "main.html"
+        if context.kind == "lesson" and quiz.QUIZ_FENCE_RE.search(markdown):
+            context.has_quiz = True
+            markdown = quiz.render(markdown, context.strings, context.node_id.replace("/", "-"))
         return markdown
 
     def on_page_content(self, html, page, config, files):
