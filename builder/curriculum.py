@@ -28,6 +28,7 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 CURRICULUM_KEYS = {"id", "version", "title", "description", "languages", "colours", "icon"}
 LANGUAGE_KEYS = {"code", "name", "default", "dir"}
 DEFAULT_COLOURS = {"primary": "#1f6f5c", "accent": "#f2a541"}
+MISPLACED_LESSON = "a lesson must sit in a unit folder inside a subject folder, such as mathematics/fractions/halves.md"
 
 
 @dataclass
@@ -329,55 +330,60 @@ def _read_language(curriculum: Curriculum, code: str, problems: list[Problem]) -
         else:
             seen[key] = path
 
-    subjects = {s.id: s for s in curriculum.subjects}
     for entry in _children(language_dir):
         if entry.name == "index.md":
             curriculum.homes[code] = read(entry, schema.HOME_FIELDS, "home page")
             continue
         if not entry.is_dir():
             if entry.suffix == ".md":
-                problems.append(Problem(entry, 0, "a lesson must sit in a unit folder inside a subject folder, such as mathematics/fractions/halves.md"))
+                problems.append(Problem(entry, 0, MISPLACED_LESSON))
             continue
-        subject = subjects.get(entry.name) or Subject(entry.name, entry.name)
-        if subject.id not in subjects:
-            subjects[subject.id] = subject
-            curriculum.subjects.append(subject)
+        subject = _node(curriculum.subjects, Subject, entry.name)
         claim(subject.id, entry)
         _read_subject(curriculum, code, entry, subject, read, claim, problems)
 
 
-def _read_subject(curriculum, code, folder: Path, subject: Subject, read, claim, problems) -> None:
+def _node(nodes: list, kind: type, node_id: str, **links):
+    """The subject, unit or lesson of that id that an earlier language added, else a new one."""
+    for node in nodes:
+        if node.id == node_id:
+            return node
+    nodes.append(kind(node_id, node_id.rsplit("/", 1)[-1], **links))
+    return nodes[-1]
+
+
+def _read_index(curriculum, code, folder: Path, node: Node, fields, kind: str, read, problems) -> Document | None:
+    """Read the index.md of a subject or unit; the default language must have one."""
     index = folder / "index.md"
     if index.is_file():
-        subject.docs[code] = read(index, schema.SUBJECT_FIELDS, "subject")
-    elif code == curriculum.default_language.code:
-        problems.append(Problem(folder, 0, "subject has no index.md: add one with 'title: ...' in its front matter"))
-    units = {u.slug: u for u in subject.units}
+        node.docs[code] = read(index, fields, kind)
+        return node.docs[code]
+    if code == curriculum.default_language.code:
+        problems.append(Problem(folder, 0, f"{kind} has no index.md: add one with 'title: ...' in its front matter"))
+    return None
+
+
+def _read_subject(curriculum, code, folder: Path, subject: Subject, read, claim, problems) -> None:
+    _read_index(curriculum, code, folder, subject, schema.SUBJECT_FIELDS, "subject", read, problems)
     for entry in _children(folder):
         if entry.is_file():
             if entry.suffix == ".md" and entry.name != "index.md":
-                problems.append(Problem(entry, 0, "a lesson must sit in a unit folder inside a subject folder, such as mathematics/fractions/halves.md"))
+                problems.append(Problem(entry, 0, MISPLACED_LESSON))
             continue
-        unit = units.get(entry.name) or Unit(f"{subject.id}/{entry.name}", entry.name, subject=subject)
-        if unit.slug not in units:
-            units[unit.slug] = unit
-            subject.units.append(unit)
+        unit = _node(subject.units, Unit, f"{subject.id}/{entry.name}", subject=subject)
         claim(unit.id, entry)
         _read_unit(curriculum, code, entry, unit, read, claim, problems)
 
 
 def _read_unit(curriculum, code, folder: Path, unit: Unit, read, claim, problems) -> None:
     index = folder / "index.md"
-    if index.is_file():
-        doc = unit.docs[code] = read(index, schema.UNIT_FIELDS, "unit")
+    doc = _read_index(curriculum, code, folder, unit, schema.UNIT_FIELDS, "unit", read, problems)
+    if doc is not None:
         illustration = doc.meta.get("illustration")
         if isinstance(illustration, str) and not (folder / illustration).is_file():
             fallback = curriculum.root / curriculum.default_language.code / unit.id / illustration
             if not fallback.is_file():
                 problems.append(Problem(index, doc.line_of("illustration"), f"illustration '{illustration}' does not exist beside this index.md"))
-    elif code == curriculum.default_language.code:
-        problems.append(Problem(folder, 0, "unit has no index.md: add one with 'title: ...' in its front matter"))
-    lessons = {lesson.slug: lesson for lesson in unit.lessons}
     for entry in _children(folder):
         if entry.is_dir():
             problems.append(Problem(entry, 0, "folders inside a unit are not read: a unit holds lessons (.md files) and their images"))
@@ -386,10 +392,7 @@ def _read_unit(curriculum, code, folder: Path, unit: Unit, read, claim, problems
             if entry.suffix != ".md":
                 problems.append(Problem(entry, 0, "lessons must end in '.md' (lower case)"))
                 continue
-            lesson = lessons.get(entry.stem) or Lesson(f"{unit.id}/{entry.stem}", entry.stem, unit=unit)
-            if lesson.slug not in lessons:
-                lessons[lesson.slug] = lesson
-                unit.lessons.append(lesson)
+            lesson = _node(unit.lessons, Lesson, f"{unit.id}/{entry.stem}", unit=unit)
             claim(lesson.id, entry)
             doc = lesson.docs[code] = read(entry, schema.LESSON_FIELDS, "lesson")
             find_quizzes(doc.body, doc.body_line, doc.path, problems)
