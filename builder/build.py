@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import io
 import logging
-import tempfile
 import time
 from pathlib import Path
 
@@ -13,17 +13,12 @@ from tqdm import tqdm
 
 from .curriculum import Curriculum, require_valid
 from .nodejs import ensure_node_env
-from .site_config import mkdocs_config
+from .site_config import mkdocs_yml
 
 
 def load_mkdocs_config(curriculum: Curriculum, site_dir: Path):
-    import yaml
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", encoding="utf-8", delete=False) as handle:
-        yaml.safe_dump(mkdocs_config(curriculum, site_dir), handle, allow_unicode=True)
-    try:
-        return load_config(config_file=handle.name)
-    finally:
-        Path(handle.name).unlink()
+    """The curriculum's mkdocs configuration (absolute paths), as mkdocs loads and validates it."""
+    return load_config(config_file=io.StringIO(mkdocs_yml(curriculum, site_dir, None)))
 
 
 def show_mkdocs_warnings() -> None:
