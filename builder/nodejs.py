@@ -84,9 +84,11 @@ def ensure_node_env(log=print) -> Path:
 
 
 class NodeJob:
-    """A Node script running in the background (the build goes on meanwhile); `wait()` for it."""
+    """A Node script running in the background (the build goes on meanwhile); `wait()` for it.
+    `scratch` is a folder of the script's inputs, removed once it has finished."""
 
-    def __init__(self, script: Path, args: list[str]):
+    def __init__(self, script: Path, args: list[str], scratch: Path | None = None):
+        self.scratch = scratch
         home = ensure_node_env()
         env = dict(os.environ, SATCHEL_NODE_MODULES=str(home / "node_modules"))
         self.what = script.name
@@ -94,7 +96,11 @@ class NodeJob:
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def wait(self) -> str:
-        stdout, stderr = self.process.communicate()
+        try:
+            stdout, stderr = self.process.communicate()
+        finally:
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
         if self.process.returncode != 0:
             raise NodeError(f"{self.what} failed (exit {self.process.returncode}):\n{stdout}\n{stderr}".strip())
         return stdout

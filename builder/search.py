@@ -48,19 +48,13 @@ def start_index(code: str, documents: list[dict], site_dir: Path) -> NodeJob:
     source = folder / "documents.json"
     index_input = {code: [{k: d[k] for k in ("ref", "title", "trail", "body")} for d in documents]}
     source.write_text(json.dumps(index_input, ensure_ascii=False), encoding="utf-8")
-    job = NodeJob(BUILD_SCRIPT, [str(source), str(site_dir / SEARCH_DIR)])
-    job.folder = folder
-    return job
+    return NodeJob(BUILD_SCRIPT, [str(source), str(site_dir / SEARCH_DIR)], scratch=folder)
 
 
 def finish_indexes(curriculum: Curriculum, jobs: dict[str, NodeJob], documents: dict[str, list[dict]], site_dir: Path) -> None:
     """Wait for the indexes, then write each language's stores and the lunr scripts."""
-    try:
-        for job in jobs.values():
-            job.wait()
-    finally:
-        for job in jobs.values():
-            shutil.rmtree(job.folder, ignore_errors=True)
+    for job in jobs.values():
+        job.wait()
     for code, docs in documents.items():
         stores: dict[str, dict] = {}
         for doc in docs:

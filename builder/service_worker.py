@@ -62,20 +62,11 @@ def start(site_dir: Path) -> NodeJob:
         "swDest": str(site_dir / "sw.js"),
         "maximumFileSizeToCacheInBytes": 2 * 1024 * 1024,
     }, indent=1) + ";\n", encoding="utf-8")
-    job = NodeJob(cli, ["injectManifest", str(config)])
-    job.folder = tmp
-    return job
+    return NodeJob(cli, ["injectManifest", str(config)], scratch=tmp)
 
 
 def finish(job: NodeJob, site_dir: Path) -> None:
-    try:
-        job.wait()
-    finally:
-        shutil.rmtree(job.folder, ignore_errors=True)
+    job.wait()
     map_file = site_dir / "sw.js.map"
     if map_file.exists():
         map_file.unlink()
-
-
-def build(site_dir: Path) -> None:
-    finish(start(site_dir), site_dir)
