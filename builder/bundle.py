@@ -12,6 +12,7 @@ from . import search, service_worker
 from .curriculum import Curriculum
 from .icons import write_icons
 from .pages import OFFLINE_SLUG, language_prefix, node_url
+from .progress import write_progress_files
 
 PACK_FORMAT = 1
 SATCHEL_DIR = "satchel"  # bundle files that are Satchel's own: packs, version, curriculum.json
@@ -67,6 +68,7 @@ def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs
     for language in curriculum.languages:
         _write_manifest(curriculum, language.code, icons, site_dir)
     _json(site_dir / SATCHEL_DIR / "curriculum.json", describe(curriculum))
+    write_progress_files(site_dir)
     pages = {lang.code: page_entries(curriculum, pack_files[lang.code], site_dir) for lang in curriculum.languages}
     _json(site_dir / SATCHEL_DIR / "version.json", {"curriculum": curriculum.id, "version": curriculum.version,
                                                      "content": _content_hash(pages, search_documents)})

@@ -104,6 +104,26 @@ class PageContext:
         return {key: self.t(f"quiz_{key}") for key in ("correct", "partial", "wrong", "score")}
 
     @property
+    def progress(self) -> dict:
+        """What progress.js needs: the curriculum, the lesson of this page, and the UI's words."""
+        lesson = None
+        if isinstance(self.node, Lesson):
+            lesson = {"id": self.node.id, "title": self.title(self.node), "quiz": self.has_quiz}
+        return {"curriculum": {"id": self.curriculum.id, "version": self.curriculum.version}, "lesson": lesson,
+                "strings": {key.removeprefix("progress_"): value for key, value in self.strings.items() if key.startswith("progress_")}}
+
+    def outline(self) -> list[dict]:
+        """Every lesson in curriculum order, for the home page's "Continue" and "Next lesson"."""
+        return [{"id": lesson.id, "title": self.title(lesson), "url": self.url(lesson.id),
+                 "prerequisites": lesson.meta("prerequisites", self.default, self.default) or []}
+                for subject in self.curriculum.subjects for lesson in subject.lessons]
+
+    @staticmethod
+    def lesson_ids(node: Subject | Unit) -> str:
+        """The ids of a subject's or unit's lessons, for the progress meters (space-separated)."""
+        return " ".join(lesson.id for lesson in node.lessons)
+
+    @property
     def languages(self) -> list[dict]:
         """The same page in every language, for the language switcher."""
         target = self.node_id if self.kind != "offline" else HOME

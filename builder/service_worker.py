@@ -18,6 +18,7 @@ SW_SOURCE = ROOT / "service_worker" / "sw.js"
 SHELL_PATTERNS = [
     "assets/stylesheets/*.css",
     "assets/satchel/*.{css,js}",
+    "assets/satchel/vendor/idb.umd.js",
     "icons/*.png",
     "manifest.webmanifest",
     "*/manifest.webmanifest",

@@ -104,7 +104,7 @@ def quiz_site(tmp_path_factory):
 
 
 def answer(page, n: int, values) -> None:
-    fieldset = page.locator("fieldset").nth(n)
+    fieldset = page.locator("form[data-satchel-quiz] fieldset").nth(n)
     if isinstance(values, str):
         fieldset.locator("input").fill(values)
         return
@@ -114,7 +114,7 @@ def answer(page, n: int, values) -> None:
 
 def check(page) -> list[str]:
     page.click(".satchel-quiz button[type=submit]")
-    return [page.locator("fieldset").nth(i).get_attribute("data-result") for i in range(5)]
+    return [page.locator("form[data-satchel-quiz] fieldset").nth(i).get_attribute("data-result") for i in range(5)]
 
 
 @pytest.mark.browser
@@ -125,7 +125,7 @@ def test_every_question_type_is_scored(quiz_site, serve, context, code):
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(server.url + ("" if code == "en" else f"{code}/") + "maths/fractions/halves/")
-    assert page.locator("fieldset legend").first.text_content() == QUIZ[code][0]
+    assert page.locator("form[data-satchel-quiz] fieldset legend").first.text_content() == QUIZ[code][0]
 
     # All right, typed the way a child might: other case, no accents, short vowels, decimal comma.
     answer(page, 0, ["0"])
@@ -136,7 +136,7 @@ def test_every_question_type_is_scored(quiz_site, serve, context, code):
     results = check(page)
     assert results == ["correct"] * 5
     assert page.text_content(".satchel-quiz__score").startswith("5")
-    assert "Yes, 10 / 4 = 2.5." in page.locator("fieldset").nth(3).text_content()
+    assert "Yes, 10 / 4 = 2.5." in page.locator("form[data-satchel-quiz] fieldset").nth(3).text_content()
 
     # Wrong and partly right.
     page.reload()
@@ -147,12 +147,12 @@ def test_every_question_type_is_scored(quiz_site, serve, context, code):
     answer(page, 4, "a quarter")
     assert check(page) == ["wrong", "partial", "wrong", "wrong", "wrong"]
     assert page.text_content(".satchel-quiz__score").startswith("0.5")
-    assert "Four pieces are smaller." in page.locator("fieldset").nth(0).text_content()
-    assert "Share 10 in 4 groups." in page.locator("fieldset").nth(3).text_content()
+    assert "Four pieces are smaller." in page.locator("form[data-satchel-quiz] fieldset").nth(0).text_content()
+    assert "Share 10 in 4 groups." in page.locator("form[data-satchel-quiz] fieldset").nth(3).text_content()
 
     # A right option and a wrong one cancel out.
     page.reload()
     answer(page, 1, ["0", "2"])
     assert check(page)[1] == "wrong"
-    assert "1/3 is less than a half." in page.locator("fieldset").nth(1).text_content()
+    assert "1/3 is less than a half." in page.locator("form[data-satchel-quiz] fieldset").nth(1).text_content()
     assert errors == []

@@ -1,0 +1,271 @@
+/* Learner progress as events, in plain functions: no storage and no page here (progress.js has
+ * those). Every event is an xAPI 2.0 statement with a UUID as its id. All state (lessons done,
+ * best scores, time spent, what comes next) is derived from the events, and merging two copies is
+ * a union by id, so nothing is ever counted twice or lost. The progress file is documented in
+ * docs/progress.md; its JSON Schema is docs/progress.schema.json. */
+(function (global) {
+  'use strict';
+
+  var FORMAT = 'satchel-progress';
+  var FORMAT_VERSION = 1;
+  var PASS_MARK = 0.6;  // a quiz is passed with 60 % of its points
+  var MAX_FILE_BYTES = 20 * 1000 * 1000;  // about 40,000 events; a real file is far smaller
+  var ADL = 'http://adlnet.gov/expapi/verbs/';
+  var VERBS = ['launched', 'experienced', 'answered', 'passed', 'failed', 'completed'];
+  var ACTIVITY = 'http://adlnet.gov/expapi/activities/';
+  var UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  var TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/;
+  var DURATION_RE = /^PT(\d{1,7})S$/;
+  var ID_RE = /^[a-z0-9][a-z0-9-]*$/;
+  var LESSON_RE = /^[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)*$/;
+  var COLOUR_RE = /^#[0-9a-f]{6}$/;
+
+  function uuid() {
+    if (global.crypto && global.crypto.randomUUID) return global.crypto.randomUUID();
+    var b = global.crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.from(b, function (x) { return x.toString(16).padStart(2, '0'); }).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+
+  /* Identifiers. The learner is an account of the curriculum; a lesson's activity id is built from
+   * the curriculum id and the lesson id, which stay the same across languages and versions. */
+  function homePage(curriculum) { return 'urn:satchel:' + curriculum; }
+  function lessonIri(curriculum, lesson) { return homePage(curriculum) + ':lesson:' + lesson; }
+
+  /* 'urn:satchel:demo:lesson:maths/halves#quiz-0-2' -> 'maths/halves' (null if not this curriculum's). */
+  function lessonOf(curriculum, iri) {
+    var prefix = lessonIri(curriculum, '');
+    if (typeof iri !== 'string' || iri.indexOf(prefix) !== 0) return null;
+    var id = iri.slice(prefix.length).split('#')[0];
+    return LESSON_RE.test(id) ? id : null;
+  }
+
+  /* One statement. `what` is {verb, curriculum, profile, lesson, language, title, quiz, question,
+   * result, timestamp}; quiz and question numbers (from 0) name the activity inside a lesson. */
+  function statement(what) {
+    var id = lessonIri(what.curriculum, what.lesson);
+    var type = 'lesson';
+    if (what.quiz !== undefined) {
+      id += '#quiz-' + what.quiz;
+      type = 'assessment';
+      if (what.question !== undefined) { id += '-' + what.question; type = 'cmi.interaction'; }
+    }
+    var object = { objectType: 'Activity', id: id, definition: { type: ACTIVITY + type } };
+    if (what.title && type === 'lesson') {
+      object.definition.name = {};
+      object.definition.name[what.language] = what.title;
+    }
+    var context = { platform: 'Satchel', language: what.language,
+                    contextActivities: { grouping: [{ objectType: 'Activity', id: homePage(what.curriculum) }] } };
+    if (type !== 'lesson') context.contextActivities.parent = [{ objectType: 'Activity', id: lessonIri(what.curriculum, what.lesson) }];
+    var s = {
+      id: what.id || uuid(),
+      actor: { objectType: 'Agent', account: { homePage: homePage(what.curriculum), name: what.profile } },
+      verb: { id: ADL + what.verb, display: { en: what.verb } },
+      object: object,
+      context: context,
+      timestamp: what.timestamp || new Date().toISOString(),
+      version: '2.0.0',
+    };
+    if (what.result) s.result = what.result;
+    return s;
+  }
+
+  function verbOf(s) { return s.verb.id.slice(ADL.length); }
+  function seconds(duration) { var m = DURATION_RE.exec(duration || ''); return m ? Number(m[1]) : 0; }
+
+  /* Derived state. `apply` folds one statement in with operations that ignore order (or, sum, max),
+   * so the state of a set of statements is the same whatever order they arrive in, and a stored
+   * summary can be brought up to date one statement at a time. */
+  function emptyState() { return { count: 0, lessons: {}, last: null }; }
+
+  function apply(state, s, curriculum) {
+    var lesson = lessonOf(curriculum, s.object.id);
+    state.count += 1;
+    if (!lesson) return state;
+    var l = state.lessons[lesson] || (state.lessons[lesson] = {
+      opened: false, seconds: 0, completed: false, attempts: 0, best: null, quizzes: {}, title: null, last: '' });
+    var verb = verbOf(s);
+    var isQuiz = s.object.id.indexOf('#') >= 0;
+    if (verb === 'launched') l.opened = true;
+    if (verb === 'experienced') l.seconds += seconds(s.result && s.result.duration);
+    if (verb === 'completed') l.completed = true;
+    if ((verb === 'passed' || verb === 'failed') && isQuiz) {
+      // Each quiz of the lesson keeps its best score; 'passed' marks it passed whatever the score.
+      var quiz = s.object.id.split('#quiz-')[1].split('-')[0];
+      var scaled = s.result && s.result.score ? s.result.score.scaled : 0;
+      if (verb === 'passed') scaled = Math.max(scaled, PASS_MARK);
+      l.attempts += 1;
+      l.best = l.best === null ? scaled : Math.max(l.best, scaled);
+      l.quizzes[quiz] = Math.max(l.quizzes[quiz] || 0, scaled);
+    }
+    var name = s.object.definition && s.object.definition.name;
+    if (name && !isQuiz) {
+      // The newest title wins, whatever the order; kept so a retired lesson still has a name.
+      var key = s.timestamp + ' ' + s.id;
+      if (!l.titleKey || key > l.titleKey) { l.titleKey = key; l.title = name[Object.keys(name)[0]]; }
+    }
+    if (verb !== 'answered' && s.timestamp > l.last) l.last = s.timestamp;
+    if (verb === 'launched' || verb === 'experienced') {
+      var mark = s.timestamp + ' ' + lesson;
+      if (!state.last || mark > state.last.mark) state.last = { mark: mark, lesson: lesson, at: s.timestamp };
+    }
+    return state;
+  }
+
+  function derive(statements, curriculum) {
+    var state = emptyState();
+    for (var i = 0; i < statements.length; i++) apply(state, statements[i], curriculum);
+    return state;
+  }
+
+  /* A statement's canonical text: keys sorted, so two copies of one statement compare equal. */
+  function canonical(value) {
+    if (Array.isArray(value)) return '[' + value.map(canonical).join(',') + ']';
+    if (value && typeof value === 'object') {
+      return '{' + Object.keys(value).sort().map(function (k) { return JSON.stringify(k) + ':' + canonical(value[k]); }).join(',') + '}';
+    }
+    return JSON.stringify(value);
+  }
+
+  /* Of two different statements sharing an id (never made by Satchel; a hand-edited file could),
+   * keep the same one whichever copy is merged into which. */
+  function pick(a, b) {
+    if (a === b) return a;
+    var ca = canonical(a), cb = canonical(b);
+    return ca <= cb ? a : b;
+  }
+
+  /* The union by id of two lists of statements, sorted by id. */
+  function merge(a, b) {
+    var byId = new Map();
+    [a, b].forEach(function (list) {
+      list.forEach(function (s) { byId.set(s.id, byId.has(s.id) ? pick(byId.get(s.id), s) : s); });
+    });
+    return Array.from(byId.keys()).sort().map(function (id) { return byId.get(id); });
+  }
+
+  /* What to do next, in curriculum order. `outline` is the home page's list of lessons
+   * [{id, title, url, prerequisites, unit, subject}]. "Continue" is the lesson last worked on, if
+   * not done; "next" is the first lesson not done whose prerequisites all are. */
+  function guide(state, outline) {
+    var known = {};
+    outline.forEach(function (lesson) { known[lesson.id] = lesson; });
+    var done = function (id) { return !!(state.lessons[id] && state.lessons[id].completed); };
+    var resume = state.last && known[state.last.lesson] && !done(state.last.lesson) ? known[state.last.lesson] : null;
+    var next = null;
+    for (var i = 0; i < outline.length && !next; i++) {
+      var lesson = outline[i];
+      if (!done(lesson.id) && lesson !== resume && (lesson.prerequisites || []).every(done)) next = lesson;
+    }
+    var retired = Object.keys(state.lessons).filter(function (id) { return !known[id]; }).sort();
+    return { resume: resume, next: next, finished: outline.length > 0 && outline.every(function (l) { return done(l.id); }),
+             retired: retired.map(function (id) { return { id: id, title: state.lessons[id].title || id, completed: done(id) }; }) };
+  }
+
+  /* Whether every quiz of a lesson (numbered 0 to quizzes - 1) has been passed. */
+  function quizzesPassed(state, lesson, quizzes) {
+    var l = state.lessons[lesson];
+    for (var n = 0; n < quizzes; n++) if (!l || !(l.quizzes[n] >= PASS_MARK)) return false;
+    return true;
+  }
+
+  /* Lessons done out of lessons, for a list of lesson ids. */
+  function count(state, ids) {
+    var done = ids.filter(function (id) { return state.lessons[id] && state.lessons[id].completed; }).length;
+    return { done: done, total: ids.length };
+  }
+
+  /* Validation of a progress file, with the rules of its JSON Schema and the ones a schema cannot
+   * say (every statement is the file's learner's, and about this curriculum). Returns null when
+   * the file is good, else {reason, detail}: reason is one of 'foreign', 'newer', 'curriculum',
+   * 'statement'. */
+  function problem(reason, detail) { return { reason: reason, detail: detail }; }
+  function isObject(v) { return v !== null && typeof v === 'object' && !Array.isArray(v); }
+  function onlyKeys(obj, allowed) { return Object.keys(obj).every(function (k) { return allowed.indexOf(k) >= 0; }); }
+  function isText(v, max) {  // lengths in characters, as JSON Schema counts them
+    if (typeof v !== 'string' || !v.length) return false;
+    return Array.from(v).length <= max;
+  }
+
+  /* Absent, or an object of texts (a language map). */
+  function textMap(map, max) {
+    if (map === undefined) return true;
+    if (!isObject(map)) return false;
+    return Object.keys(map).every(function (k) { return max === Infinity ? typeof map[k] === 'string' : isText(map[k], max); });
+  }
+
+  function checkFile(file, curriculum) {
+    if (!isObject(file) || file.format !== FORMAT) return problem('foreign', 'format');
+    if (typeof file.version !== 'number' || file.version % 1 !== 0 || file.version < 1) return problem('foreign', 'version');
+    if (file.version > FORMAT_VERSION) return problem('newer', String(file.version));
+    if (!onlyKeys(file, ['format', 'version', 'curriculum', 'exported', 'profile', 'statements'])) return problem('foreign', 'keys');
+    if (!isObject(file.curriculum) || !isText(file.curriculum.id, 100) || !ID_RE.test(file.curriculum.id)) return problem('foreign', 'curriculum');
+    if (file.curriculum.id !== curriculum) return problem('curriculum', file.curriculum.id);
+    if (file.curriculum.version !== undefined && !isText(file.curriculum.version, 100)) return problem('foreign', 'curriculum.version');
+    if (typeof file.exported !== 'string' || !TIME_RE.test(file.exported)) return problem('foreign', 'exported');
+    var p = file.profile;
+    if (!isObject(p) || !onlyKeys(p, ['id', 'name', 'colour', 'picture']) || !UUID_RE.test(p.id) || !isText(p.name, 60) ||
+        typeof p.colour !== 'string' || !COLOUR_RE.test(p.colour) || !isText(p.picture, 16)) return problem('foreign', 'profile');
+    if (!Array.isArray(file.statements)) return problem('foreign', 'statements');
+    for (var i = 0; i < file.statements.length; i++) {
+      var why = checkStatement(file.statements[i], curriculum, p.id);
+      if (why) return problem('statement', (i + 1) + ': ' + why);
+    }
+    return null;
+  }
+
+  function checkStatement(s, curriculum, profile) {
+    if (!isObject(s)) return 'not an object';
+    if (!onlyKeys(s, ['id', 'actor', 'verb', 'object', 'context', 'timestamp', 'version', 'result'])) return 'unknown key';
+    if (typeof s.id !== 'string' || !UUID_RE.test(s.id)) return 'id';
+    var a = s.actor;
+    if (!isObject(a) || a.objectType !== 'Agent' || !isObject(a.account) || a.account.homePage !== homePage(curriculum) ||
+        a.account.name !== profile || !onlyKeys(a, ['objectType', 'account']) || !onlyKeys(a.account, ['homePage', 'name'])) return 'actor';
+    if (!isObject(s.verb) || typeof s.verb.id !== 'string' || VERBS.indexOf(s.verb.id.slice(ADL.length)) < 0 ||
+        s.verb.id.indexOf(ADL) !== 0 || !textMap(s.verb.display, Infinity)) return 'verb';
+    if (!isObject(s.object) || s.object.objectType !== 'Activity' || !lessonOf(curriculum, s.object.id) ||
+        !/^[^#]*(#quiz-\d{1,4}(-\d{1,4})?)?$/.test(s.object.id) || s.object.id.length > 500) return 'object';
+    var d = s.object.definition;
+    if (d !== undefined && (!isObject(d) || (d.type !== undefined && typeof d.type !== 'string') || !textMap(d.name, 300))) return 'object';
+    if (typeof s.timestamp !== 'string' || !TIME_RE.test(s.timestamp)) return 'timestamp';
+    if (s.version !== '2.0.0') return 'version';
+    if (!isObject(s.context)) return 'context';
+    var r = s.result;
+    if (r !== undefined) {
+      if (!isObject(r) || !onlyKeys(r, ['score', 'success', 'completion', 'duration', 'response'])) return 'result';
+      if (r.duration !== undefined && !DURATION_RE.test(r.duration)) return 'result.duration';
+      if (r.success !== undefined && typeof r.success !== 'boolean') return 'result.success';
+      if (r.completion !== undefined && typeof r.completion !== 'boolean') return 'result.completion';
+      if (r.response !== undefined && !(typeof r.response === 'string' && r.response.length <= 1000)) return 'result.response';
+      var sc = r.score;
+      if (sc !== undefined && (!isObject(sc) || typeof sc.scaled !== 'number' || sc.scaled < 0 || sc.scaled > 1 ||
+          ['raw', 'min', 'max'].some(function (k) { return sc[k] !== undefined && (typeof sc[k] !== 'number' || !isFinite(sc[k])); }))) return 'result.score';
+    }
+    return null;
+  }
+
+  /* The progress file of one learner: their profile and every statement, oldest first. */
+  function file(curriculum, version, profile, statements) {
+    return {
+      format: FORMAT, version: FORMAT_VERSION,
+      curriculum: { id: curriculum, version: version },
+      exported: new Date().toISOString(),
+      profile: { id: profile.id, name: profile.name, colour: profile.colour, picture: profile.picture },
+      statements: statements.slice().sort(function (a, b) {
+        return a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+      }),
+    };
+  }
+
+  var api = {
+    FORMAT: FORMAT, FORMAT_VERSION: FORMAT_VERSION, PASS_MARK: PASS_MARK, MAX_FILE_BYTES: MAX_FILE_BYTES,
+    uuid: uuid, homePage: homePage, lessonIri: lessonIri, lessonOf: lessonOf, statement: statement,
+    emptyState: emptyState, apply: apply, derive: derive, merge: merge, pick: pick, canonical: canonical,
+    guide: guide, count: count, quizzesPassed: quizzesPassed, checkFile: checkFile, file: file,
+  };
+  if (typeof module === 'object' && module.exports) module.exports = api;
+  else global.satchelProgressModel = api;
+}(typeof self !== 'undefined' ? self : this));

@@ -1,0 +1,450 @@
+/* Learner progress on the device: profiles, the events a learner makes, and what the pages show
+ * of them. Storage is IndexedDB through the vendored `idb` wrapper; the rules (statements,
+ * derived state, merging, the progress file) are in progress-model.js. docs/progress.md tells the
+ * whole story.
+ *
+ * Database `satchel-<curriculum id>`:
+ *   profiles    {id, name, colour, picture, created}
+ *   statements  {id, profile, statement}          one per event, never changed; index 'profile'
+ *   summaries   {profile, state}                  derived state, updated in the same transaction
+ *   pending     {id, profile, lesson, language, title, seconds, updated}
+ *               time spent on the open lesson, saved every second; it becomes an 'experienced'
+ *               statement when the page is hidden or closed, or at the next start after a crash. */
+(function () {
+  'use strict';
+  var M = window.satchelProgressModel;
+  var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
+  var config = JSON.parse(document.getElementById('satchel-config').textContent);
+  var strings = config.progress.strings;
+  var curriculum = config.progress.curriculum;
+  var lesson = config.progress.lesson;  // {id, title, quiz} on lesson pages
+  var CURRENT = 'satchel-profile-' + curriculum.id;
+  var PICTURES = ['🦁', '🐘', '🦒', '🐢', '🐟', '🦋', '🐦', '🌻', '⭐', '🚀', '⚽', '🎵'];
+  var COLOURS = ['#1f6f5c', '#1565c0', '#6a1b9a', '#c62828', '#ef6c00', '#2e7d32', '#5d4037', '#37474f'];
+  var TICK_MS = 1000;
+  var LOCK = 'satchel-time-';
+
+  function format(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
+  }
+
+  var dbPromise = null;
+  function db() {
+    if (!dbPromise) {
+      dbPromise = idb.openDB('satchel-' + curriculum.id, 1, {
+        upgrade: function (database) {
+          database.createObjectStore('profiles', { keyPath: 'id' });
+          database.createObjectStore('statements', { keyPath: 'id' }).createIndex('profile', 'profile');
+          database.createObjectStore('summaries', { keyPath: 'profile' });
+          database.createObjectStore('pending', { keyPath: 'id' });
+        },
+        blocking: function () { dbPromise.then(function (d) { d.close(); }); dbPromise = null; },
+      });
+    }
+    return dbPromise;
+  }
+
+  // Profiles
+
+  async function profiles() {
+    var list = await (await db()).getAll('profiles');
+    return list.sort(function (a, b) { return a.created < b.created ? -1 : a.created > b.created ? 1 : 0; });
+  }
+
+  async function currentProfile() {
+    var id = localStorage.getItem(CURRENT);
+    var found = id ? await (await db()).get('profiles', id) : null;
+    if (found) return found;
+    var all = await profiles();
+    if (all.length) { localStorage.setItem(CURRENT, all[0].id); return all[0]; }
+    return null;
+  }
+
+  /* The learner whose progress this is; on a device with none yet, the first learner is made,
+   * so a child who never opened the profiles still keeps every step. */
+  async function learner() {
+    return (await currentProfile()) || createProfile(format(strings.default_name, { n: 1 }), PICTURES[0], COLOURS[0]);
+  }
+
+  async function createProfile(name, picture, colour, id) {
+    var profile = { id: id || M.uuid(), name: name, picture: picture, colour: colour, created: new Date().toISOString() };
+    await (await db()).put('profiles', profile);
+    localStorage.setItem(CURRENT, profile.id);
+    return profile;
+  }
+
+  async function removeProfile(id) {
+    var d = await db();
+    var tx = d.transaction(['profiles', 'statements', 'summaries', 'pending'], 'readwrite');
+    var cursor = await tx.objectStore('statements').index('profile').openKeyCursor(IDBKeyRange.only(id));
+    while (cursor) { tx.objectStore('statements').delete(cursor.primaryKey); cursor = await cursor.continue(); }
+    tx.objectStore('profiles').delete(id);
+    tx.objectStore('summaries').delete(id);
+    for (var p of await tx.objectStore('pending').getAll()) if (p.profile === id) tx.objectStore('pending').delete(p.id);
+    await tx.done;
+    if (localStorage.getItem(CURRENT) === id) localStorage.removeItem(CURRENT);
+  }
+
+  // Events
+
+  /* Store statements (those already known by id are skipped) and bring the learner's summary up
+   * to date, in one transaction: either all of it is saved or none. Returns how many were new. */
+  async function store(profileId, statements, extra) {
+    var d = await db();
+    var tx = d.transaction(['statements', 'summaries', 'pending'], 'readwrite');
+    var summaries = tx.objectStore('summaries');
+    var kept = tx.objectStore('statements');
+    var summary = await summaries.get(profileId) || { profile: profileId, state: M.emptyState() };
+    var added = 0;
+    // Many statements (an import): one read of every key beats a read per statement.
+    var known = statements.length > 50 ? new Set(await kept.getAllKeys()) : null;
+    for (var s of statements) {
+      if (known ? known.has(s.id) : await kept.getKey(s.id) !== undefined) continue;
+      if (known) known.add(s.id);
+      kept.add({ id: s.id, profile: profileId, statement: s });
+      M.apply(summary.state, s, curriculum.id);
+      added++;
+    }
+    if (added) summaries.put(summary);
+    if (extra) extra(tx);
+    await tx.done;
+    if (added) persistOnce();
+    return { added: added, known: statements.length - added, state: summary.state };
+  }
+
+  /* The first progress asks the browser not to clear this site's storage when space runs low. */
+  function persistOnce() {
+    if (!navigator.storage || !navigator.storage.persist || localStorage.getItem('satchel-persist-asked')) return;
+    localStorage.setItem('satchel-persist-asked', '1');
+    navigator.storage.persist().then(function (granted) { document.documentElement.dataset.satchelPersisted = String(granted); });
+  }
+
+  async function summary(profileId) {
+    var found = await (await db()).get('summaries', profileId);
+    return found ? found.state : M.emptyState();
+  }
+
+  async function statementsOf(profileId) {
+    var records = await (await db()).getAllFromIndex('statements', 'profile', profileId);
+    return records.map(function (r) { return r.statement; });
+  }
+
+  function event(profile, verb, extra) {
+    return M.statement(Object.assign({ verb: verb, curriculum: curriculum.id, profile: profile.id, lesson: lesson && lesson.id,
+                                       language: config.language, title: lesson && lesson.title }, extra));
+  }
+
+  /* Time spent: while the lesson is on screen, its seconds are saved every second; a hidden or
+   * closed page turns them into one 'experienced' statement. */
+  var session = null;
+
+  async function tick() {
+    if (!session) return;
+    session.record.seconds = Math.round((Date.now() - session.since) / 1000);
+    session.record.updated = Date.now();
+    await (await db()).put('pending', session.record);
+  }
+
+  function startSession(profile) {
+    if (session || document.visibilityState !== 'visible') return;
+    session = { since: Date.now(), record: { id: M.uuid(), profile: profile.id, lesson: lesson.id, language: config.language,
+                                             title: lesson.title, seconds: 0, updated: Date.now() } };
+    session.timer = setInterval(tick, TICK_MS);
+    // While this page lives it holds a lock named after its record: a record nobody holds is an orphan.
+    if (navigator.locks) {
+      var held = session;
+      navigator.locks.request(LOCK + held.record.id, function () { return new Promise(function (resolve) { held.release = resolve; }); });
+    }
+  }
+
+  async function endSession() {
+    if (!session) return;
+    var ended = session;
+    session = null;
+    clearInterval(ended.timer);
+    if (ended.release) ended.release();
+    ended.record.seconds = Math.round((Date.now() - ended.since) / 1000);
+    await settle(ended.record);
+  }
+
+  /* A pending record becomes a statement whose id is the record's: settling twice stores once. */
+  async function settle(record) {
+    var statements = record.seconds >= 1 ? [M.statement({
+      id: record.id, verb: 'experienced', curriculum: curriculum.id, profile: record.profile, lesson: record.lesson,
+      language: record.language, title: record.title, result: { duration: 'PT' + record.seconds + 'S' },
+      timestamp: new Date(record.updated).toISOString() })] : [];
+    await store(record.profile, statements, function (tx) { tx.objectStore('pending').delete(record.id); });
+  }
+
+  /* Pages closed without warning (a tab swiped away, a dead battery) left their time pending. */
+  async function settleOrphans() {
+    var live = navigator.locks ? (await navigator.locks.query()).held.map(function (l) { return l.name; }) : null;
+    var stale = (await (await db()).getAll('pending')).filter(function (p) {
+      return live ? live.indexOf(LOCK + p.id) < 0 : Date.now() - p.updated > 3 * TICK_MS;
+    });
+    for (var record of stale) await settle(record);
+  }
+
+  function trackTime(profile) {
+    startSession(profile);
+    document.addEventListener('visibilitychange', function () {
+      if (document.visibilityState === 'visible') startSession(profile); else endSession();
+    });
+    window.addEventListener('pagehide', function () { endSession(); });
+  }
+
+  async function onQuiz(profile, detail, quizNumber) {
+    var scaled = detail.total ? Math.round(detail.score / detail.total * 1000) / 1000 : 0;
+    var passed = scaled >= M.PASS_MARK;
+    var events = detail.results.map(function (value, n) {
+      return event(profile, 'answered', { quiz: quizNumber, question: n,
+        result: { score: { scaled: value, raw: value, min: 0, max: 1 }, success: value === 1 } });
+    });
+    events.push(event(profile, passed ? 'passed' : 'failed', { quiz: quizNumber,
+      result: { score: { scaled: scaled, raw: detail.score, min: 0, max: detail.total }, success: passed, completion: true } }));
+    var result = await store(profile.id, events);
+    var quizzes = document.querySelectorAll('form[data-satchel-quiz]').length;
+    var l = result.state.lessons[lesson.id];
+    if (!(l && l.completed) && M.quizzesPassed(result.state, lesson.id, quizzes)) {
+      result = await store(profile.id, [event(profile, 'completed', { result: { completion: true } })]);
+    }
+    show(result);
+  }
+
+  // What the pages show
+
+  var lastState = null;
+
+  function show(result) {
+    lastState = result.state;
+    paint(lastState);
+  }
+
+  function paint(state) {
+    document.querySelectorAll('[data-satchel-lessons]').forEach(function (meter) {
+      var c = M.count(state, meter.dataset.satchelLessons.split(' '));
+      meter.querySelector('progress').value = c.total ? c.done / c.total : 0;
+      meter.querySelector('span').textContent = format(strings.count, c);
+      meter.hidden = false;
+    });
+    document.querySelectorAll('[data-satchel-lesson]').forEach(function (link) {
+      var l = state.lessons[link.dataset.satchelLesson];
+      link.classList.toggle('satchel-done', !!(l && l.completed));
+    });
+    var finish = document.querySelector('[data-satchel-finish]');
+    if (finish && lesson) {
+      var done = !!(state.lessons[lesson.id] && state.lessons[lesson.id].completed);
+      finish.hidden = false;
+      finish.querySelector('button').hidden = done || lesson.quiz;
+      finish.querySelector('[data-satchel-finish-done]').hidden = !done;
+      finish.querySelector('[data-satchel-finish-quiz]').hidden = done || !lesson.quiz;
+    }
+    var outline = document.getElementById('satchel-outline');
+    if (outline) paintGuide(state, JSON.parse(outline.textContent));
+    document.documentElement.dataset.satchelProgress = String(state.count);
+  }
+
+  function paintGuide(state, outline) {
+    var box = document.querySelector('[data-satchel-guide]');
+    var g = M.guide(state, outline);
+    function link(selector, target) {
+      var a = box.querySelector(selector);
+      a.hidden = !target;
+      if (target) { a.href = new URL(target.url, root).href; a.querySelector('strong').textContent = target.title; }
+    }
+    link('[data-satchel-resume]', g.resume);
+    link('[data-satchel-next]', g.next);
+    box.querySelector('[data-satchel-finished]').hidden = !g.finished;
+    var retired = box.querySelector('[data-satchel-retired]');
+    retired.hidden = !g.retired.length;
+    retired.querySelector('ul').replaceChildren.apply(retired.querySelector('ul'), g.retired.map(function (r) {
+      var li = document.createElement('li');
+      li.textContent = r.title + (r.completed ? ' ✓' : '');
+      return li;
+    }));
+    box.hidden = false;
+  }
+
+  function showProfile(profile) {
+    var button = document.querySelector('[data-satchel-profile-open]');
+    button.hidden = false;
+    var avatar = button.querySelector('[data-satchel-avatar]');
+    avatar.textContent = profile ? profile.picture : '👤';
+    avatar.style.backgroundColor = profile ? profile.colour : '';
+    button.querySelector('[data-satchel-profile-name]').textContent = profile ? profile.name : strings.who;
+  }
+
+  // The profiles dialog: switch, add, rename, remove, save and load progress.
+
+  function setUpDialog() {
+    var dialog = document.querySelector('[data-satchel-profiles]');
+    var list = dialog.querySelector('[data-satchel-profile-list]');
+    var form = dialog.querySelector('[data-satchel-profile-form]');
+    var status = dialog.querySelector('[data-satchel-profile-status]');
+    var confirmBox = dialog.querySelector('[data-satchel-remove-confirm]');
+    var editing = null;
+
+    function choices(name, values, selected, label) {
+      var box = form.querySelector('[data-satchel-' + name + 's]');
+      box.replaceChildren.apply(box, values.map(function (value, i) {
+        var input = document.createElement('input');
+        input.type = 'radio';
+        input.name = name;
+        input.value = value;
+        input.checked = value === selected || (!selected && i === 0);
+        input.setAttribute('aria-label', label + ' ' + (i + 1));
+        var wrap = document.createElement('label');
+        wrap.className = 'satchel-choice';
+        if (name === 'colour') wrap.style.backgroundColor = value; else wrap.append(value);
+        wrap.prepend(input);
+        return wrap;
+      }));
+    }
+
+    async function refresh() {
+      var all = await profiles();
+      var current = await currentProfile();
+      showProfile(current);
+      list.replaceChildren.apply(list, all.map(function (p) {
+        var li = document.createElement('li');
+        var b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'satchel-profile-choice';
+        b.dataset.profile = p.id;
+        if (current && p.id === current.id) b.setAttribute('aria-current', 'true');
+        var avatar = document.createElement('span');
+        avatar.className = 'satchel-avatar';
+        avatar.style.backgroundColor = p.colour;
+        avatar.textContent = p.picture;
+        b.append(avatar, p.name);
+        b.addEventListener('click', function () { localStorage.setItem(CURRENT, p.id); location.reload(); });
+        li.append(b);
+        return li;
+      }));
+      dialog.querySelectorAll('[data-satchel-needs-profile]').forEach(function (el) { el.hidden = !current; });
+      form.hidden = true;
+      confirmBox.hidden = true;
+      return current;
+    }
+
+    function openForm(profile) {
+      editing = profile;
+      form.hidden = false;
+      form.querySelector('[data-satchel-form-title]').textContent = profile ? strings.edit : strings.add;
+      form.elements.name.value = profile ? profile.name : '';
+      choices('picture', PICTURES, profile && profile.picture, strings.picture);
+      choices('colour', COLOURS, profile && profile.colour, strings.colour);
+      form.elements.name.focus();
+    }
+
+    document.querySelector('[data-satchel-profile-open]').addEventListener('click', async function () {
+      status.textContent = '';
+      var current = await refresh();
+      dialog.showModal();
+      if (!current) openForm(null);
+    });
+    dialog.querySelector('[data-satchel-profile-add]').addEventListener('click', function () { openForm(null); });
+    dialog.querySelector('[data-satchel-profile-edit]').addEventListener('click', async function () { openForm(await currentProfile()); });
+    form.querySelector('[data-satchel-form-cancel]').addEventListener('click', function () { form.hidden = true; });
+    form.addEventListener('submit', async function (e) {
+      e.preventDefault();
+      var name = form.elements.name.value.trim().slice(0, 60);
+      if (!name) return;
+      var picture = form.elements.picture.value, colour = form.elements.colour.value;
+      if (editing) {
+        await (await db()).put('profiles', Object.assign({}, editing, { name: name, picture: picture, colour: colour }));
+        await refresh();
+      } else {
+        await createProfile(name, picture, colour);
+        location.reload();
+      }
+    });
+    dialog.querySelector('[data-satchel-profile-remove]').addEventListener('click', async function () {
+      var current = await currentProfile();
+      confirmBox.hidden = false;
+      confirmBox.querySelector('p').textContent = format(strings.remove_confirm, { name: current.name });
+      confirmBox.querySelector('[data-satchel-remove-no]').focus();
+    });
+    confirmBox.querySelector('[data-satchel-remove-no]').addEventListener('click', function () { confirmBox.hidden = true; });
+    confirmBox.querySelector('[data-satchel-remove-yes]').addEventListener('click', async function () {
+      await removeProfile((await currentProfile()).id);
+      location.reload();
+    });
+    dialog.querySelector('[data-satchel-profiles-close]').addEventListener('click', function () { dialog.close(); });
+    dialog.querySelector('[data-satchel-export]').addEventListener('click', async function () {
+      var profile = await currentProfile();
+      var data = M.file(curriculum.id, curriculum.version, profile, await statementsOf(profile.id));
+      var blob = new Blob([JSON.stringify(data)], { type: 'application/json' });
+      var a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = 'progress-' + profile.name.replace(/[^\p{L}\p{N}]+/gu, '-') + '-' + data.exported.slice(0, 10) + '.json';
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
+      status.textContent = format(strings.exported, { n: data.statements.length });
+    });
+    dialog.querySelector('[data-satchel-import]').addEventListener('change', async function (e) {
+      var chosen = e.target.files[0];
+      e.target.value = '';
+      if (!chosen) return;
+      status.textContent = await importFile(chosen);
+      await refresh();
+    });
+  }
+
+  /* Load a progress file into the profile it belongs to (made on this device if new). A file is
+   * checked whole before anything is written, then written in one transaction. */
+  async function importFile(chosen) {
+    if (chosen.size > M.MAX_FILE_BYTES) return format(strings.too_big, { size: Math.round(chosen.size / 1e6) + ' MB' });
+    var data;
+    try { data = JSON.parse(await chosen.text()); } catch (error) { return strings.foreign; }
+    var problem = M.checkFile(data, curriculum.id);
+    if (problem) {
+      return format(strings[problem.reason], { version: problem.detail, id: problem.detail, detail: problem.detail });
+    }
+    try {
+      var p = data.profile;
+      var mine = await (await db()).get('profiles', p.id);
+      if (!mine) await createProfile(p.name, p.picture, p.colour, p.id);
+      localStorage.setItem(CURRENT, p.id);
+      var result = await store(p.id, data.statements);
+      show(result);
+      return format(strings.imported, { name: p.name, added: result.added, known: result.known });
+    } catch (error) {
+      return format(strings.failed, { reason: error.name === 'QuotaExceededError' ? strings.full : error.message });
+    }
+  }
+
+  async function start() {
+    setUpDialog();
+    await settleOrphans();
+    var profile = await currentProfile();
+    showProfile(profile);
+    paint(profile ? await summary(profile.id) : M.emptyState());
+    if (!lesson) return;
+    profile = await learner();
+    showProfile(profile);
+    show(await store(profile.id, [event(profile, 'launched')]));
+    trackTime(profile);
+    var finish = document.querySelector('[data-satchel-finish] button');
+    finish.addEventListener('click', async function () {
+      show(await store(profile.id, [event(profile, 'completed', { result: { completion: true } })]));
+    });
+    var forms = Array.from(document.querySelectorAll('form[data-satchel-quiz]'));
+    document.addEventListener('satchel:quiz', function (e) {
+      onQuiz(profile, e.detail, forms.indexOf(e.target)).catch(report);
+    });
+  }
+
+  function report(error) {
+    console.error('Satchel progress:', error);
+    var box = document.querySelector('[data-satchel-progress-error]');
+    if (box) { box.hidden = false; box.textContent = format(strings.failed, { reason: error.name === 'QuotaExceededError' ? strings.full : error.message }); }
+  }
+
+  // For tests and benchmarks: the same functions the pages use.
+  window.satchelProgress = { db: db, store: store, summary: summary, statementsOf: statementsOf, currentProfile: currentProfile,
+                             createProfile: createProfile, importFile: importFile, paint: paint, ready: null };
+  window.satchelProgress.ready = start().catch(report);
+}());
