@@ -178,6 +178,28 @@ def test_time_left_by_a_dead_tab_is_kept_once(context, demo_site, serve):
         page.evaluate("r => window.satchelProgress.db().then(d => d.put('pending', r))", orphan)
 
 
+def test_steps_journaled_by_a_page_closed_mid_write_are_kept_once(context, demo_site, serve):
+    """What a learner just did goes to a localStorage journal before the IndexedDB transaction:
+    a page closed before that commits leaves the journal, and the next start stores it."""
+    site = serve(demo_site)
+    page = context.new_page()
+    visit(page, site.url)
+    journaled = page.evaluate("""async lesson => {
+        const P = window.satchelProgress, M = window.satchelProgressModel;
+        const profile = await P.createProfile('Gift', '🦋', '#6a1b9a');
+        const statements = ['launched', 'completed'].map(verb => M.statement(
+            {verb, curriculum: 'satchel-demo', profile: profile.id, lesson, language: 'en'}));
+        localStorage.setItem('satchel-journal-satchel-demo-' + statements[0].id, JSON.stringify({profile: profile.id, statements}));
+        return statements.map(s => s.id).sort();
+    }""", LESSON)
+    for _ in range(2):
+        page.reload()
+        ready(page)
+        state = snapshot(page)
+        assert state["ids"] == journaled and state["derived"]["lessons"][LESSON]["completed"]
+        assert not page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('satchel-journal-'))")
+
+
 def test_progress_is_saved_to_a_file_and_loaded_on_another_device(browser, demo_site, serve, tmp_path):
     site = serve(demo_site)
     first = browser.new_context()

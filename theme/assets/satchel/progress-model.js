@@ -9,7 +9,7 @@
   var FORMAT = 'satchel-progress';
   var FORMAT_VERSION = 1;
   var PASS_MARK = 0.6;  // a quiz is passed with 60 % of its points
-  var MAX_FILE_BYTES = 20 * 1000 * 1000;  // about 40,000 events; a real file is far smaller
+  var MAX_FILE_BYTES = 40 * 1000 * 1000;  // about 50,000 events (a statement is about 760 bytes)
   var ADL = 'http://adlnet.gov/expapi/verbs/';
   var VERBS = ['launched', 'experienced', 'answered', 'passed', 'failed', 'completed'];
   var ACTIVITY = 'http://adlnet.gov/expapi/activities/';
@@ -86,7 +86,7 @@
     state.count += 1;
     if (!lesson) return state;
     var l = state.lessons[lesson] || (state.lessons[lesson] = {
-      opened: false, seconds: 0, completed: false, attempts: 0, best: null, quizzes: {}, title: null, last: '' });
+      opened: false, seconds: 0, completed: false, attempts: 0, best: null, quizzes: {}, title: null, titleAt: '' });
     var verb = verbOf(s);
     var isQuiz = s.object.id.indexOf('#') >= 0;
     if (verb === 'launched') l.opened = true;
@@ -103,11 +103,11 @@
     }
     var name = s.object.definition && s.object.definition.name;
     if (name && !isQuiz) {
-      // The newest title wins, whatever the order; kept so a retired lesson still has a name.
-      var key = s.timestamp + ' ' + s.id;
-      if (!l.titleKey || key > l.titleKey) { l.titleKey = key; l.title = name[Object.keys(name)[0]]; }
+      // The newest title wins (ties: the greater text), whatever the order the statements come
+      // in; kept so that a retired lesson still has a name.
+      var title = name[Object.keys(name)[0]];
+      if (s.timestamp > l.titleAt || (s.timestamp === l.titleAt && title > l.title)) { l.titleAt = s.timestamp; l.title = title; }
     }
-    if (verb !== 'answered' && s.timestamp > l.last) l.last = s.timestamp;
     if (verb === 'launched' || verb === 'experienced') {
       var mark = s.timestamp + ' ' + lesson;
       if (!state.last || mark > state.last.mark) state.last = { mark: mark, lesson: lesson, at: s.timestamp };
@@ -151,16 +151,15 @@
    * [{id, title, url, prerequisites, unit, subject}]. "Continue" is the lesson last worked on, if
    * not done; "next" is the first lesson not done whose prerequisites all are. */
   function guide(state, outline) {
-    var known = {};
-    outline.forEach(function (lesson) { known[lesson.id] = lesson; });
+    var known = new Map(outline.map(function (lesson) { return [lesson.id, lesson]; }));
     var done = function (id) { return !!(state.lessons[id] && state.lessons[id].completed); };
-    var resume = state.last && known[state.last.lesson] && !done(state.last.lesson) ? known[state.last.lesson] : null;
+    var resume = state.last && known.has(state.last.lesson) && !done(state.last.lesson) ? known.get(state.last.lesson) : null;
     var next = null;
     for (var i = 0; i < outline.length && !next; i++) {
       var lesson = outline[i];
       if (!done(lesson.id) && lesson !== resume && (lesson.prerequisites || []).every(done)) next = lesson;
     }
-    var retired = Object.keys(state.lessons).filter(function (id) { return !known[id]; }).sort();
+    var retired = Object.keys(state.lessons).filter(function (id) { return !known.has(id); }).sort();
     return { resume: resume, next: next, finished: outline.length > 0 && outline.every(function (l) { return done(l.id); }),
              retired: retired.map(function (id) { return { id: id, title: state.lessons[id].title || id, completed: done(id) }; }) };
   }

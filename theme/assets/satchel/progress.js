@@ -23,6 +23,7 @@
   var COLOURS = ['#1f6f5c', '#1565c0', '#6a1b9a', '#c62828', '#ef6c00', '#2e7d32', '#5d4037', '#37474f'];
   var TICK_MS = 1000;
   var LOCK = 'satchel-time-';
+  var JOURNAL = 'satchel-journal-' + curriculum.id + '-';
 
   function format(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
@@ -88,8 +89,15 @@
   // Events
 
   /* Store statements (those already known by id are skipped) and bring the learner's summary up
-   * to date, in one transaction: either all of it is saved or none. Returns how many were new. */
+   * to date, in one transaction: either all of it is saved or none. Returns how many were new.
+   * A few statements (what a learner just did) are first written to a journal in localStorage,
+   * which is synchronous: if the page is closed before the transaction commits, the next start
+   * stores them (storing twice changes nothing). An import is not journaled: its file remains. */
   async function store(profileId, statements, extra) {
+    var journal = statements.length && statements.length <= 50 ? JOURNAL + statements[0].id : null;
+    if (journal) {
+      try { localStorage.setItem(journal, JSON.stringify({ profile: profileId, statements: statements })); } catch (e) { journal = null; }
+    }
     var d = await db();
     var tx = d.transaction(['statements', 'summaries', 'pending'], 'readwrite');
     var summaries = tx.objectStore('summaries');
@@ -108,8 +116,22 @@
     if (added) summaries.put(summary);
     if (extra) extra(tx);
     await tx.done;
+    if (journal) localStorage.removeItem(journal);
     if (added) persistOnce();
     return { added: added, known: statements.length - added, state: summary.state };
+  }
+
+  /* Statements journaled by a page that closed before storing them. */
+  async function replayJournal() {
+    for (var i = localStorage.length - 1; i >= 0; i--) {
+      var key = localStorage.key(i);
+      if (key && key.indexOf(JOURNAL) === 0) {
+        var entry = null;
+        try { entry = JSON.parse(localStorage.getItem(key)); } catch (e) { console.warn('Satchel: unreadable journal entry', key); }
+        if (entry) await store(entry.profile, entry.statements);
+        localStorage.removeItem(key);
+      }
+    }
   }
 
   /* The first progress asks the browser not to clear this site's storage when space runs low. */
@@ -122,6 +144,18 @@
   async function summary(profileId) {
     var found = await (await db()).get('summaries', profileId);
     return found ? found.state : M.emptyState();
+  }
+
+  /* The current learner and their summary, in one read: what every page draws first. */
+  async function currentWithSummary() {
+    var id = localStorage.getItem(CURRENT);
+    if (id) {
+      var tx = (await db()).transaction(['profiles', 'summaries']);
+      var found = await Promise.all([tx.objectStore('profiles').get(id), tx.objectStore('summaries').get(id)]);
+      if (found[0]) return { profile: found[0], state: found[1] ? found[1].state : M.emptyState() };
+    }
+    var profile = await currentProfile();
+    return { profile: profile, state: profile ? await summary(profile.id) : M.emptyState() };
   }
 
   async function statementsOf(profileId) {
@@ -183,6 +217,7 @@
       return live ? live.indexOf(LOCK + p.id) < 0 : Date.now() - p.updated > 3 * TICK_MS;
     });
     for (var record of stale) await settle(record);
+    return stale.length;
   }
 
   function trackTime(profile) {
@@ -193,6 +228,8 @@
     window.addEventListener('pagehide', function () { endSession(); });
   }
 
+  /* A checked quiz: an answer per question, passed or failed, and, when every quiz of the lesson
+   * is passed, the lesson completed: all stored together. */
   async function onQuiz(profile, detail, quizNumber) {
     var scaled = detail.total ? Math.round(detail.score / detail.total * 1000) / 1000 : 0;
     var passed = scaled >= M.PASS_MARK;
@@ -202,13 +239,14 @@
     });
     events.push(event(profile, passed ? 'passed' : 'failed', { quiz: quizNumber,
       result: { score: { scaled: scaled, raw: detail.score, min: 0, max: detail.total }, success: passed, completion: true } }));
-    var result = await store(profile.id, events);
+    var after = JSON.parse(JSON.stringify(lastState || M.emptyState()));
+    events.forEach(function (e) { M.apply(after, e, curriculum.id); });
     var quizzes = document.querySelectorAll('form[data-satchel-quiz]').length;
-    var l = result.state.lessons[lesson.id];
-    if (!(l && l.completed) && M.quizzesPassed(result.state, lesson.id, quizzes)) {
-      result = await store(profile.id, [event(profile, 'completed', { result: { completion: true } })]);
+    var l = after.lessons[lesson.id];
+    if (!(l && l.completed) && M.quizzesPassed(after, lesson.id, quizzes)) {
+      events.push(event(profile, 'completed', { result: { completion: true } }));
     }
-    show(result);
+    show(await store(profile.id, events));
   }
 
   // What the pages show
@@ -417,11 +455,17 @@
   }
 
   async function start() {
+    performance.mark('satchel-progress');
     setUpDialog();
-    await settleOrphans();
-    var profile = await currentProfile();
+    await replayJournal();
+    var first = await currentWithSummary();
+    var profile = first.profile;
     showProfile(profile);
-    paint(profile ? await summary(profile.id) : M.emptyState());
+    lastState = first.state;
+    paint(first.state);
+    performance.measure('satchel-progress-shown', 'satchel-progress');  // benchmarks/progress.py reads it
+    // Time left by pages that closed without saving it: counted now, then drawn again.
+    if (await settleOrphans() && profile) paint(lastState = await summary(profile.id));
     if (!lesson) return;
     profile = await learner();
     showProfile(profile);
