@@ -317,6 +317,16 @@ def test_removing_a_learner_asks_first_and_removes_only_them(context, demo_site,
     remaining = page.evaluate("window.satchelProgress.db().then(d => d.getAll('profiles')).then(l => l.map(p => p.name))")
     assert remaining == ["Esi"]
     assert snapshot(page)["ids"] == esi["ids"]
+
+    open_profiles(page)
+    page.click("[data-satchel-profile-edit]")
+    page.wait_for_function("document.querySelector('[data-satchel-profile-form] input[name=name]').value === 'Esi'")
+    page.fill("[data-satchel-profile-form] input[name=name]", "Esi Mensah")
+    page.click("[data-satchel-profile-form] button[type=submit]")
+    page.wait_for_function("document.querySelector('[data-satchel-profile-name]').textContent === 'Esi Mensah'")
+    assert page.locator(".satchel-profile-choice").all_text_contents() == ["🦋Esi Mensah"]
+    renamed = snapshot(page)
+    assert renamed["profile"]["id"] == esi["profile"]["id"] and renamed["ids"] == esi["ids"]
     assert page.evaluate("window.satchelProgress.db().then(d => d.count('statements'))") == len(esi["ids"])
 
 
