@@ -79,6 +79,10 @@ def cmd_mkdocs_yml(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["hub"]:  # its own commands: hub/cli.py
+        from hub.cli import main as hub_main
+        return hub_main(argv[1:])
     parser = argparse.ArgumentParser(prog="satchel", description="Build a Markdown curriculum into an offline, multilingual web app.")
     parser.add_argument("--version", action="version", version=f"satchel {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     yml.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))
     yml.add_argument("-o", "--output", default="-")
     yml.set_defaults(run=cmd_mkdocs_yml)
+
+    commands.add_parser("hub", help="serve bundles to a school's devices and receive their progress (satchel hub --help)", add_help=False)
 
     args = parser.parse_args(argv)
     return args.run(args)

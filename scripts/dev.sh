@@ -35,7 +35,7 @@ case "${1:-}" in
   test)
     setup
     need_chromium
-    .venv/bin/ruff check builder tests benchmarks
+    .venv/bin/ruff check builder hub tests benchmarks
     exec .venv/bin/python -m pytest "${@:2}"
     ;;
   *)

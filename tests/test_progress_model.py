@@ -270,3 +270,9 @@ def test_whatever_the_app_accepts_the_schema_accepts(model, schema, good_file, d
     bad = change(good_file, path, data.draw(json_values | st.just(DELETE)))
     if app_check(model, bad) is None:
         assert schema_valid(schema, bad), (path, bad)
+
+
+def test_the_python_test_files_are_what_the_app_makes(model):
+    """tests/progress_files.py makes files for the hub's tests: the app must accept them."""
+    from tests.progress_files import progress_file
+    assert app_check(model, progress_file(30)) is None

@@ -1,0 +1,95 @@
+"""The hub's web application (Starlette, run by uvicorn): the bundles it serves, and the API.
+
+    POST /api/progress   a progress file (docs/progress.md) -> {"new": n, "known": k}
+    GET  /api/health     {"ok": true, "curricula": [...]}
+
+One bundle is served at /; several are served at /<curriculum id>/, with a list at /."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Mount, Route
+
+from .progress import BadProgress, check
+from .static import BundleFiles
+from .store import Store
+
+DEFAULT_MAX_UPLOAD = 10 * 1000 * 1000
+
+
+class TooBig(Exception):
+    pass
+
+
+def curriculum_of(site: Path) -> dict:
+    path = site / "satchel" / "curriculum.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{site} is not a Satchel bundle (no satchel/curriculum.json): build one with `satchel build -o {site}`")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise TooBig
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooBig
+    return bytes(body)
+
+
+def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD) -> Starlette:
+    curricula = {curriculum_of(site)["id"]: site for site in sites}
+
+    async def upload(request: Request):
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return problem(415, "send the progress file as application/json")
+        try:
+            body = await read_body(request, max_upload)
+        except TooBig:
+            return problem(413, f"a progress file is at most {max_upload:,} bytes")
+        try:
+            data = json.loads(body, parse_constant=refuse_constant)
+        except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, a number too long, nesting too deep
+            return problem(400, f"not JSON: {str(error)[:200]}")
+        try:
+            check(data, set(curricula))
+        except BadProgress as error:
+            return problem(422, str(error))
+        except RecursionError:
+            return problem(400, "nested too deep")
+        added, known = await run_in_threadpool(store.add_file, data)
+        return JSONResponse({"new": added, "known": known})
+
+    async def health(request: Request):
+        return JSONResponse({"ok": True, "curricula": sorted(curricula)})
+
+    routes = [Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health)]
+    if len(sites) == 1:
+        routes.append(Mount("/", BundleFiles(sites[0])))
+    else:
+        for curriculum, site in curricula.items():
+            routes.append(Mount(f"/{curriculum}", BundleFiles(site)))
+
+        async def index(request: Request):
+            items = "".join(f'<li><a href="{html.escape(c)}/">{html.escape(c)}</a></li>' for c in sorted(curricula))
+            return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>Satchel hub</title><h1>Satchel hub</h1><ul>{items}</ul>")
+        routes.insert(0, Route("/", index))
+    return Starlette(routes=routes)

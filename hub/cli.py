@@ -1,0 +1,68 @@
+"""`satchel hub`: run a hub, and set up its data directory.
+
+    satchel hub init --data DIR                      create the data directory (its database)
+    satchel hub SITE [SITE ...] --data DIR [--host H] [--port P] [--tls-cert C --tls-key K] [--max-upload BYTES]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .app import DEFAULT_MAX_UPLOAD, create_app, curriculum_of
+from .store import DATABASE, Store
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def cmd_init(args) -> int:
+    data = Path(args.data)
+    data.mkdir(parents=True, exist_ok=True)
+    Store(data / DATABASE).close()
+    print(f"Hub data directory ready: {data.resolve()}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    sites = [Path(s) for s in args.sites]
+    try:
+        for site in sites:
+            curriculum_of(site)
+        store = Store.in_data_dir(Path(args.data))
+    except FileNotFoundError as error:
+        print(f"satchel hub: {error}", file=sys.stderr)
+        return 2
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("satchel hub: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
+        return 2
+    scheme = "https" if args.tls_cert else "http"
+    print(f"Satchel hub: serving {', '.join(str(s) for s in sites)} on {scheme}://{args.host}:{args.port}/", flush=True)
+    if not args.tls_cert and args.host not in LOCAL_HOSTS:
+        print("Without a certificate, devices on the network get the lessons as a website only: browsers allow offline use, "
+              "installing and notifications only over https (or on localhost). See the 'Secure contexts' part of "
+              "docs/hub.md; give --tls-cert and --tls-key for the name devices use.", flush=True)
+    app = create_app(sites, store, args.max_upload)
+    uvicorn.run(app, host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                log_level=args.log_level, timeout_graceful_shutdown=5)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["init"]:
+        parser = argparse.ArgumentParser(prog="satchel hub init", description="Create a hub's data directory.")
+        parser.add_argument("--data", required=True, help="the folder that holds the hub's database")
+        return cmd_init(parser.parse_args(argv[1:]))
+    parser = argparse.ArgumentParser(prog="satchel hub", description="Serve built bundles to a school's devices and receive their progress.",
+                                     epilog="First run `satchel hub init --data DIR`.")
+    parser.add_argument("sites", nargs="+", help="bundles built by `satchel build` (one is served at /, several at /<curriculum id>/)")
+    parser.add_argument("--data", required=True, help="the hub's data directory (made by `satchel hub init`)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--tls-cert", help="certificate (PEM) for https")
+    parser.add_argument("--tls-key", help="its private key (PEM)")
+    parser.add_argument("--max-upload", type=int, default=DEFAULT_MAX_UPLOAD, help=f"largest progress file accepted, in bytes (default {DEFAULT_MAX_UPLOAD:,})")
+    parser.add_argument("--log-level", default="warning")
+    return cmd_serve(parser.parse_args(argv))

@@ -1,0 +1,268 @@
+"""The hub, run as `satchel hub` (uvicorn) on loopback: the headers a PWA needs, refusals of paths
+outside the bundle, and progress uploads: stored once, bad ones refused with a 4xx while the hub
+keeps serving, concurrent ones all kept."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import brotli
+import pytest
+
+from tests.progress_files import progress_file
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Hub:
+    def __init__(self, sites: list[Path], data: Path, *extra: str, port: int | None = None):
+        self.data = data
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        command = [sys.executable, "-m", "builder.cli", "hub"]
+        if not (data / "hub.sqlite3").exists():
+            subprocess.run([*command, "init", "--data", str(data)], check=True, capture_output=True)
+        self.process = subprocess.Popen([*command, *map(str, sites), "--data", str(data), "--port", str(self.port), *extra],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "api/health", timeout=1)
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the hub did not start: {self.process.communicate()}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+    def request(self, path: str, data: bytes | None = None, headers: dict | None = None, method: str | None = None):
+        """(status, headers, body) of one request; HTTP errors are answers too."""
+        request = urllib.request.Request(self.url + path, data=data, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+    def upload(self, body, content_type: str = "application/json"):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        status, _, reply = self.request("api/progress", data, {"content-type": content_type})
+        return status, json.loads(reply) if reply else None
+
+    def stored(self) -> list[str]:
+        with sqlite3.connect(self.data / "hub.sqlite3") as db:
+            return [row[0] for row in db.execute("SELECT id FROM statements")]
+
+
+@pytest.fixture
+def hub(demo_site, tmp_path):
+    running = Hub([demo_site], tmp_path / "data")
+    yield running
+    running.stop()
+
+
+def test_headers_for_an_offline_app(hub, demo_site):
+    status, headers, body = hub.request("sw.js")
+    assert status == 200 and headers["cache-control"] == "no-cache" and "javascript" in headers["content-type"]
+    assert body == (demo_site / "sw.js").read_bytes()
+    status, headers, _ = hub.request("fr/manifest.webmanifest")
+    assert headers["content-type"] == "application/manifest+json" and headers["cache-control"] == "no-cache"
+    runtime = next(demo_site.glob("workbox-v*/workbox-sw.js")).relative_to(demo_site).as_posix()
+    assert "immutable" in hub.request(runtime)[1]["cache-control"]
+
+    status, headers, _ = hub.request("ar/")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    status, _, _ = hub.request("ar/", headers={"if-none-match": headers["etag"]})
+    assert status == 304
+    assert hub.request("ar")[0] == 200  # redirected to ar/
+
+    picture = next(demo_site.rglob("*.svg"))
+    url = picture.relative_to(demo_site).as_posix()
+    status, headers, body = hub.request(url, headers={"range": "bytes=10-29"})
+    assert status == 206 and body == picture.read_bytes()[10:30] and headers["content-range"].endswith(f"/{picture.stat().st_size}")
+
+
+def test_precompressed_files_are_sent_to_browsers_that_accept_them(demo_site, tmp_path):
+    site = tmp_path / "site"
+    import shutil
+    shutil.copytree(demo_site, site)
+    page = site / "index.html"
+    (site / "index.html.br").write_bytes(brotli.compress(page.read_bytes()))
+    running = Hub([site], tmp_path / "data")
+    try:
+        status, headers, body = running.request("", headers={"accept-encoding": "gzip, br"})
+        assert headers["content-encoding"] == "br" and headers["vary"] == "Accept-Encoding"
+        assert brotli.decompress(body) == page.read_bytes()
+        status, headers, body = running.request("", headers={"accept-encoding": "gzip"})
+        assert "content-encoding" not in headers and body == page.read_bytes()
+    finally:
+        running.stop()
+
+
+@pytest.mark.parametrize("path", ["../hub.sqlite3", "%2e%2e/hub.sqlite3", "..%2fhub.sqlite3", "%2e%2e%2f%2e%2e%2fetc/passwd",
+                                  "ar/../../data/hub.sqlite3", "..\\hub.sqlite3", "%00", "assets/%2e%2e/%2e%2e/%2e%2e/etc/passwd"])
+def test_paths_outside_the_bundle_are_refused(hub, path):
+    # urllib would tidy '..' itself: send the bytes as given.
+    with socket.create_connection(("127.0.0.1", hub.port)) as s:
+        s.sendall(f"GET /{path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    assert status in (400, 404), answer[:200]
+    assert b"SQLite" not in answer and b"root:" not in answer
+    assert hub.request("api/health")[0] == 200
+
+
+def test_an_upload_is_stored_once(hub):
+    upload = progress_file(50)
+    assert hub.upload(upload) == (200, {"new": 50, "known": 0})
+    assert hub.upload(upload) == (200, {"new": 0, "known": 50})
+    more = dict(upload, statements=upload["statements"][:10] + progress_file(5, learner=upload["profile"]["id"])["statements"])
+    assert hub.upload(more) == (200, {"new": 5, "known": 10})
+    assert sorted(hub.stored()) == sorted({s["id"] for s in more["statements"] + upload["statements"]})
+
+
+def test_bad_uploads_get_a_4xx_and_the_hub_keeps_serving(hub):
+    good = progress_file(3)
+    bad_statement = json.loads(json.dumps(good))
+    bad_statement["statements"][1]["actor"]["account"]["name"] = "00000000-0000-4000-8000-000000000000"
+    cases = [
+        (b"{not json", "application/json", 400),
+        (b'{"a": "\xff\xfe"}', "application/json", 400),  # invalid UTF-8
+        (b"[" * 100000 + b"]" * 100000, "application/json", 400),  # deep nesting
+        (b'{"n": ' + b"9" * 5000 + b"}", "application/json", 400),  # a number too long
+        (b'{"n": NaN}', "application/json", 400),
+        (json.dumps(good).encode(), "text/plain", 415),
+        (json.dumps({"hello": "world"}).encode(), "application/json", 422),
+        (json.dumps(dict(good, version=2)).encode(), "application/json", 422),
+        (json.dumps(dict(good, curriculum={"id": "other"})).encode(), "application/json", 422),
+        (json.dumps(dict(good, statements="x" * 100000)).encode(), "application/json", 422),
+        (json.dumps(bad_statement).encode(), "application/json", 422),
+    ]
+    for body, content_type, expected in cases:
+        status, reply = hub.upload(body, content_type)
+        assert status == expected, (body[:60], status, reply)
+        assert reply["error"], reply
+    assert hub.stored() == []
+    assert hub.upload(good) == (200, {"new": 3, "known": 0})
+    assert hub.request("api/health")[0] == 200
+
+
+def test_oversized_bodies_are_refused_without_reading_them(hub):
+    """A declared 100 MB body is refused at once; a chunked body (no length said) is cut off at the
+    limit (10 MB by default). The answer comes while the client is still sending."""
+    def answer(request: bytes, chunk: bytes, chunks: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", hub.port)) as s:
+            s.sendall(request)
+            try:
+                for _ in range(chunks):
+                    s.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the hub stopped reading: that is the point
+            return s.recv(65536)
+
+    head = b"POST /api/progress HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    assert answer(head + b"Content-Length: 100000000\r\n\r\n", b" " * 65536, 1).startswith(b"HTTP/1.1 413")
+    piece = b" " * 1_000_000
+    chunked = b"%x\r\n" % len(piece) + piece + b"\r\n"
+    assert answer(head + b"Transfer-Encoding: chunked\r\n\r\n", chunked, 12).startswith(b"HTTP/1.1 413")
+    assert hub.request("api/health")[0] == 200
+    assert hub.stored() == []
+
+
+def test_200_concurrent_uploads_from_50_learners_are_all_stored_once(hub):
+    learners = [progress_file(20, name=f"Learner {n}") for n in range(50)]
+    # Each learner uploads four times: twice the same file, and two files overlapping it.
+    uploads = []
+    for upload in learners:
+        extra = progress_file(10, learner=upload["profile"]["id"])["statements"]
+        uploads += [upload, upload, dict(upload, statements=upload["statements"][:5] + extra), dict(upload, statements=extra)]
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        answers = list(pool.map(hub.upload, uploads))
+    assert all(status == 200 for status, _ in answers)
+    expected = {s["id"] for u in uploads for s in u["statements"]}
+    stored = hub.stored()
+    assert len(stored) == len(set(stored)) == len(expected) == 50 * 30
+    assert set(stored) == expected
+    assert sum(reply["new"] for _, reply in answers) == len(expected), "each statement is reported new exactly once"
+
+
+def test_a_hub_killed_mid_burst_loses_nothing_and_duplicates_nothing(demo_site, tmp_path):
+    """1,000 uploads; the hub gets SIGKILL half-way and is started again; clients retry until they
+    get an answer, as the app's outbox does. Every statement is then stored, once."""
+    import signal
+    import threading
+
+    hub = Hub([demo_site], tmp_path / "data")
+    uploads = [progress_file(5, name=f"Learner {n % 50}") for n in range(1000)]
+    sent = threading.Semaphore(0)
+
+    def send(upload) -> int:
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                status, _ = hub.upload(upload)
+                if status == 200:
+                    sent.release()
+                    return tries
+            except OSError:
+                pass  # refused or cut off while the hub is down: try again
+            time.sleep(0.05)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = pool.map(send, uploads)
+        for _ in range(300):
+            sent.acquire()
+        hub.process.send_signal(signal.SIGKILL)
+        hub.process.wait()
+        hub = Hub([demo_site], tmp_path / "data", port=hub.port)
+        tries = list(results)
+    hub.stop()
+    stored = hub.stored()
+    expected = {s["id"] for u in uploads for s in u["statements"]}
+    assert len(stored) == len(set(stored)) == len(expected) == 5000, "zero lost, zero duplicated"
+    assert set(stored) == expected
+    assert max(tries) > 1, "some uploads were cut off by the kill and sent again"
+
+
+def test_several_bundles_are_served_under_their_curriculum_id(demo_site, tmp_path, demo_copy):
+    from builder.build import build
+    settings = demo_copy / "curriculum.yml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("id: satchel-demo", "id: second-school"), encoding="utf-8")
+    second = tmp_path / "second"
+    build(demo_copy, second, show_progress=False)
+    running = Hub([demo_site, second], tmp_path / "data")
+    try:
+        status, _, body = running.request("")
+        assert status == 200 and b'href="second-school/"' in body and b'href="satchel-demo/"' in body
+        assert running.request("second-school/sw.js")[2] == (second / "sw.js").read_bytes()
+        assert running.upload(progress_file(2, curriculum="second-school"))[0] == 200
+        assert running.upload(progress_file(2, curriculum="third"))[0] == 422
+    finally:
+        running.stop()
+
+
+def test_the_hub_explains_a_missing_data_directory(demo_site, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", str(demo_site), "--data", str(tmp_path / "none")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "satchel hub init --data" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", str(tmp_path), "--data", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "is not a Satchel bundle" in result.stderr
