@@ -17,6 +17,8 @@ from pathlib import Path
 
 import brotli
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.progress_files import progress_file
 
@@ -266,3 +268,40 @@ def test_the_hub_explains_a_missing_data_directory(demo_site, tmp_path):
     assert result.returncode == 2 and "satchel hub init --data" in result.stderr
     result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", str(tmp_path), "--data", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2 and "is not a Satchel bundle" in result.stderr
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4), max_leaves=12)
+
+
+def mutated(good: dict):
+    """A good file with one value anywhere replaced (or removed)."""
+    def paths(value, prefix=()):
+        yield prefix
+        children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, child in children:
+            yield from paths(child, prefix + (key,))
+
+    @st.composite
+    def make(draw):
+        path = draw(st.sampled_from([p for p in paths(good) if p]))
+        data = json.loads(json.dumps(good))
+        *parents, last = path
+        target = data
+        for key in parents:
+            target = target[key]
+        if draw(st.booleans()):
+            target[last] = draw(json_values)
+        elif isinstance(target, dict):
+            del target[last]
+        return json.dumps(data).encode()
+    return make()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(st.binary(max_size=2000), json_values.map(lambda v: json.dumps(v).encode()), mutated(progress_file(3))))
+def test_fuzzed_uploads_never_get_a_5xx(hub, body):
+    status, reply = hub.upload(body)
+    assert status < 500, (body[:200], status, reply)
+    assert status == 200 or 400 <= status < 500

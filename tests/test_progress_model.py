@@ -276,3 +276,11 @@ def test_the_python_test_files_are_what_the_app_makes(model):
     """tests/progress_files.py makes files for the hub's tests: the app must accept them."""
     from tests.progress_files import progress_file
     assert app_check(model, progress_file(30)) is None
+
+
+@pytest.mark.parametrize("path, value, reason", TAMPERED, ids=lambda v: "/".join(map(str, v)) if isinstance(v, tuple) else None)
+def test_the_hub_refuses_what_the_app_refuses(good_file, path, value, reason):
+    from hub.progress import BadProgress, check
+    check(good_file, {CURRICULUM})
+    with pytest.raises(BadProgress):
+        check(change(good_file, path, value), {CURRICULUM})
