@@ -39,20 +39,20 @@ class BundleFiles(StaticFiles):
         full_path = str(full_path)
         relative = os.path.relpath(full_path, os.path.realpath(self.directory)).replace(os.sep, "/")
         media_type = mimetypes.guess_type(full_path)[0] or "application/octet-stream"
+        variants = {name: full_path + suffix for name, suffix in ENCODINGS if os.path.isfile(full_path + suffix)}
         encoding = None
-        if "range" not in request_headers:
+        if variants and "range" not in request_headers:
             accepted = request_headers.get("accept-encoding", "")
-            for name, suffix in ENCODINGS:
-                if name in accepted and os.path.isfile(full_path + suffix):
-                    encoding, full_path = name, full_path + suffix
-                    stat_result = os.stat(full_path)
-                    break
+            encoding = next((name for name in variants if name in accepted), None)
+            if encoding:
+                full_path = variants[encoding]
+                stat_result = os.stat(full_path)
         response = FileResponse(full_path, status_code=status_code, stat_result=stat_result, media_type=media_type)
         response.headers["cache-control"] = cache_control(relative)
         response.headers["x-content-type-options"] = "nosniff"
         if encoding:
             response.headers["content-encoding"] = encoding
-        if any(os.path.isfile(str(full_path).removesuffix(s) + s) for _, s in ENCODINGS):
+        if variants:
             response.headers["vary"] = "Accept-Encoding"
         if self.is_not_modified(response.headers, request_headers):
             return NotModifiedResponse(response.headers)
