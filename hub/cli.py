@@ -1,6 +1,6 @@
 """`satchel hub`: run a hub, and set up its data directory.
 
-    satchel hub init --data DIR                      create the data directory (its database)
+    satchel hub init --data DIR [--db postgresql://...]   create the data directory (and the tables)
     satchel hub SITE [SITE ...] --data DIR [--host H] [--port P] [--tls-cert C --tls-key K] [--max-upload BYTES]
 """
 
@@ -18,9 +18,12 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 def cmd_init(args) -> int:
     data = Path(args.data)
-    data.mkdir(parents=True, exist_ok=True)
-    Store(data / DATABASE).close()
-    print(f"Hub data directory ready: {data.resolve()}")
+    try:
+        Store.init(data, args.db).close()
+    except Exception as error:  # a database that cannot be reached: say which and why
+        print(f"satchel hub init: cannot use the database {args.db or data / DATABASE}: {error}", file=sys.stderr)
+        return 2
+    print(f"Hub data directory ready: {data.resolve()} (database: {'PostgreSQL' if args.db else DATABASE})")
     return 0
 
 
@@ -53,7 +56,8 @@ def cmd_serve(args) -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["init"]:
         parser = argparse.ArgumentParser(prog="satchel hub init", description="Create a hub's data directory.")
-        parser.add_argument("--data", required=True, help="the folder that holds the hub's database")
+        parser.add_argument("--data", required=True, help="the folder that holds the hub's state (and its SQLite database)")
+        parser.add_argument("--db", help="a PostgreSQL URL (postgresql://user:password@host/name) instead of SQLite")
         return cmd_init(parser.parse_args(argv[1:]))
     parser = argparse.ArgumentParser(prog="satchel hub", description="Serve built bundles to a school's devices and receive their progress.",
                                      epilog="First run `satchel hub init --data DIR`.")

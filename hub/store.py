@@ -1,4 +1,6 @@
-"""Where a hub keeps what learners uploaded: SQLite (WAL) in its data directory.
+"""Where a hub keeps what learners uploaded: SQLite (WAL) in its data directory by default, or
+PostgreSQL (`--db postgresql://...`) for a national server. The same SQL serves both; only the
+placeholders and the way a write transaction starts differ.
 
 Every statement is stored once, by its id: uploading a file twice, or a client retrying after a
 lost reply, changes nothing. A reply is only sent after the transaction is committed, so a hub
@@ -38,6 +40,7 @@ CREATE TABLE IF NOT EXISTS learners (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 DATABASE = "hub.sqlite3"
+DB_FILE = "database.txt"  # in the data directory: the PostgreSQL URL, when the hub uses one
 
 
 def now() -> str:
@@ -45,22 +48,44 @@ def now() -> str:
 
 
 class Store:
-    def __init__(self, path: Path):
-        self.path = path
+    """One connection, used by one thread at a time (the lock); writes are short transactions."""
+
+    def __init__(self, url: str):
+        self.url = url
         self.lock = threading.Lock()
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")  # a hub is often a Raspberry Pi that loses power
-        self.db.execute("PRAGMA busy_timeout=10000")
+        if url.startswith(("postgresql://", "postgres://")):
+            import psycopg
+            self.db = psycopg.connect(url, autocommit=True)
+            self.begin, self.sql = "BEGIN", lambda q: q.replace("?", "%s")
+        else:
+            self.db = sqlite3.connect(url.removeprefix("sqlite:///"), check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")  # a hub is often a Raspberry Pi that loses power
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self.begin, self.sql = "BEGIN IMMEDIATE", lambda q: q
         with self.lock:
-            self.db.executescript(TABLES)
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            for statement in TABLES.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.execute(self.sql("INSERT INTO meta VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING"), (str(SCHEMA_VERSION),))
 
     @classmethod
     def in_data_dir(cls, data: Path) -> Store:
+        """The store of a hub's data directory: its SQLite file, or the PostgreSQL database it names."""
+        if (data / DB_FILE).is_file():
+            return cls((data / DB_FILE).read_text(encoding="utf-8").strip())
         if not (data / DATABASE).is_file():
             raise FileNotFoundError(f"{data} is not a hub data directory (no {DATABASE}): run `satchel hub init --data {data}` first")
-        return cls(data / DATABASE)
+        return cls(str(data / DATABASE))
+
+    @classmethod
+    def init(cls, data: Path, url: str | None = None) -> Store:
+        data.mkdir(parents=True, exist_ok=True)
+        store = cls(url or str(data / DATABASE))  # connects and makes the tables, or fails here
+        if url:
+            (data / DB_FILE).write_text(url + "\n", encoding="utf-8")
+            (data / DB_FILE).chmod(0o600)  # it may hold a password
+        return store
 
     def add_file(self, data: dict) -> tuple[int, int]:
         """Store a checked progress file; returns (new statements, statements already stored)."""
@@ -68,15 +93,16 @@ class Store:
         rows = [(s["id"], curriculum, profile["id"], s["verb"]["id"].rsplit("/", 1)[-1], s["object"]["id"], s["timestamp"],
                  json.dumps(s, ensure_ascii=False, separators=(",", ":")), received) for s in data["statements"]]
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(self.begin)
             try:
-                cursor = self.db.executemany(
+                cursor = self.db.cursor()
+                cursor.executemany(self.sql(
                     "INSERT INTO statements (id, curriculum, learner, verb, object, timestamp, body, received) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", rows)
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"), rows)
                 added = cursor.rowcount
-                self.db.execute(
+                cursor.execute(self.sql(
                     "INSERT INTO learners VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, id) DO UPDATE SET "
-                    "name = excluded.name, colour = excluded.colour, picture = excluded.picture, updated = excluded.updated",
+                    "name = excluded.name, colour = excluded.colour, picture = excluded.picture, updated = excluded.updated"),
                     (curriculum, profile["id"], profile["name"], profile["colour"], profile["picture"], received))
                 self.db.execute("COMMIT")
             except BaseException:
@@ -84,9 +110,9 @@ class Store:
                 raise
         return added, len(rows) - added
 
-    def count(self) -> int:
+    def query(self, sql: str, *args) -> list[tuple]:
         with self.lock:
-            return self.db.execute("SELECT count(*) FROM statements").fetchone()[0]
+            return list(self.db.execute(self.sql(sql), args).fetchall())
 
     def close(self) -> None:
         self.db.close()

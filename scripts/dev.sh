@@ -13,13 +13,17 @@ setup() {
   .venv/bin/python -m pip install --quiet -e '.[test]'
 }
 
-need_chromium() {
-  [ -x /usr/bin/chromium ] && return 0
+# The tests drive Debian's chromium and start their own PostgreSQL server (Debian's package).
+need_test_packages() {
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ]; then
-    echo "Installing Debian's chromium for the browser tests..."
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "Installing Debian's ${missing[*]} for the tests..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+    echo "The tests need Debian's ${missing[*]}: sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
 }
@@ -34,7 +38,7 @@ case "${1:-}" in
     ;;
   test)
     setup
-    need_chromium
+    need_test_packages
     .venv/bin/ruff check builder hub tests benchmarks
     exec .venv/bin/python -m pytest "${@:2}"
     ;;

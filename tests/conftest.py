@@ -128,3 +128,60 @@ def context(browser):
     context = browser.new_context(service_workers="allow")
     yield context
     context.close()
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """A real PostgreSQL server (Debian's package) for this test session, on loopback, in a
+    throwaway folder; run as the 'postgres' user when the tests run as root. Yields its base URL."""
+    import subprocess
+    import tempfile
+    import time
+    initdb = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not initdb:
+        pytest.fail("PostgreSQL is missing: install Debian's postgresql (apt-get install postgresql); scripts/dev.sh test does")
+    bindir = initdb[-1].parent
+    root = Path(tempfile.mkdtemp(prefix="satchel-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(root / "data"), "-U", "satchel", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen([*as_user, str(bindir / "postgres"), "-D", str(root / "data"), "-p", str(port), "-k", str(root),
+                               "-c", "listen_addresses=127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    import psycopg
+    url = f"postgresql://satchel@127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            psycopg.connect(f"{url}/postgres").close()
+            break
+        except psycopg.OperationalError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start: {server.stderr.read().decode()[-2000:]}") from None
+            time.sleep(0.2)
+    yield url
+    server.terminate()
+    server.wait(30)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgresql(postgresql_server, request):
+    """A fresh, empty database on the session's server; its URL."""
+    import re
+
+    import psycopg
+    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50] + f"_{os.getpid()}_{free_port()}"
+    with psycopg.connect(f"{postgresql_server}/postgres", autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    return f"{postgresql_server}/{name}"

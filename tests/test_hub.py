@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,23 +19,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hub.store import Store
+from tests.conftest import free_port
 from tests.progress_files import progress_file
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Hub:
-    def __init__(self, sites: list[Path], data: Path, *extra: str, port: int | None = None):
+    def __init__(self, sites: list[Path], data: Path, *extra: str, port: int | None = None, db: str | None = None):
         self.data = data
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         command = [sys.executable, "-m", "builder.cli", "hub"]
-        if not (data / "hub.sqlite3").exists():
-            subprocess.run([*command, "init", "--data", str(data)], check=True, capture_output=True)
+        if not data.exists():
+            subprocess.run([*command, "init", "--data", str(data), *(["--db", db] if db else [])], check=True, capture_output=True)
         self.process = subprocess.Popen([*command, *map(str, sites), "--data", str(data), "--port", str(self.port), *extra],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20
@@ -68,13 +63,29 @@ class Hub:
         return status, json.loads(reply) if reply else None
 
     def stored(self) -> list[str]:
-        with sqlite3.connect(self.data / "hub.sqlite3") as db:
-            return [row[0] for row in db.execute("SELECT id FROM statements")]
+        store = Store.in_data_dir(self.data)
+        try:
+            return [row[0] for row in store.query("SELECT id FROM statements")]
+        finally:
+            store.close()
 
 
 @pytest.fixture
 def hub(demo_site, tmp_path):
     running = Hub([demo_site], tmp_path / "data")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request) -> str | None:
+    """The hub's database: None for SQLite in its data directory, or a fresh PostgreSQL database."""
+    return request.getfixturevalue("postgresql") if request.param == "postgresql" else None
+
+
+@pytest.fixture
+def any_hub(demo_site, tmp_path, database):
+    running = Hub([demo_site], tmp_path / "data", db=database)
     yield running
     running.stop()
 
@@ -132,16 +143,16 @@ def test_paths_outside_the_bundle_are_refused(hub, path):
     assert hub.request("api/health")[0] == 200
 
 
-def test_an_upload_is_stored_once(hub):
+def test_an_upload_is_stored_once(any_hub):
     upload = progress_file(50)
-    assert hub.upload(upload) == (200, {"new": 50, "known": 0})
-    assert hub.upload(upload) == (200, {"new": 0, "known": 50})
+    assert any_hub.upload(upload) == (200, {"new": 50, "known": 0})
+    assert any_hub.upload(upload) == (200, {"new": 0, "known": 50})
     more = dict(upload, statements=upload["statements"][:10] + progress_file(5, learner=upload["profile"]["id"])["statements"])
-    assert hub.upload(more) == (200, {"new": 5, "known": 10})
-    assert sorted(hub.stored()) == sorted({s["id"] for s in more["statements"] + upload["statements"]})
+    assert any_hub.upload(more) == (200, {"new": 5, "known": 10})
+    assert sorted(any_hub.stored()) == sorted({s["id"] for s in more["statements"] + upload["statements"]})
 
 
-def test_bad_uploads_get_a_4xx_and_the_hub_keeps_serving(hub):
+def test_bad_uploads_get_a_4xx_and_the_hub_keeps_serving(any_hub):
     good = progress_file(3)
     bad_statement = json.loads(json.dumps(good))
     bad_statement["statements"][1]["actor"]["account"]["name"] = "00000000-0000-4000-8000-000000000000"
@@ -159,19 +170,19 @@ def test_bad_uploads_get_a_4xx_and_the_hub_keeps_serving(hub):
         (json.dumps(bad_statement).encode(), "application/json", 422),
     ]
     for body, content_type, expected in cases:
-        status, reply = hub.upload(body, content_type)
+        status, reply = any_hub.upload(body, content_type)
         assert status == expected, (body[:60], status, reply)
         assert reply["error"], reply
-    assert hub.stored() == []
-    assert hub.upload(good) == (200, {"new": 3, "known": 0})
-    assert hub.request("api/health")[0] == 200
+    assert any_hub.stored() == []
+    assert any_hub.upload(good) == (200, {"new": 3, "known": 0})
+    assert any_hub.request("api/health")[0] == 200
 
 
-def test_oversized_bodies_are_refused_without_reading_them(hub):
+def test_oversized_bodies_are_refused_without_reading_them(any_hub):
     """A declared 100 MB body is refused at once; a chunked body (no length said) is cut off at the
     limit (10 MB by default). The answer comes while the client is still sending."""
     def answer(request: bytes, chunk: bytes, chunks: int) -> bytes:
-        with socket.create_connection(("127.0.0.1", hub.port)) as s:
+        with socket.create_connection(("127.0.0.1", any_hub.port)) as s:
             s.sendall(request)
             try:
                 for _ in range(chunks):
@@ -185,11 +196,11 @@ def test_oversized_bodies_are_refused_without_reading_them(hub):
     piece = b" " * 1_000_000
     chunked = b"%x\r\n" % len(piece) + piece + b"\r\n"
     assert answer(head + b"Transfer-Encoding: chunked\r\n\r\n", chunked, 12).startswith(b"HTTP/1.1 413")
-    assert hub.request("api/health")[0] == 200
-    assert hub.stored() == []
+    assert any_hub.request("api/health")[0] == 200
+    assert any_hub.stored() == []
 
 
-def test_200_concurrent_uploads_from_50_learners_are_all_stored_once(hub):
+def test_200_concurrent_uploads_from_50_learners_are_all_stored_once(any_hub):
     learners = [progress_file(20, name=f"Learner {n}") for n in range(50)]
     # Each learner uploads four times: twice the same file, and two files overlapping it.
     uploads = []
@@ -197,22 +208,22 @@ def test_200_concurrent_uploads_from_50_learners_are_all_stored_once(hub):
         extra = progress_file(10, learner=upload["profile"]["id"])["statements"]
         uploads += [upload, upload, dict(upload, statements=upload["statements"][:5] + extra), dict(upload, statements=extra)]
     with ThreadPoolExecutor(max_workers=32) as pool:
-        answers = list(pool.map(hub.upload, uploads))
+        answers = list(pool.map(any_hub.upload, uploads))
     assert all(status == 200 for status, _ in answers)
     expected = {s["id"] for u in uploads for s in u["statements"]}
-    stored = hub.stored()
+    stored = any_hub.stored()
     assert len(stored) == len(set(stored)) == len(expected) == 50 * 30
     assert set(stored) == expected
     assert sum(reply["new"] for _, reply in answers) == len(expected), "each statement is reported new exactly once"
 
 
-def test_a_hub_killed_mid_burst_loses_nothing_and_duplicates_nothing(demo_site, tmp_path):
+def test_a_hub_killed_mid_burst_loses_nothing_and_duplicates_nothing(demo_site, tmp_path, database):
     """1,000 uploads; the hub gets SIGKILL half-way and is started again; clients retry until they
     get an answer, as the app's outbox does. Every statement is then stored, once."""
     import signal
     import threading
 
-    hub = Hub([demo_site], tmp_path / "data")
+    hub = Hub([demo_site], tmp_path / "data", db=database)
     uploads = [progress_file(5, name=f"Learner {n % 50}") for n in range(1000)]
     sent = threading.Semaphore(0)
 
@@ -268,6 +279,11 @@ def test_the_hub_explains_a_missing_data_directory(demo_site, tmp_path):
     assert result.returncode == 2 and "satchel hub init --data" in result.stderr
     result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", str(tmp_path), "--data", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2 and "is not a Satchel bundle" in result.stderr
+    unreachable = f"postgresql://satchel@127.0.0.1:{free_port()}/hub"
+    result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(tmp_path / "pg"), "--db", unreachable],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and f"cannot use the database {unreachable}" in result.stderr
+    assert not (tmp_path / "pg" / "database.txt").exists()
 
 
 json_values = st.recursive(
@@ -301,7 +317,7 @@ def mutated(good: dict):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(st.binary(max_size=2000), json_values.map(lambda v: json.dumps(v).encode()), mutated(progress_file(3))))
-def test_fuzzed_uploads_never_get_a_5xx(hub, body):
-    status, reply = hub.upload(body)
+def test_fuzzed_uploads_never_get_a_5xx(any_hub, body):
+    status, reply = any_hub.upload(body)
     assert status < 500, (body[:200], status, reply)
     assert status == 200 or 400 <= status < 500
