@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import html
 import json
+import secrets
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 
+from . import dashboard
 from .progress import BadProgress, check
 from .static import BundleFiles
 from .store import Store
@@ -55,8 +59,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD) -> Starlette:
-    curricula = {curriculum_of(site)["id"]: site for site in sites}
+def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD, secure: bool = False) -> Starlette:
+    described = [curriculum_of(site) for site in sites]
+    curricula = {c["id"]: site for c, site in zip(described, sites, strict=True)}
 
     async def upload(request: Request):
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
@@ -81,7 +86,8 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     async def health(request: Request):
         return JSONResponse({"ok": True, "curricula": sorted(curricula)})
 
-    routes = [Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health)]
+    routes = [Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health),
+              *dashboard.routes(store, {c["id"]: c for c in described})]
     if len(sites) == 1:
         routes.append(Mount("/", BundleFiles(sites[0])))
     else:
@@ -92,4 +98,10 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
             items = "".join(f'<li><a href="{html.escape(c)}/">{html.escape(c)}</a></li>' for c in sorted(curricula))
             return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>Satchel hub</title><h1>Satchel hub</h1><ul>{items}</ul>")
         routes.insert(0, Route("/", index))
-    return Starlette(routes=routes)
+    secret = store.meta("session_secret")
+    if secret is None:
+        secret = secrets.token_urlsafe(32)
+        store.set_meta("session_secret", secret)
+    session = Middleware(SessionMiddleware, secret_key=secret, session_cookie="satchel_hub", max_age=8 * 3600,
+                         same_site="strict", https_only=secure)
+    return Starlette(routes=routes, middleware=[session])

@@ -1,6 +1,7 @@
 """`satchel hub`: run a hub, and set up its data directory.
 
     satchel hub init --data DIR [--db postgresql://...]   create the data directory (and the tables)
+    satchel hub set-password --data DIR                   the teacher dashboard's password (/_hub/)
     satchel hub SITE [SITE ...] --data DIR [--host H] [--port P] [--tls-cert C --tls-key K] [--max-upload BYTES]
 """
 
@@ -11,6 +12,8 @@ import sys
 from pathlib import Path
 
 from .app import DEFAULT_MAX_UPLOAD, create_app, curriculum_of
+from .auth import hash_password
+from .dashboard import PASSWORD_KEY
 from .store import DATABASE, Store
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -24,6 +27,28 @@ def cmd_init(args) -> int:
         print(f"satchel hub init: cannot use the database {args.db or data / DATABASE}: {error}", file=sys.stderr)
         return 2
     print(f"Hub data directory ready: {data.resolve()} (database: {'PostgreSQL' if args.db else DATABASE})")
+    return 0
+
+
+def cmd_set_password(args) -> int:
+    import getpass
+    try:
+        store = Store.in_data_dir(Path(args.data))
+    except FileNotFoundError as error:
+        print(f"satchel hub set-password: {error}", file=sys.stderr)
+        return 2
+    if sys.stdin.isatty():
+        password = getpass.getpass("Teacher password: ")
+        if getpass.getpass("Again: ") != password:
+            print("satchel hub set-password: the two passwords differ; nothing changed", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("satchel hub set-password: use at least 8 characters; nothing changed", file=sys.stderr)
+        return 2
+    store.set_meta(PASSWORD_KEY, hash_password(password))
+    print("Teacher password set. Sign in at /_hub/ on the hub.")
     return 0
 
 
@@ -47,7 +72,7 @@ def cmd_serve(args) -> int:
         print("Without a certificate, devices on the network get the lessons as a website only: browsers allow offline use, "
               "installing and notifications only over https (or on localhost). See the 'Secure contexts' part of "
               "docs/hub.md; give --tls-cert and --tls-key for the name devices use.", flush=True)
-    app = create_app(sites, store, args.max_upload)
+    app = create_app(sites, store, args.max_upload, secure=bool(args.tls_cert))
     uvicorn.run(app, host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                 log_level=args.log_level, timeout_graceful_shutdown=5)
     return 0
@@ -59,6 +84,11 @@ def main(argv: list[str]) -> int:
         parser.add_argument("--data", required=True, help="the folder that holds the hub's state (and its SQLite database)")
         parser.add_argument("--db", help="a PostgreSQL URL (postgresql://user:password@host/name) instead of SQLite")
         return cmd_init(parser.parse_args(argv[1:]))
+    if argv[:1] == ["set-password"]:
+        parser = argparse.ArgumentParser(prog="satchel hub set-password",
+                                         description="Set the teacher dashboard's password (asked twice; or one line on standard input).")
+        parser.add_argument("--data", required=True, help="the hub's data directory")
+        return cmd_set_password(parser.parse_args(argv[1:]))
     parser = argparse.ArgumentParser(prog="satchel hub", description="Serve built bundles to a school's devices and receive their progress.",
                                      epilog="First run `satchel hub init --data DIR`.")
     parser.add_argument("sites", nargs="+", help="bundles built by `satchel build` (one is served at /, several at /<curriculum id>/)")

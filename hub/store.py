@@ -110,6 +110,14 @@ class Store:
                 raise
         return added, len(rows) - added
 
+    def meta(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key = ?", key)
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.lock:
+            self.db.execute(self.sql("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"), (key, value))
+
     def query(self, sql: str, *args) -> list[tuple]:
         with self.lock:
             return list(self.db.execute(self.sql(sql), args).fetchall())
