@@ -87,7 +87,7 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
         return JSONResponse({"ok": True, "curricula": sorted(curricula)})
 
     routes = [Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health),
-              *dashboard.routes(store, {c["id"]: c for c in described})]
+              *dashboard.routes(store, {c["id"]: c for c in described}, max_upload)]
     if len(sites) == 1:
         routes.append(Mount("/", BundleFiles(sites[0])))
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import json
 import secrets
 from functools import cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from .auth import LoginLimit, check_password
+from .progress import BadProgress, check
 from .report import build_report
 from .store import Store
 
@@ -62,7 +64,7 @@ async def csrf_ok(request: Request) -> tuple[bool, dict]:
     return bool(sent) and hmac.compare_digest(sent, request.session.get("csrf", "")), dict(form)
 
 
-def routes(store: Store, curricula: dict[str, dict]) -> list[Route]:
+def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Route]:
     limit = LoginLimit()
 
     def page(request: Request, template: str, status: int = 200, **values) -> HTMLResponse:
@@ -137,5 +139,32 @@ def routes(store: Store, curricula: dict[str, dict]) -> list[Route]:
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{curriculum["id"]}-progress.csv"', "cache-control": "no-store"})
 
-    return [Route("/_hub/login", login, methods=["GET", "POST"]), Route("/_hub/logout", logout, methods=["POST"]),
+    async def usb_upload(request: Request) -> Response:
+        """Progress files carried on a USB stick: chosen on the hub's own screen (or any device on its
+        Wi-Fi) and sent as a plain form, so it works with no script. Each file is checked alone."""
+        results = []
+        if request.method == "POST":
+            try:
+                form = await request.form(max_files=100, max_fields=10, max_part_size=max_upload)
+            except Exception as error:  # too many files, a part too big, a broken form
+                return page(request, "upload.html", status=400, results=[{"name": "", "error": str(error)[:200]}])
+            for upload in form.getlist("files"):
+                if not hasattr(upload, "read"):
+                    continue
+                name = upload.filename or "?"
+                data = await upload.read(max_upload + 1)
+                try:
+                    if len(data) > max_upload:
+                        raise BadProgress(f"bigger than {max_upload:,} bytes")
+                    progress = json.loads(data)
+                    check(progress, set(curricula))
+                except (ValueError, RecursionError) as error:
+                    results.append({"name": name, "error": str(error)[:300]})
+                    continue
+                added, known = await run_in_threadpool(store.add_file, progress)
+                results.append({"name": name, "learner": progress["profile"]["name"], "added": added, "known": known})
+        return page(request, "upload.html", results=results)
+
+    return [Route("/_hub/upload", usb_upload, methods=["GET", "POST"]),
+            Route("/_hub/login", login, methods=["GET", "POST"]), Route("/_hub/logout", logout, methods=["POST"]),
             Route("/_hub/", home), Route("/_hub/{curriculum}/", curriculum_page), Route("/_hub/{curriculum}/progress.csv", csv_export)]

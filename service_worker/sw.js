@@ -9,6 +9,8 @@
  *  - satchel-visited: pages the learner opened while online, as a bonus when offline.
  */
 importScripts('__WORKBOX_DIR__/workbox-sw.js');
+// Sending progress to a school hub, the page's way (theme/assets/satchel/progress-sync.js).
+importScripts('assets/satchel/vendor/idb.umd.js', 'assets/satchel/progress-model.js', 'assets/satchel/progress-sync.js');
 workbox.setConfig({ modulePathPrefix: '__WORKBOX_DIR__/', debug: false });
 
 const { precacheAndRoute, cleanupOutdatedCaches, matchPrecache } = workbox.precaching;
@@ -82,6 +84,24 @@ self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
     await caches.delete(VISITED_CACHE); // pages of the previous version
     await self.clients.claim();
+  })());
+});
+
+/* Background Sync: the page asked for it when an upload found no network. The progress database
+ * is the page's; if the page never made it, there is nothing to send. */
+self.addEventListener('sync', (event) => {
+  if (event.tag !== 'satchel-upload') return;
+  event.waitUntil((async () => {
+    const version = await (await matchPrecache('satchel/version.json')).json();
+    const name = `satchel-${version.curriculum}`;
+    if (!(await indexedDB.databases()).some((d) => d.name === name)) return;
+    const db = await idb.openDB(name);
+    try {
+      const result = await satchelSync(db, { id: version.curriculum, version: version.version });
+      if (result.status === 'offline') throw new Error('still offline: the browser will try again');
+    } finally {
+      db.close();
+    }
   })());
 });
 

@@ -22,6 +22,7 @@
   var PICTURES = ['🦁', '🐘', '🦒', '🐢', '🐟', '🦋', '🐦', '🌻', '⭐', '🚀', '⚽', '🎵'];
   var COLOURS = ['#1f6f5c', '#1565c0', '#6a1b9a', '#c62828', '#ef6c00', '#2e7d32', '#5d4037', '#37474f'];
   var TICK_MS = 1000;
+  var SYNC_DELAY_MS = 1500;
   var LOCK = 'satchel-time-';
   var JOURNAL = 'satchel-journal-' + curriculum.id + '-';
 
@@ -32,12 +33,26 @@
   var dbPromise = null;
   function db() {
     if (!dbPromise) {
-      dbPromise = idb.openDB('satchel-' + curriculum.id, 1, {
-        upgrade: function (database) {
-          database.createObjectStore('profiles', { keyPath: 'id' });
-          database.createObjectStore('statements', { keyPath: 'id' }).createIndex('profile', 'profile');
-          database.createObjectStore('summaries', { keyPath: 'profile' });
-          database.createObjectStore('pending', { keyPath: 'id' });
+      dbPromise = idb.openDB('satchel-' + curriculum.id, 2, {
+        upgrade: function (database, oldVersion, newVersion, transaction) {
+          function make(name, options, index) {
+            if (database.objectStoreNames.contains(name)) return null;
+            var made = database.createObjectStore(name, options);
+            if (index) made.createIndex(index, index);
+            return made;
+          }
+          make('profiles', { keyPath: 'id' });
+          make('statements', { keyPath: 'id' }, 'profile');
+          make('summaries', { keyPath: 'profile' });
+          make('pending', { keyPath: 'id' });
+          // Version 2: the outbox of statements not yet on a hub; what was recorded before waits there too.
+          if (make('outbox', { keyPath: 'id' }) && oldVersion >= 1) {
+            transaction.objectStore('statements').openCursor().then(function copy(cursor) {
+              if (!cursor) return;
+              transaction.objectStore('outbox').put({ id: cursor.value.id, profile: cursor.value.profile });
+              return cursor.continue().then(copy);
+            });
+          }
         },
         blocking: function () { dbPromise.then(function (d) { d.close(); }); dbPromise = null; },
       });
@@ -99,8 +114,9 @@
       try { localStorage.setItem(journal, JSON.stringify({ profile: profileId, statements: statements })); } catch (e) { journal = null; }
     }
     var d = await db();
-    var tx = d.transaction(['statements', 'summaries', 'pending'], 'readwrite');
+    var tx = d.transaction(['statements', 'summaries', 'pending', 'outbox'], 'readwrite');
     var summaries = tx.objectStore('summaries');
+    var outbox = tx.objectStore('outbox');
     var kept = tx.objectStore('statements');
     var summary = await summaries.get(profileId) || { profile: profileId, state: M.emptyState() };
     var added = 0;
@@ -110,6 +126,7 @@
       if (known ? known.has(s.id) : await kept.getKey(s.id) !== undefined) continue;
       if (known) known.add(s.id);
       kept.add({ id: s.id, profile: profileId, statement: s });
+      outbox.put({ id: s.id, profile: profileId });
       M.apply(summary.state, s, curriculum.id);
       added++;
     }
@@ -117,8 +134,33 @@
     if (extra) extra(tx);
     await tx.done;
     if (journal) localStorage.removeItem(journal);
-    if (added) persistOnce();
+    if (added) { persistOnce(); syncSoon(); }
     return { added: added, known: statements.length - added, state: summary.state };
+  }
+
+  /* Sending to the school hub (progress-sync.js): soon after new progress, at start, and when the
+   * device is back online. Offline, the service worker is asked to try again by itself. */
+  var syncTimer = null;
+  var syncing = null;
+
+  function syncSoon() {
+    clearTimeout(syncTimer);
+    syncTimer = setTimeout(syncNow, SYNC_DELAY_MS);
+  }
+
+  async function syncNow() {
+    if (syncing) return syncing;
+    syncing = (async function () {
+      var result = await window.satchelSync(await db(), curriculum);
+      if (result.status === 'offline' && navigator.serviceWorker) {
+        var registration = await navigator.serviceWorker.getRegistration();
+        if (registration && registration.sync) registration.sync.register('satchel-upload').catch(function () {});
+      }
+      if (result.status === 'refused') console.warn('Satchel: the hub refused progress:', result.reason);
+      document.documentElement.dataset.satchelSync = result.status;
+      return result;
+    }());
+    try { return await syncing; } finally { syncing = null; }
   }
 
   /* Statements journaled by a page that closed before storing them. */
@@ -360,6 +402,9 @@
         return li;
       }));
       dialog.querySelectorAll('[data-satchel-needs-profile]').forEach(function (el) { el.hidden = !current; });
+      var synced = dialog.querySelector('[data-satchel-synced]');
+      synced.textContent = current && current.synced
+        ? format(strings.synced, { when: new Date(current.synced).toLocaleString(config.language) }) : strings.not_synced;
       form.hidden = true;
       confirmBox.hidden = true;
       return current;
@@ -466,6 +511,8 @@
     performance.measure('satchel-progress-shown', 'satchel-progress');  // benchmarks/progress.py reads it
     // Time left by pages that closed without saving it: counted now, then drawn again.
     if (await settleOrphans() && profile) paint(lastState = await summary(profile.id));
+    window.addEventListener('online', function () { syncNow().catch(report); });
+    syncNow().catch(function (error) { console.warn('Satchel: sending progress failed:', error); });
     if (!lesson) return;
     profile = await learner();
     showProfile(profile);
@@ -489,6 +536,6 @@
 
   // For tests and benchmarks: the same functions the pages use.
   window.satchelProgress = { db: db, store: store, summary: summary, statementsOf: statementsOf, currentProfile: currentProfile,
-                             createProfile: createProfile, importFile: importFile, paint: paint, ready: null };
+                             createProfile: createProfile, importFile: importFile, paint: paint, sync: syncNow, ready: null };
   window.satchelProgress.ready = start().catch(report);
 }());

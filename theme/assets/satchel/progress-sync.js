@@ -1,0 +1,55 @@
+/* Sends learners' progress to the school hub, when there is one at this origin (docs/hub.md:
+ * POST /api/progress). The page runs it at start, after new progress, and when the device comes
+ * back online; the service worker runs it on a Background Sync event where the browser has them.
+ *
+ * Every new statement's id waits in the 'outbox' store until the hub answers 200; a reply that
+ * never arrives only means the statements are sent again, and the hub stores each id once. A
+ * server without a hub (a CDN answers 404 or 405) leaves the outbox as it is. */
+(function (global) {
+  'use strict';
+  var BATCH = 500;  // statements per upload: about 380 KB, well under the hub's limit
+  var NO_HUB = [404, 405, 501];
+
+  function sameOrigin(path) { return new URL(path, global.location.origin).href; }
+
+  /* Upload what waits in the outbox of database `db` (an idb database). Returns
+   * {sent, status}: status is 'done', 'nothing', 'no-hub', 'offline' or 'refused'. */
+  async function sync(db, curriculum) {
+    var M = global.satchelProgressModel;
+    if (!db.objectStoreNames.contains('outbox')) return { sent: 0, status: 'nothing' };
+    var waiting = await db.getAll('outbox');
+    if (!waiting.length) return { sent: 0, status: 'nothing' };
+    var byProfile = new Map();
+    waiting.forEach(function (w) { (byProfile.get(w.profile) || byProfile.set(w.profile, []).get(w.profile)).push(w.id); });
+    var sent = 0;
+    for (var entry of byProfile) {
+      var profile = await db.get('profiles', entry[0]);
+      if (!profile) continue;
+      for (var i = 0; i < entry[1].length; i += BATCH) {
+        var ids = entry[1].slice(i, i + BATCH);
+        var records = await Promise.all(ids.map(function (id) { return db.get('statements', id); }));
+        var statements = records.filter(Boolean).map(function (r) { return r.statement; });
+        var response;
+        try {
+          response = await fetch(sameOrigin('/api/progress'), {
+            method: 'POST', headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(M.file(curriculum.id, curriculum.version, profile, statements)),
+          });
+        } catch (error) {
+          return { sent: sent, status: 'offline' };
+        }
+        if (NO_HUB.indexOf(response.status) >= 0) return { sent: sent, status: 'no-hub' };
+        if (!response.ok) return { sent: sent, status: 'refused', reason: (await response.text()).slice(0, 300) };
+        var tx = db.transaction(['outbox', 'profiles'], 'readwrite');
+        ids.forEach(function (id) { tx.objectStore('outbox').delete(id); });
+        var fresh = await tx.objectStore('profiles').get(profile.id);
+        if (fresh) tx.objectStore('profiles').put(Object.assign(fresh, { synced: new Date().toISOString() }));
+        await tx.done;
+        sent += statements.length;
+      }
+    }
+    return { sent: sent, status: 'done' };
+  }
+
+  global.satchelSync = sync;
+}(typeof self !== 'undefined' ? self : this));
