@@ -2,6 +2,7 @@
 
     satchel hub init --data DIR [--db postgresql://...]   create the data directory (and the tables)
     satchel hub set-password --data DIR                   the teacher dashboard's password (/_hub/)
+    satchel hub sync --data DIR --upstream URL [--user U] [--every S]   forward statements upstream
     satchel hub SITE [SITE ...] --data DIR [--host H] [--port P] [--tls-cert C --tls-key K] [--max-upload BYTES]
 """
 
@@ -52,6 +53,30 @@ def cmd_set_password(args) -> int:
     return 0
 
 
+def cmd_sync(args) -> int:
+    import os
+
+    from .upstream import UpstreamError, forward, forward_forever
+    try:
+        store = Store.in_data_dir(Path(args.data))
+    except FileNotFoundError as error:
+        print(f"satchel hub sync: {error}", file=sys.stderr)
+        return 2
+    password = os.environ.get("SATCHEL_UPSTREAM_PASSWORD")
+    if args.password_file:
+        password = Path(args.password_file).read_text(encoding="utf-8").strip()
+    if args.every:
+        forward_forever(store, args.upstream, args.every, args.user, password)
+        return 0
+    try:
+        sent = forward(store, args.upstream, args.user, password)
+    except UpstreamError as error:
+        print(f"satchel hub sync: not everything was forwarded: {error}. Run it again: it goes on where it stopped.", file=sys.stderr)
+        return 1
+    print(f"Forwarded {sent} statements to {args.upstream}." if sent else "Nothing new to forward.")
+    return 0
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
@@ -84,6 +109,17 @@ def main(argv: list[str]) -> int:
         parser.add_argument("--data", required=True, help="the folder that holds the hub's state (and its SQLite database)")
         parser.add_argument("--db", help="a PostgreSQL URL (postgresql://user:password@host/name) instead of SQLite")
         return cmd_init(parser.parse_args(argv[1:]))
+    if argv[:1] == ["sync"]:
+        parser = argparse.ArgumentParser(
+            prog="satchel hub sync", description="Forward the statements not yet forwarded to a central hub or an xAPI LRS.",
+            epilog="Examples: --upstream https://central.example.org/api/progress (a Satchel hub) or "
+                   "--upstream https://lrs.example.org/xAPI/statements --user hub-12 (an LRS, basic auth).")
+        parser.add_argument("--data", required=True, help="the hub's data directory")
+        parser.add_argument("--upstream", required=True, help="a hub's .../api/progress, or an LRS's .../statements")
+        parser.add_argument("--user", help="basic auth user of the upstream")
+        parser.add_argument("--password-file", help="a file holding its password (or set SATCHEL_UPSTREAM_PASSWORD)")
+        parser.add_argument("--every", type=float, help="keep running: forward again every this many seconds")
+        return cmd_sync(parser.parse_args(argv[1:]))
     if argv[:1] == ["set-password"]:
         parser = argparse.ArgumentParser(prog="satchel hub set-password",
                                          description="Set the teacher dashboard's password (asked twice; or one line on standard input).")

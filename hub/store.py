@@ -110,6 +110,16 @@ class Store:
                 raise
         return added, len(rows) - added
 
+    def mark_forwarded(self, ids: list[str], when: str) -> None:
+        with self.lock:
+            self.db.execute(self.begin)
+            try:
+                self.db.cursor().executemany(self.sql("UPDATE statements SET forwarded = ? WHERE id = ?"), [(when, i) for i in ids])
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
     def meta(self, key: str) -> str | None:
         rows = self.query("SELECT value FROM meta WHERE key = ?", key)
         return rows[0][0] if rows else None

@@ -185,3 +185,47 @@ def postgresql(postgresql_server, request):
     with psycopg.connect(f"{postgresql_server}/postgres", autocommit=True) as db:
         db.execute(f'CREATE DATABASE "{name}"')
     return f"{postgresql_server}/{name}"
+
+
+RALPH = "ralph-malph[backend-fs,lrs,cli]==5.1.0"
+
+
+@pytest.fixture(scope="session")
+def ralph_lrs(tmp_path_factory):
+    """A real xAPI Learning Record Store on loopback: Ralph, with its file-system backend and basic
+    auth, in its own virtual environment (made once under the Satchel cache). Yields
+    (statements URL, user, password)."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from builder.nodejs import cache_dir
+    home = cache_dir() / "ralph-5.1.0"
+    python = home / "bin" / "python"
+    if not (home / ".installed").is_file():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(home)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", RALPH, "requests"], check=True)
+        (home / ".installed").write_text(RALPH)
+    app = tmp_path_factory.mktemp("ralph")
+    env = dict(os.environ, RALPH_APP_DIR=str(app), RALPH_RUNSERVER_BACKEND="fs")
+    user, password = "hub-1", "not-a-real-secret"
+    subprocess.run([str(home / "bin" / "ralph"), "auth", "-u", user, "-p", password, "-s", "all", "-M", "mailto:hub-1@example.org", "-w"],
+                   env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen([str(home / "bin" / "ralph"), "runserver", "-b", "fs", "--fs-default-directory-path", str(app / "data"),
+                               "-h", "127.0.0.1", "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    (app / "data").mkdir(exist_ok=True)
+    url = f"http://127.0.0.1:{port}/xAPI/statements"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/__heartbeat__", timeout=1)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Ralph did not start: {server.stderr.read().decode()[-2000:]}") from None
+            time.sleep(0.3)
+    yield url, user, password
+    server.terminate()
+    server.wait(30)
