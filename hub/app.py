@@ -2,6 +2,7 @@
 
     POST /api/progress   a progress file (docs/progress.md) -> {"new": n, "known": k}
     GET  /api/health     {"ok": true, "curricula": [...]}
+    GET  /api/openapi.json   this API, in OpenAPI 3.1 (docs/hub-openapi.json)
 
 One bundle is served at /; several are served at /<curriculum id>/, with a list at /."""
 
@@ -21,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 
 from . import dashboard
+from .openapi import openapi
 from .progress import BadProgress, check
 from .static import BundleFiles
 from .store import Store
@@ -86,7 +88,13 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     async def health(request: Request):
         return JSONResponse({"ok": True, "curricula": sorted(curricula)})
 
+    description = openapi(max_upload)
+
+    async def openapi_document(request: Request):
+        return JSONResponse(description)
+
     routes = [Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health),
+              Route("/api/openapi.json", openapi_document),
               *dashboard.routes(store, {c["id"]: c for c in described}, max_upload)]
     if len(sites) == 1:
         routes.append(Mount("/", BundleFiles(sites[0])))

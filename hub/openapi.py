@@ -1,0 +1,56 @@
+"""The OpenAPI 3.1 description of the hub's API, built from the progress file's JSON Schema
+(docs/progress.schema.json) so the two cannot drift. The hub serves it at /api/openapi.json;
+docs/hub-openapi.json is a copy that a test keeps equal."""
+
+from __future__ import annotations
+
+import json
+
+from .progress import SCHEMA_PATH
+
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def _refs_to_components(value):
+    if isinstance(value, dict):
+        return {k: (v.replace("#/$defs/", "#/components/schemas/") if k == "$ref" else _refs_to_components(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_refs_to_components(v) for v in value]
+    return value
+
+
+def openapi(max_upload: int) -> dict:
+    progress = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    defs = progress.pop("$defs")
+    for key in ("$schema", "$id"):
+        progress.pop(key)
+    schemas = {"ProgressFile": _refs_to_components(progress), **_refs_to_components(defs), "Error": ERROR}
+
+    def answer(description: str) -> dict:
+        return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Satchel hub", "version": "1",
+                 "description": "A school hub: receives learners' progress files (docs/progress.md). Documented in docs/hub.md."},
+        "paths": {
+            "/api/progress": {"post": {
+                "summary": "Store a progress file; each statement once, by id.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProgressFile"}}}},
+                "responses": {
+                    "200": {"description": "Stored (after commit).", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["new", "known"], "additionalProperties": False,
+                        "properties": {"new": {"type": "integer", "minimum": 0}, "known": {"type": "integer", "minimum": 0}}}}}},
+                    "400": answer("Not JSON: bad syntax or UTF-8, nesting too deep, a number too long, NaN."),
+                    "413": answer(f"Bigger than the hub's limit ({max_upload:,} bytes by default)."),
+                    "415": answer("Not sent as application/json."),
+                    "422": answer("Not a valid progress file, or for a curriculum this hub does not serve."),
+                }}},
+            "/api/health": {"get": {
+                "summary": "The hub is up, and the curricula it serves.",
+                "responses": {"200": {"description": "Up.", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["ok", "curricula"],
+                    "properties": {"ok": {"const": True}, "curricula": {"type": "array", "items": {"type": "string"}}}}}}}}}},
+        },
+        "components": {"schemas": schemas},
+    }
