@@ -13,6 +13,7 @@ import json
 import secrets
 from pathlib import Path
 
+import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -41,10 +42,6 @@ def curriculum_of(site: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -61,7 +58,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD, secure: bool = False) -> Starlette:
+def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD, secure: bool = False):
     described = [curriculum_of(site) for site in sites]
     curricula = {c["id"]: site for c, site in zip(described, sites, strict=True)}
 
@@ -73,7 +70,7 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
         except TooBig:
             return problem(413, f"a progress file is at most {max_upload:,} bytes")
         try:
-            data = json.loads(body, parse_constant=refuse_constant)
+            data = orjson.loads(body)  # strict: no NaN, valid UTF-8 only, 64-bit integers, nesting up to 1024
         except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, a number too long, nesting too deep
             return problem(400, f"not JSON: {str(error)[:200]}")
         try:
@@ -96,20 +93,26 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     routes = [Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health),
               Route("/api/openapi.json", openapi_document),
               *dashboard.routes(store, {c["id"]: c for c in described}, max_upload)]
-    if len(sites) == 1:
-        routes.append(Mount("/", BundleFiles(sites[0])))
-    else:
-        for curriculum, site in curricula.items():
-            routes.append(Mount(f"/{curriculum}", BundleFiles(site)))
-
-        async def index(request: Request):
-            items = "".join(f'<li><a href="{html.escape(c)}/">{html.escape(c)}</a></li>' for c in sorted(curricula))
-            return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>Satchel hub</title><h1>Satchel hub</h1><ul>{items}</ul>")
-        routes.insert(0, Route("/", index))
     secret = store.meta("session_secret")
     if secret is None:
         secret = secrets.token_urlsafe(32)
         store.set_meta("session_secret", secret)
     session = Middleware(SessionMiddleware, secret_key=secret, session_cookie="satchel_hub", max_age=8 * 3600,
                          same_site="strict", https_only=secure)
-    return Starlette(routes=routes, middleware=[session])
+    api = Starlette(routes=routes, middleware=[session])
+
+    if len(sites) == 1:
+        files = Starlette(routes=[Mount("/", BundleFiles(sites[0]))])
+    else:
+        async def index(request: Request):
+            items = "".join(f'<li><a href="{html.escape(c)}/">{html.escape(c)}</a></li>' for c in sorted(curricula))
+            return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>Satchel hub</title><h1>Satchel hub</h1><ul>{items}</ul>")
+        files = Starlette(routes=[Route("/", index), *(Mount(f"/{c}", BundleFiles(site)) for c, site in curricula.items())])
+
+    async def app(scope, receive, send):
+        """The API and the dashboard (with sessions), or the bundles' files (nothing in between)."""
+        path = scope.get("path", "")
+        target = api if scope["type"] == "lifespan" or path.startswith(("/api/", "/_hub/")) else files
+        await target(scope, receive, send)
+
+    return app

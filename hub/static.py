@@ -6,13 +6,19 @@
   never change: cached for a year, `immutable`.
 - A `.br` or `.gz` file beside a file is sent instead when the browser accepts it.
 - Ranges (`Range: bytes=...`) for media, from Starlette's FileResponse; paths that climb out of
-  the bundle are refused by Starlette's StaticFiles (tests/test_hub.py tries)."""
+  the bundle are refused by Starlette's StaticFiles (tests/test_hub.py tries).
+- Small files (pages, scripts, styles, indexes: up to 256 KB) are kept in memory once read, up
+  to 64 MB in all, least recently used out first; a file changed on disk is read again. A request
+  for one then costs no thread and no read, which is most of what a hub serves."""
 
 from __future__ import annotations
 
 import mimetypes
 import os
 import re
+from collections import OrderedDict
+from email.utils import formatdate
+from hashlib import md5
 
 from starlette.datastructures import Headers
 from starlette.responses import FileResponse, Response
@@ -24,22 +30,97 @@ mimetypes.add_type("text/javascript", ".js")
 
 IMMUTABLE = re.compile(r"(^|/)workbox-v[\d.]+/|(^|/)assets/stylesheets/[\w-]+\.[0-9a-f]{8}\.min\.css$")
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+SMALL = 256 * 1024
+CACHE_BYTES = 64 * 1024 * 1024
 
 
 def cache_control(path: str) -> str:
     return "public, max-age=31536000, immutable" if IMMUTABLE.search(path) else "no-cache"
 
 
+class BigFileResponse(FileResponse):
+    chunk_size = 1024 * 1024  # media: 1 MB per read (Starlette's 64 KB costs a thread hop each)
+
+
+class Entry:
+    """A small file in memory, with its precompressed variants, and the headers of each."""
+
+    def __init__(self, full_path: str, relative: str, stat_result: os.stat_result, variants: dict[str, str]):
+        self.full_path, self.signature = full_path, (stat_result.st_mtime_ns, stat_result.st_size)
+        media_type = mimetypes.guess_type(full_path)[0] or "application/octet-stream"
+        if media_type.startswith("text/") or media_type in ("application/javascript", "application/json", "application/manifest+json", "image/svg+xml"):
+            media_type += "; charset=utf-8"
+        self.bodies: dict[str | None, tuple[bytes, dict]] = {}
+        for encoding, path in [(None, full_path), *variants.items()]:
+            with open(path, "rb") as file:
+                body = file.read()
+            stat = os.stat(path)
+            headers = {"content-type": media_type, "content-length": str(len(body)), "cache-control": cache_control(relative),
+                       "x-content-type-options": "nosniff", "last-modified": formatdate(stat.st_mtime, usegmt=True),
+                       "etag": f'"{md5(f"{stat.st_mtime}-{stat.st_size}".encode(), usedforsecurity=False).hexdigest()}"'}
+            if encoding:
+                headers["content-encoding"] = encoding
+            if variants:
+                headers["vary"] = "Accept-Encoding"
+            self.bodies[encoding] = (body, headers)
+        self.size = sum(len(body) for body, _ in self.bodies.values())
+
+    def fresh(self) -> bool:
+        try:
+            stat = os.stat(self.full_path)
+        except OSError:
+            return False
+        return (stat.st_mtime_ns, stat.st_size) == self.signature
+
+    def response(self, request_headers: Headers, method: str) -> Response:
+        accepted = request_headers.get("accept-encoding", "")
+        encoding = next((name for name in self.bodies if name and name in accepted), None)
+        body, headers = self.bodies[encoding]
+        if request_headers.get("if-none-match") == headers["etag"]:
+            return NotModifiedResponse(Headers(headers))
+        return Response(b"" if method == "HEAD" else body, headers=headers)
+
+
 class BundleFiles(StaticFiles):
     def __init__(self, directory: os.PathLike):
         super().__init__(directory=directory, html=True)
+        self.root = os.path.realpath(directory)
+        self.cache: OrderedDict[tuple, Entry] = OrderedDict()
+        self.cached = 0
+
+    async def get_response(self, path: str, scope) -> Response:
+        request_headers = Headers(scope=scope)
+        cacheable = scope["method"] in ("GET", "HEAD") and "range" not in request_headers
+        key = (path, scope["path"].endswith("/"))
+        entry = self.cache.get(key) if cacheable else None
+        if entry is not None:
+            if entry.fresh():
+                self.cache.move_to_end(key)
+                return entry.response(request_headers, scope["method"])
+            self._forget(key)
+        response = await super().get_response(path, scope)
+        entry = getattr(response, "satchel_entry", None)
+        if cacheable and entry is not None and entry.size <= SMALL:
+            self.cache[key] = entry
+            self.cached += entry.size
+            while self.cached > CACHE_BYTES:
+                self._forget(next(iter(self.cache)))
+        return response
+
+    def _forget(self, key) -> None:
+        self.cached -= self.cache.pop(key).size
 
     def file_response(self, full_path, stat_result: os.stat_result, scope, status_code: int = 200) -> Response:
         request_headers = Headers(scope=scope)
         full_path = str(full_path)
-        relative = os.path.relpath(full_path, os.path.realpath(self.directory)).replace(os.sep, "/")
-        media_type = mimetypes.guess_type(full_path)[0] or "application/octet-stream"
+        relative = os.path.relpath(full_path, self.root).replace(os.sep, "/")
         variants = {name: full_path + suffix for name, suffix in ENCODINGS if os.path.isfile(full_path + suffix)}
+        if status_code == 200 and stat_result.st_size <= SMALL and "range" not in request_headers:
+            entry = Entry(full_path, relative, stat_result, variants)
+            response = entry.response(request_headers, scope["method"])
+            response.satchel_entry = entry
+            return response
+        media_type = mimetypes.guess_type(full_path)[0] or "application/octet-stream"
         encoding = None
         if variants and "range" not in request_headers:
             accepted = request_headers.get("accept-encoding", "")
@@ -47,7 +128,7 @@ class BundleFiles(StaticFiles):
             if encoding:
                 full_path = variants[encoding]
                 stat_result = os.stat(full_path)
-        response = FileResponse(full_path, status_code=status_code, stat_result=stat_result, media_type=media_type)
+        response = BigFileResponse(full_path, status_code=status_code, stat_result=stat_result, media_type=media_type)
         response.headers["cache-control"] = cache_control(relative)
         response.headers["x-content-type-options"] = "nosniff"
         if encoding:

@@ -8,11 +8,12 @@ killed mid-upload loses nothing that a client was told was stored."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+
+import orjson
 
 SCHEMA_VERSION = 1
 TABLES = """
@@ -91,7 +92,7 @@ class Store:
         """Store a checked progress file; returns (new statements, statements already stored)."""
         curriculum, profile, received = data["curriculum"]["id"], data["profile"], now()
         rows = [(s["id"], curriculum, profile["id"], s["verb"]["id"].rsplit("/", 1)[-1], s["object"]["id"], s["timestamp"],
-                 json.dumps(s, ensure_ascii=False, separators=(",", ":")), received) for s in data["statements"]]
+                 orjson.dumps(s).decode(), received) for s in data["statements"]]
         with self.lock:
             self.db.execute(self.begin)
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -137,16 +138,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def postgresql_server():
-    """A real PostgreSQL server (Debian's package) for this test session, on loopback, in a
-    throwaway folder; run as the 'postgres' user when the tests run as root. Yields its base URL."""
+@contextlib.contextmanager
+def running_postgresql():
+    """A real PostgreSQL server (Debian's package) on loopback, in a throwaway folder; run as the
+    'postgres' user when we are root. Yields its base URL (add '/<database>')."""
     import subprocess
     import tempfile
     import time
+
+    import psycopg
     initdb = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not initdb:
-        pytest.fail("PostgreSQL is missing: install Debian's postgresql (apt-get install postgresql); scripts/dev.sh test does")
+        raise RuntimeError("PostgreSQL is missing: install Debian's postgresql (apt-get install postgresql); scripts/dev.sh test does")
     bindir = initdb[-1].parent
     root = Path(tempfile.mkdtemp(prefix="satchel-pg-"))
     as_user: list[str] = []
@@ -158,33 +161,45 @@ def postgresql_server():
     port = free_port()
     server = subprocess.Popen([*as_user, str(bindir / "postgres"), "-D", str(root / "data"), "-p", str(port), "-k", str(root),
                                "-c", "listen_addresses=127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    import psycopg
     url = f"postgresql://satchel@127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            psycopg.connect(f"{url}/postgres").close()
-            break
-        except psycopg.OperationalError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not start: {server.stderr.read().decode()[-2000:]}") from None
-            time.sleep(0.2)
-    yield url
-    server.terminate()
-    server.wait(30)
-    shutil.rmtree(root, ignore_errors=True)
+    try:
+        while True:
+            try:
+                psycopg.connect(f"{url}/postgres").close()
+                break
+            except psycopg.OperationalError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"PostgreSQL did not start: {server.stderr.read().decode()[-2000:]}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def new_database(server_url: str, name: str) -> str:
+    import psycopg
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    return f"{server_url}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    try:
+        with running_postgresql() as url:
+            yield url
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture
 def postgresql(postgresql_server, request):
     """A fresh, empty database on the session's server; its URL."""
     import re
-
-    import psycopg
-    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50] + f"_{os.getpid()}_{free_port()}"
-    with psycopg.connect(f"{postgresql_server}/postgres", autocommit=True) as db:
-        db.execute(f'CREATE DATABASE "{name}"')
-    return f"{postgresql_server}/{name}"
+    return new_database(postgresql_server, "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50] + f"_{os.getpid()}_{free_port()}")
 
 
 RALPH = "ralph-malph[backend-fs,lrs,cli]==5.1.0"
