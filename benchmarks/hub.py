@@ -102,9 +102,9 @@ http {{
     raise RuntimeError(f"nginx did not start: {process.stderr.read().decode()}")
 
 
-def uploads(site: Path, data: Path, count: int, clients: int, db: str | None = None) -> dict:
+def uploads(site: Path, data: Path, count: int, clients: int, db: str | None = None, workers: int = 1) -> dict:
     files = [json.dumps(progress_file(50, name=f"Learner {n}")).encode() for n in range(count)]
-    hub = Hub([site], data, db=db)
+    hub = Hub([site], data, "--workers", str(workers), db=db)
     try:
         result = load(hub.port, [("POST", "/api/progress", body) for body in files], clients)
     finally:
@@ -144,6 +144,8 @@ def main() -> None:
             nginx.wait()
         result["uploads_sqlite"] = uploads(site, tmp / "hub-sqlite", args.uploads, args.clients)
         print("uploads_sqlite", json.dumps(result["uploads_sqlite"]), flush=True)
+        result["uploads_sqlite_2_workers"] = uploads(site, tmp / "hub-sqlite-2", args.uploads, args.clients, workers=2)
+        print("uploads_sqlite_2_workers", json.dumps(result["uploads_sqlite_2_workers"]), flush=True)
         with running_postgresql() as server:
             result["uploads_postgresql"] = uploads(site, tmp / "hub-pg", args.uploads, args.clients, new_database(server, "bench"))
         print("uploads_postgresql", json.dumps(result["uploads_postgresql"]), flush=True)

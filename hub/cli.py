@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -97,10 +99,27 @@ def cmd_serve(args) -> int:
         print("Without a certificate, devices on the network get the lessons as a website only: browsers allow offline use, "
               "installing and notifications only over https (or on localhost). See the 'Secure contexts' part of "
               "docs/hub.md; give --tls-cert and --tls-key for the name devices use.", flush=True)
-    app = create_app(sites, store, args.max_upload, secure=bool(args.tls_cert))
-    uvicorn.run(app, host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
-                log_level=args.log_level, timeout_graceful_shutdown=5)
+    options = dict(host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                   log_level=args.log_level, timeout_graceful_shutdown=5)
+    if args.workers > 1:
+        # Several processes, each with its own copy of the app: uvicorn imports it by name.
+        store.close()
+        os.environ[WORKER_SETTINGS] = json.dumps({"sites": [str(s) for s in sites], "data": args.data,
+                                                  "max_upload": args.max_upload, "secure": bool(args.tls_cert)})
+        uvicorn.run("hub.cli:worker_app", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(sites, store, args.max_upload, secure=bool(args.tls_cert)), **options)
     return 0
+
+
+WORKER_SETTINGS = "SATCHEL_HUB_WORKER"
+
+
+def worker_app():
+    """The app of one worker process of `satchel hub --workers N`."""
+    settings = json.loads(os.environ[WORKER_SETTINGS])
+    return create_app([Path(s) for s in settings["sites"]], Store.in_data_dir(Path(settings["data"])),
+                      settings["max_upload"], secure=settings["secure"])
 
 
 def main(argv: list[str]) -> int:
@@ -134,5 +153,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tls-cert", help="certificate (PEM) for https")
     parser.add_argument("--tls-key", help="its private key (PEM)")
     parser.add_argument("--max-upload", type=int, default=DEFAULT_MAX_UPLOAD, help=f"largest progress file accepted, in bytes (default {DEFAULT_MAX_UPLOAD:,})")
+    parser.add_argument("--workers", type=int, default=1, help="processes serving requests (a Raspberry Pi 4 has 4 cores; default 1)")
     parser.add_argument("--log-level", default="warning")
     return cmd_serve(parser.parse_args(argv))

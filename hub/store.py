@@ -8,8 +8,10 @@ killed mid-upload loses nothing that a client was told was stored."""
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +42,7 @@ CREATE TABLE IF NOT EXISTS learners (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+GROUP_COMMIT = 64  # files committed in one transaction, at most
 DATABASE = "hub.sqlite3"
 DB_FILE = "database.txt"  # in the data directory: the PostgreSQL URL, when the hub uses one
 
@@ -54,6 +57,8 @@ class Store:
     def __init__(self, url: str):
         self.url = url
         self.lock = threading.Lock()
+        self.waiting: queue.Queue = queue.Queue()
+        self.writer: threading.Thread | None = None
         if url.startswith(("postgresql://", "postgres://")):
             import psycopg
             self.db = psycopg.connect(url, autocommit=True)
@@ -89,26 +94,54 @@ class Store:
         return store
 
     def add_file(self, data: dict) -> tuple[int, int]:
-        """Store a checked progress file; returns (new statements, statements already stored)."""
+        """Store a checked progress file; returns (new statements, statements already stored) once
+        they are committed. Files arriving together are committed together (one disk flush for
+        many uploads): a writer thread takes every file waiting when it starts a transaction."""
+        done: Future = Future()
+        with self.lock:
+            if self.writer is None:
+                self.writer = threading.Thread(target=self._write, name="satchel-store-writer", daemon=True)
+                self.writer.start()
+        self.waiting.put((data, done))
+        return done.result()
+
+    def _write(self) -> None:
+        while True:
+            batch = [self.waiting.get()]
+            while len(batch) < GROUP_COMMIT:
+                try:
+                    batch.append(self.waiting.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self.lock:
+                    self.db.execute(self.begin)
+                    try:
+                        results = [self._insert(data) for data, _ in batch]
+                        self.db.execute("COMMIT")
+                    except BaseException:
+                        self.db.execute("ROLLBACK")
+                        raise
+            except Exception as error:  # every file of the batch gets the error; none is half stored
+                for _, done in batch:
+                    done.set_exception(error)
+                continue
+            for (_, done), result in zip(batch, results, strict=True):
+                done.set_result(result)
+
+    def _insert(self, data: dict) -> tuple[int, int]:
         curriculum, profile, received = data["curriculum"]["id"], data["profile"], now()
         rows = [(s["id"], curriculum, profile["id"], s["verb"]["id"].rsplit("/", 1)[-1], s["object"]["id"], s["timestamp"],
                  orjson.dumps(s).decode(), received) for s in data["statements"]]
-        with self.lock:
-            self.db.execute(self.begin)
-            try:
-                cursor = self.db.cursor()
-                cursor.executemany(self.sql(
-                    "INSERT INTO statements (id, curriculum, learner, verb, object, timestamp, body, received) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"), rows)
-                added = cursor.rowcount
-                cursor.execute(self.sql(
-                    "INSERT INTO learners VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, id) DO UPDATE SET "
-                    "name = excluded.name, colour = excluded.colour, picture = excluded.picture, updated = excluded.updated"),
-                    (curriculum, profile["id"], profile["name"], profile["colour"], profile["picture"], received))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        cursor = self.db.cursor()
+        cursor.executemany(self.sql(
+            "INSERT INTO statements (id, curriculum, learner, verb, object, timestamp, body, received) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"), rows)
+        added = max(cursor.rowcount, 0)
+        cursor.execute(self.sql(
+            "INSERT INTO learners VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, id) DO UPDATE SET "
+            "name = excluded.name, colour = excluded.colour, picture = excluded.picture, updated = excluded.updated"),
+            (curriculum, profile["id"], profile["name"], profile["colour"], profile["picture"], received))
         return added, len(rows) - added
 
     def mark_forwarded(self, ids: list[str], when: str) -> None:

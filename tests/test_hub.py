@@ -256,6 +256,20 @@ def test_a_hub_killed_mid_burst_loses_nothing_and_duplicates_nothing(demo_site, 
     assert max(tries) > 1, "some uploads were cut off by the kill and sent again"
 
 
+def test_two_worker_processes_store_each_statement_once(demo_site, tmp_path):
+    hub = Hub([demo_site], tmp_path / "data", "--workers", "2")
+    try:
+        uploads = [progress_file(10, name=f"Learner {n}") for n in range(60)]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(hub.upload, uploads + uploads))
+        assert all(status == 200 for status, _ in answers)
+        assert sum(reply["new"] for _, reply in answers) == 600
+        stored = hub.stored()
+        assert len(stored) == len(set(stored)) == 600
+    finally:
+        hub.stop()
+
+
 def test_several_bundles_are_served_under_their_curriculum_id(demo_site, tmp_path, demo_copy):
     from builder.build import build
     settings = demo_copy / "curriculum.yml"
