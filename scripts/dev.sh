@@ -13,11 +13,13 @@ setup() {
   .venv/bin/python -m pip install --quiet -e '.[test]'
 }
 
-# The tests drive Debian's chromium and start their own PostgreSQL server (Debian's package).
+# The tests drive Debian's chromium, start their own PostgreSQL server (Debian's package) and make
+# a certificate with openssl.
 need_test_packages() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  command -v openssl >/dev/null || missing+=(openssl)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ]; then
     echo "Installing Debian's ${missing[*]} for the tests..."

@@ -355,3 +355,33 @@ def test_small_files_served_from_memory_follow_changes_on_disk(demo_site, tmp_pa
         assert status == 200 and b"<!-- new version -->" in body and headers["etag"] != first[1]["etag"]
     finally:
         running.stop()
+
+
+def test_the_hub_serves_https_with_a_given_certificate(demo_site, tmp_path):
+    """The deployment model of docs/hub.md: the hub holds a certificate for the name devices use."""
+    import ssl
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    port = free_port()
+    command = [sys.executable, "-m", "builder.cli", "hub"]
+    subprocess.run([*command, "init", "--data", str(tmp_path / "data")], check=True, capture_output=True)
+    process = subprocess.Popen([*command, str(demo_site), "--data", str(tmp_path / "data"), "--port", str(port),
+                                "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    trusted = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{port}/sw.js", context=trusted, timeout=2) as response:
+                    assert response.status == 200 and response.read() == (demo_site / "sw.js").read_bytes()
+                break
+            except (OSError, urllib.error.URLError):
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+                time.sleep(0.2)
+        with pytest.raises(OSError):  # https only: plain http gets no answer
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/sw.js", timeout=2)
+    finally:
+        process.terminate()
+        process.wait(10)
