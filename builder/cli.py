@@ -28,6 +28,9 @@ def cmd_build(args) -> int:
     from .nodejs import NodeError
     try:
         build(Path(args.curriculum), Path(args.output))
+        if args.precompress:
+            from .precompress import precompress
+            print(f"Precompressed {precompress(Path(args.output))} files (.br and .gz beside each).")
     except CurriculumError as err:
         print(str(err), file=sys.stderr)
         print("Nothing was built: fix the problems above, then build again.", file=sys.stderr)
@@ -94,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     build = commands.add_parser("build", help="build a curriculum into a static site (default: the demo into site/)")
     build.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))
     build.add_argument("-o", "--output", default="site", help="the folder to write the site to (default: site)")
+    build.add_argument("--precompress", action="store_true", help="also write .br and .gz copies of text files, for `satchel hub`")
     build.set_defaults(run=cmd_build)
 
     serve = commands.add_parser("serve", help="preview a curriculum while you write it; pages reload as you save")

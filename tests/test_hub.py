@@ -385,3 +385,27 @@ def test_the_hub_serves_https_with_a_given_certificate(demo_site, tmp_path):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_build_writes_precompressed_copies_the_hub_sends(tmp_path):
+    import gzip
+
+    from builder import DEMO_CURRICULUM
+    site = tmp_path / "site"
+    result = subprocess.run([sys.executable, "-m", "builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(site), "--precompress"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "Precompressed" in result.stdout, result.stderr
+    page = site / "fr" / "index.html"
+    assert brotli.decompress((site / "fr" / "index.html.br").read_bytes()) == page.read_bytes()
+    assert gzip.decompress((site / "fr" / "index.html.gz").read_bytes()) == page.read_bytes()
+    packs = json.loads((site / "satchel" / "packs" / "fr.json").read_text(encoding="utf-8"))
+    assert not [f for f in packs["files"] if f["url"].endswith((".br", ".gz"))], "copies are not downloaded by devices"
+    assert ".br" not in (site / "sw.js").read_text(encoding="utf-8")
+    running = Hub([site], tmp_path / "data")
+    try:
+        status, headers, body = running.request("fr/", headers={"accept-encoding": "br"})
+        assert headers["content-encoding"] == "br" and brotli.decompress(body) == page.read_bytes()
+        status, headers, body = running.request("fr/", headers={"accept-encoding": "gzip"})
+        assert headers["content-encoding"] == "gzip" and gzip.decompress(body) == page.read_bytes()
+    finally:
+        running.stop()
