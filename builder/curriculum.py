@@ -25,6 +25,8 @@ RTL_LANGUAGES = {"ar", "he", "fa", "ur", "ps", "ckb", "dv", "yi", "sd", "ug"}
 # What mkdocs-static-i18n accepts as a language folder: 'en', 'pt-BR', 'zh-Hant', 'pt_BR'.
 LANGUAGE_CODE_RE = re.compile(r"(^[a-z]{2}(-[A-Za-z]{4})?(-[A-Z]{2})?$)|(^[a-z]{2}_[A-Z]{2}$)")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Top-level names of a bundle (docs/bundle.md) and of a hub (docs/hub.md): no subject may take them.
+RESERVED_TOP = {"api", "assets", "icons", "satchel", "search", "sw.js"}
 CURRICULUM_KEYS = {"id", "version", "title", "description", "languages", "colours", "icon"}
 LANGUAGE_KEYS = {"code", "name", "default", "dir"}
 DEFAULT_COLOURS = {"primary": "#1f6f5c", "accent": "#f2a541"}
@@ -337,6 +339,11 @@ def _read_language(curriculum: Curriculum, code: str, problems: list[Problem]) -
         if not entry.is_dir():
             if entry.suffix == ".md":
                 problems.append(Problem(entry, 0, MISPLACED_LESSON))
+            continue
+        reserved = RESERVED_TOP | {lang.code for lang in curriculum.languages}
+        if entry.name.lower() in reserved or entry.name.lower().startswith("workbox-"):
+            problems.append(Problem(entry, 0, f"a subject cannot be called '{entry.name}': the bundle and the hub use that name at the top "
+                                              f"({', '.join(sorted(reserved))}, workbox-*); rename the folder"))
             continue
         subject = _node(curriculum.subjects, Subject, entry.name)
         claim(subject.id, entry)

@@ -135,3 +135,11 @@ def test_build_refuses_an_invalid_curriculum_with_the_same_messages(tmp_path, ca
     assert "halves.md:5: link 'nowhere.md' points to a file that does not exist" in err
     assert "Nothing was built" in err
     assert not site.exists()
+
+
+@pytest.mark.parametrize("name", ["api", "assets", "fr", "workbox-v7"])
+def test_a_subject_cannot_take_a_name_the_bundle_or_hub_uses(tmp_path, name):
+    files = valid_files()
+    files[f"en/{name}/index.md"] = "---\ntitle: Taken\n---\n"
+    found = problems_of(write(tmp_path, files))
+    assert len(found) == 1 and f"a subject cannot be called '{name}'" in found[0] and "rename the folder" in found[0], found
