@@ -93,10 +93,9 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     routes = [Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health),
               Route("/api/openapi.json", openapi_document),
               *dashboard.routes(store, {c["id"]: c for c in described}, max_upload)]
+    # The first process to start chooses the secret; every worker process then signs with it.
+    store.set_meta("session_secret", secrets.token_urlsafe(32), replace=False)
     secret = store.meta("session_secret")
-    if secret is None:
-        secret = secrets.token_urlsafe(32)
-        store.set_meta("session_secret", secret)
     session = Middleware(SessionMiddleware, secret_key=secret, session_cookie="satchel_hub", max_age=8 * 3600,
                          same_site="strict", https_only=secure)
     api = Starlette(routes=routes, middleware=[session])

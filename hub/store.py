@@ -158,9 +158,11 @@ class Store:
         rows = self.query("SELECT value FROM meta WHERE key = ?", key)
         return rows[0][0] if rows else None
 
-    def set_meta(self, key: str, value: str) -> None:
+    def set_meta(self, key: str, value: str, replace: bool = True) -> None:
+        """Set a setting; with replace=False, only if it has none yet."""
+        action = "DO UPDATE SET value = excluded.value" if replace else "DO NOTHING"
         with self.lock:
-            self.db.execute(self.sql("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"), (key, value))
+            self.db.execute(self.sql(f"INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) {action}"), (key, value))
 
     def query(self, sql: str, *args) -> list[tuple]:
         with self.lock:

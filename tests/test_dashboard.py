@@ -142,3 +142,16 @@ def test_set_password_refuses_short_ones(hub):
                             input="short\n", text=True, capture_output=True)
     assert result.returncode == 2 and "at least 8 characters" in result.stderr
     assert Browser(hub).sign_in()[0] == 303, "the old password still works"
+
+
+def test_a_session_holds_across_worker_processes(demo_site, tmp_path):
+    """With --workers, every process signs sessions with the one secret the first one chose."""
+    running = Hub([demo_site], tmp_path / "data", "--workers", "2")
+    try:
+        subprocess.run([sys.executable, "-m", "builder.cli", "hub", "set-password", "--data", str(running.data)],
+                       input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+        browser = Browser(running)
+        assert browser.sign_in()[0] == 303
+        assert [browser.get("_hub/satchel-demo/")[0] for _ in range(20)] == [200] * 20
+    finally:
+        running.stop()
