@@ -33,12 +33,19 @@ def cmd_init(args) -> int:
     return 0
 
 
+def open_store(args, command: str) -> Store | None:
+    """The store of --data, or None after saying why not (the command then exits 2)."""
+    try:
+        return Store.in_data_dir(Path(args.data))
+    except FileNotFoundError as error:
+        print(f"satchel hub {command}: {error}", file=sys.stderr)
+        return None
+
+
 def cmd_set_password(args) -> int:
     import getpass
-    try:
-        store = Store.in_data_dir(Path(args.data))
-    except FileNotFoundError as error:
-        print(f"satchel hub set-password: {error}", file=sys.stderr)
+    store = open_store(args, "set-password")
+    if store is None:
         return 2
     if sys.stdin.isatty():
         password = getpass.getpass("Teacher password: ")
@@ -59,10 +66,8 @@ def cmd_sync(args) -> int:
     import os
 
     from .upstream import UpstreamError, forward, forward_forever
-    try:
-        store = Store.in_data_dir(Path(args.data))
-    except FileNotFoundError as error:
-        print(f"satchel hub sync: {error}", file=sys.stderr)
+    store = open_store(args, "sync")
+    if store is None:
         return 2
     password = os.environ.get("SATCHEL_UPSTREAM_PASSWORD")
     if args.password_file:

@@ -110,22 +110,27 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
             return RedirectResponse(f"/_hub/{next(iter(curricula))}/", status_code=303)
         return page(request, "curricula.html", curricula=sorted(curricula))
 
-    async def curriculum_page(request: Request) -> Response:
+    async def report_of(request: Request):
+        """(curriculum, report) for a signed-in teacher, else the response to send instead."""
         if not signed_in(request):
             return RedirectResponse("/_hub/login", status_code=303)
         curriculum = curricula.get(request.path_params["curriculum"])
         if curriculum is None:
             return PlainTextResponse("No such curriculum on this hub.", status_code=404)
-        report = await run_in_threadpool(build_report, store, curriculum, language_of(request))
+        return curriculum, await run_in_threadpool(build_report, store, curriculum, language_of(request))
+
+    async def curriculum_page(request: Request) -> Response:
+        found = await report_of(request)
+        if isinstance(found, Response):
+            return found
+        curriculum, report = found
         return page(request, "dashboard.html", curriculum=curriculum, report=report)
 
     async def csv_export(request: Request) -> Response:
-        if not signed_in(request):
-            return RedirectResponse("/_hub/login", status_code=303)
-        curriculum = curricula.get(request.path_params["curriculum"])
-        if curriculum is None:
-            return PlainTextResponse("No such curriculum on this hub.", status_code=404)
-        report = await run_in_threadpool(build_report, store, curriculum, language_of(request))
+        found = await report_of(request)
+        if isinstance(found, Response):
+            return found
+        curriculum, report = found
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["learner_id", "learner", "lesson_id", "lesson", "opened", "completed", "best_score", "attempts", "seconds"])
