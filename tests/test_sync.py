@@ -86,3 +86,33 @@ def test_progress_files_from_a_usb_stick(browser, demo_site, tmp_path):
     finally:
         page.close()
         hub.stop()
+
+
+def test_the_service_worker_sends_the_outbox_on_a_background_sync(context, demo_site, tmp_path):
+    """Where the browser has Background Sync, the service worker sends the outbox by itself when
+    the network is back: the event is dispatched here through the DevTools protocol."""
+    hub = Hub([demo_site], tmp_path / "data")
+    page = context.new_page()
+    try:
+        visit(page, hub.url + LESSON + "/")
+        page.evaluate("navigator.serviceWorker.ready")
+        hub.stop()
+        answer_quiz(page, right=True)
+        page.wait_for_function("document.documentElement.dataset.satchelSync === 'offline'", timeout=15000)
+        assert outbox(page) > 0
+        hub = Hub([demo_site], tmp_path / "data", port=hub.port)
+
+        cdp = context.new_cdp_session(page)
+        registrations = []
+        cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+        cdp.send("ServiceWorker.enable")
+        deadline = time.monotonic() + 10
+        while not registrations and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        registration = registrations[0]
+        cdp.send("ServiceWorker.dispatchSyncEvent", {"origin": hub.url.rstrip("/"), "registrationId": registration["registrationId"],
+                                                     "tag": "satchel-upload", "lastChance": False})
+        wait_for_empty_outbox(page)  # no reload, no 'online' event: the service worker sent it
+        assert statement_ids(page) <= set(hub.stored())
+    finally:
+        hub.stop()
