@@ -328,6 +328,8 @@ def test_removing_a_learner_asks_first_and_removes_only_them(context, demo_site,
     renamed = snapshot(page)
     assert renamed["profile"]["id"] == esi["profile"]["id"] and renamed["ids"] == esi["ids"]
     assert page.evaluate("window.satchelProgress.db().then(d => d.count('statements'))") == len(esi["ids"])
+    waiting = page.evaluate("window.satchelProgress.db().then(d => d.getAll('outbox')).then(l => l.map(w => w.profile))")
+    assert waiting and set(waiting) <= {esi["profile"]["id"]}, "nothing of Dede's waits to be sent"
 
 
 def test_progress_survives_an_update_and_keeps_retired_lessons(context, demo_copy, serve, tmp_path):

@@ -9,7 +9,8 @@
  *   summaries   {profile, state}                  derived state, updated in the same transaction
  *   pending     {id, profile, lesson, language, title, seconds, updated}
  *               time spent on the open lesson, saved every second; it becomes an 'experienced'
- *               statement when the page is hidden or closed, or at the next start after a crash. */
+ *               statement when the page is hidden or closed, or at the next start after a crash.
+ *   outbox      {id, profile}                     statements not yet on a hub (progress-sync.js) */
 (function () {
   'use strict';
   var M = window.satchelProgressModel;
@@ -91,12 +92,14 @@
 
   async function removeProfile(id) {
     var d = await db();
-    var tx = d.transaction(['profiles', 'statements', 'summaries', 'pending'], 'readwrite');
+    var tx = d.transaction(['profiles', 'statements', 'summaries', 'pending', 'outbox'], 'readwrite');
     var cursor = await tx.objectStore('statements').index('profile').openKeyCursor(IDBKeyRange.only(id));
     while (cursor) { tx.objectStore('statements').delete(cursor.primaryKey); cursor = await cursor.continue(); }
     tx.objectStore('profiles').delete(id);
     tx.objectStore('summaries').delete(id);
-    for (var p of await tx.objectStore('pending').getAll()) if (p.profile === id) tx.objectStore('pending').delete(p.id);
+    for (var name of ['pending', 'outbox']) {
+      for (var p of await tx.objectStore(name).getAll()) if (p.profile === id) tx.objectStore(name).delete(p.id);
+    }
     await tx.done;
     if (localStorage.getItem(CURRENT) === id) localStorage.removeItem(CURRENT);
   }
@@ -495,7 +498,7 @@
       show(result);
       return format(strings.imported, { name: p.name, added: result.added, known: result.known });
     } catch (error) {
-      return format(strings.failed, { reason: error.name === 'QuotaExceededError' ? strings.full : error.message });
+      return failure(error);
     }
   }
 
@@ -531,7 +534,12 @@
   function report(error) {
     console.error('Satchel progress:', error);
     var box = document.querySelector('[data-satchel-progress-error]');
-    if (box) { box.hidden = false; box.textContent = format(strings.failed, { reason: error.name === 'QuotaExceededError' ? strings.full : error.message }); }
+    if (box) { box.hidden = false; box.textContent = failure(error); }
+  }
+
+  /* What to tell the learner when progress could not be written. */
+  function failure(error) {
+    return format(strings.failed, { reason: error.name === 'QuotaExceededError' ? strings.full : error.message });
   }
 
   // For tests and benchmarks: the same functions the pages use.
