@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from .store import Store
 
-ADL = "http://adlnet.gov/expapi/verbs/"
+PASS_MARK = 0.6  # as PASS_MARK in theme/assets/satchel/progress-model.js
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Report:
             if tried:
                 out.append({"lesson": lesson, "learners": len(tried), "attempts": sum(c.attempts for c in tried),
                             "average_best": round(100 * sum(c.best or 0 for c in tried) / len(tried)),
-                            "passed": sum(1 for c in tried if (c.best or 0) >= 0.6)})
+                            "passed": sum(1 for c in tried if (c.best or 0) >= PASS_MARK)})
         return out
 
 
@@ -88,7 +88,7 @@ def build_report(store: Store, curriculum: dict, language: str, recent: int = 20
         elif verb in ("passed", "failed") and part:
             cell.attempts += 1
             scaled = result.get("score", {}).get("scaled", 0)
-            cell.best = max(cell.best or 0, max(scaled, 0.6) if verb == "passed" else scaled)
+            cell.best = max(cell.best or 0, max(scaled, PASS_MARK) if verb == "passed" else scaled)
     for learner, verb, object_id, _, timestamp in reversed(rows[-recent:]):
         lesson = object_id.removeprefix(prefix).partition("#")[0]
         report.recent.append({"when": timestamp, "who": names.get(learner, learner), "verb": verb, "lesson": titles.get(lesson, lesson)})

@@ -8,6 +8,7 @@ killed mid-upload loses nothing that a client was told was stored."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -114,14 +115,8 @@ class Store:
                 except queue.Empty:
                     break
             try:
-                with self.lock:
-                    self.db.execute(self.begin)
-                    try:
-                        results = [self._insert(data) for data, _ in batch]
-                        self.db.execute("COMMIT")
-                    except BaseException:
-                        self.db.execute("ROLLBACK")
-                        raise
+                with self._transaction():
+                    results = [self._insert(data) for data, _ in batch]
             except Exception as error:  # every file of the batch gets the error; none is half stored
                 for _, done in batch:
                     done.set_exception(error)
@@ -145,14 +140,20 @@ class Store:
         return added, len(rows) - added
 
     def mark_forwarded(self, ids: list[str], when: str) -> None:
+        with self._transaction():
+            self.db.cursor().executemany(self.sql("UPDATE statements SET forwarded = ? WHERE id = ?"), [(when, i) for i in ids])
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        """A write transaction, holding the connection: committed, or rolled back on any error."""
         with self.lock:
             self.db.execute(self.begin)
             try:
-                self.db.cursor().executemany(self.sql("UPDATE statements SET forwarded = ? WHERE id = ?"), [(when, i) for i in ids])
-                self.db.execute("COMMIT")
+                yield
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            self.db.execute("COMMIT")
 
     def meta(self, key: str) -> str | None:
         rows = self.query("SELECT value FROM meta WHERE key = ?", key)
