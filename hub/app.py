@@ -15,7 +15,6 @@ from pathlib import Path
 
 import orjson
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -79,7 +78,7 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
             return problem(422, str(error))
         except RecursionError:
             return problem(400, "nested too deep")
-        added, known = await run_in_threadpool(store.add_file, data)
+        added, known = await store.add_file(data)
         return JSONResponse({"new": added, "known": known})
 
     async def health(request: Request):
@@ -90,15 +89,14 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     async def openapi_document(request: Request):
         return JSONResponse(description)
 
-    routes = [Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health),
-              Route("/api/openapi.json", openapi_document),
-              *dashboard.routes(store, {c["id"]: c for c in described}, max_upload)]
+    api = Starlette(routes=[Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health),
+                            Route("/api/openapi.json", openapi_document)])
     # The first process to start chooses the secret; every worker process then signs with it.
     store.set_meta("session_secret", secrets.token_urlsafe(32), replace=False)
     secret = store.meta("session_secret")
     session = Middleware(SessionMiddleware, secret_key=secret, session_cookie="satchel_hub", max_age=8 * 3600,
                          same_site="strict", https_only=secure)
-    api = Starlette(routes=routes, middleware=[session])
+    teachers = Starlette(routes=dashboard.routes(store, {c["id"]: c for c in described}, max_upload), middleware=[session])
 
     if len(sites) == 1:
         files = Starlette(routes=[Mount("/", BundleFiles(sites[0]))])
@@ -109,9 +107,9 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
         files = Starlette(routes=[Route("/", index), *(Mount(f"/{c}", BundleFiles(site)) for c, site in curricula.items())])
 
     async def app(scope, receive, send):
-        """The API and the dashboard (with sessions), or the bundles' files (nothing in between)."""
+        """The API, the dashboard (with sessions), or the bundles' files (nothing in between)."""
         path = scope.get("path", "")
-        target = api if scope["type"] == "lifespan" or path.startswith(("/api/", "/_hub/")) else files
+        target = api if scope["type"] == "lifespan" or path.startswith("/api/") else teachers if path.startswith("/_hub/") else files
         await target(scope, receive, send)
 
     return app

@@ -166,7 +166,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
                 except (ValueError, RecursionError) as error:
                     results.append({"name": name, "error": str(error)[:300]})
                     continue
-                added, known = await run_in_threadpool(store.add_file, progress)
+                added, known = await store.add_file(progress)
                 results.append({"name": name, "learner": progress["profile"]["name"], "added": added, "known": known})
         return page(request, "upload.html", results=results)
 

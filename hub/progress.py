@@ -7,7 +7,7 @@ import json
 import re
 from functools import cache
 
-import fastjsonschema
+import jsonschema_rs
 
 from builder import ROOT
 
@@ -21,11 +21,9 @@ class BadProgress(ValueError):
 
 @cache
 def validator():
-    """The schema compiled to Python by fastjsonschema: 17 times faster than jsonschema here (0.5 ms
-    for 50 statements). The schema only uses keywords that draft 7 has, so it compiles as draft 7;
-    the tests check it with jsonschema as draft 2020-12."""
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return fastjsonschema.compile(dict(schema, **{"$schema": "http://json-schema.org/draft-07/schema#"}))
+    """The schema (draft 2020-12), checked by jsonschema-rs: 0.07 ms for 50 statements, 6 times
+    faster than fastjsonschema's generated Python, which made checking most of an upload's time."""
+    return jsonschema_rs.validator_for(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
 
 
 def check(data, curricula: set[str]) -> None:
@@ -33,9 +31,12 @@ def check(data, curricula: set[str]) -> None:
     if isinstance(data, dict) and isinstance(data.get("version"), int) and data.get("format") == "satchel-progress" and data["version"] > 1:
         raise BadProgress(f"progress file format {data['version']} is newer than this hub knows (1): update the hub")
     try:
-        validator()(data)
-    except fastjsonschema.JsonSchemaException as error:
-        raise BadProgress(f"not a valid progress file: {error.message[:300]}") from None
+        validator().validate(data)
+    except jsonschema_rs.ValidationError as error:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path).lstrip(".")
+        raise BadProgress(f"not a valid progress file: {where + ': ' if where else ''}{error.message[:300]}") from None
+    except ValueError as error:  # jsonschema-rs reads the data into Rust first, and refuses deep nesting
+        raise BadProgress(f"not a valid progress file: {error}") from None
     curriculum = data["curriculum"]["id"]
     if curriculum not in curricula:
         raise BadProgress(f"this hub does not serve the curriculum '{curriculum}' (it serves: {', '.join(sorted(curricula))})")

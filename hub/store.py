@@ -8,11 +8,10 @@ killed mid-upload loses nothing that a client was told was stored."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import queue
 import sqlite3
 import threading
-from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,28 +52,39 @@ def now() -> str:
 
 
 class Store:
-    """One connection, used by one thread at a time (the lock); writes are short transactions."""
+    """Two connections: one writes (a thread at a time, the lock), one reads (dashboard, reports,
+    sync), so a long report never holds up an upload. Writes are short transactions."""
 
     def __init__(self, url: str):
         self.url = url
-        self.lock = threading.Lock()
-        self.waiting: queue.Queue = queue.Queue()
-        self.writer: threading.Thread | None = None
+        self.lock = threading.Lock()  # the write connection's
+        self.read_lock = threading.Lock()
+        self.waiting: list[tuple[dict, asyncio.Future]] = []  # uploads for the next group commit
+        self.committing = False
         if url.startswith(("postgresql://", "postgres://")):
-            import psycopg
-            self.db = psycopg.connect(url, autocommit=True)
+            self.db, self.reader = self._postgresql(url), self._postgresql(url)
             self.begin, self.sql = "BEGIN", lambda q: q.replace("?", "%s")
         else:
-            self.db = sqlite3.connect(url.removeprefix("sqlite:///"), check_same_thread=False, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")  # a hub is often a Raspberry Pi that loses power
-            self.db.execute("PRAGMA busy_timeout=10000")
+            self.db, self.reader = self._sqlite(url), self._sqlite(url)
             self.begin, self.sql = "BEGIN IMMEDIATE", lambda q: q
         with self.lock:
             for statement in TABLES.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
             self.db.execute(self.sql("INSERT INTO meta VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING"), (str(SCHEMA_VERSION),))
+
+    @staticmethod
+    def _postgresql(url: str):
+        import psycopg
+        return psycopg.connect(url, autocommit=True)
+
+    @staticmethod
+    def _sqlite(url: str) -> sqlite3.Connection:
+        db = sqlite3.connect(url.removeprefix("sqlite:///"), check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # a hub is often a Raspberry Pi that loses power
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
 
     @classmethod
     def in_data_dir(cls, data: Path) -> Store:
@@ -94,35 +104,46 @@ class Store:
             (data / DB_FILE).chmod(0o600)  # it may hold a password
         return store
 
-    def add_file(self, data: dict) -> tuple[int, int]:
+    async def add_file(self, data: dict) -> tuple[int, int]:
         """Store a checked progress file; returns (new statements, statements already stored) once
-        they are committed. Files arriving together are committed together (one disk flush for
-        many uploads): a writer thread takes every file waiting when it starts a transaction."""
-        done: Future = Future()
-        with self.lock:
-            if self.writer is None:
-                self.writer = threading.Thread(target=self._write, name="satchel-store-writer", daemon=True)
-                self.writer.start()
-        self.waiting.put((data, done))
-        return done.result()
+        they are committed. Files arriving while a commit flushes to disk wait for the next one,
+        and are committed together: one disk flush for many uploads."""
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((data, done))
+        if not self.committing:
+            self.committing = True
+            asyncio.create_task(self._commit_waiting())
+        return await done
 
-    def _write(self) -> None:
-        while True:
-            batch = [self.waiting.get()]
-            while len(batch) < GROUP_COMMIT:
+    async def _commit_waiting(self) -> None:
+        """Insert the waiting files here, on the event loop (no handing over to a thread per row),
+        and wait for COMMIT, which flushes to disk, in a thread, while the loop takes more uploads."""
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:GROUP_COMMIT], self.waiting[GROUP_COMMIT:]
                 try:
-                    batch.append(self.waiting.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                with self._transaction():
-                    results = [self._insert(data) for data, _ in batch]
-            except Exception as error:  # every file of the batch gets the error; none is half stored
-                for _, done in batch:
-                    done.set_exception(error)
-                continue
-            for (_, done), result in zip(batch, results, strict=True):
-                done.set_result(result)
+                    if not self.lock.acquire(blocking=False):  # a sync or a setting is writing: wait, off the loop
+                        await asyncio.to_thread(self.lock.acquire)
+                    try:
+                        self.db.execute(self.begin)
+                        try:
+                            results = [self._insert(data) for data, _ in batch]
+                            await asyncio.to_thread(self.db.execute, "COMMIT")
+                        except BaseException:
+                            self.db.execute("ROLLBACK")
+                            raise
+                    finally:
+                        self.lock.release()
+                except Exception as error:  # every file of the batch gets the error; none is half stored
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                    continue
+                for (_, done), result in zip(batch, results, strict=True):
+                    if not done.done():  # its client may have gone: what is committed stays
+                        done.set_result(result)
+        finally:
+            self.committing = False
 
     def _insert(self, data: dict) -> tuple[int, int]:
         curriculum, profile, received = data["curriculum"]["id"], data["profile"], now()
@@ -166,8 +187,9 @@ class Store:
             self.db.execute(self.sql(f"INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) {action}"), (key, value))
 
     def query(self, sql: str, *args) -> list[tuple]:
-        with self.lock:
-            return list(self.db.execute(self.sql(sql), args).fetchall())
+        with self.read_lock:
+            return list(self.reader.execute(self.sql(sql), args).fetchall())
 
     def close(self) -> None:
         self.db.close()
+        self.reader.close()
