@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/hub.py [--requests 4000] [--uploads 2000] [--clients 8]
 
 - static: requests/s and p50/p99 latency of a lesson page and of a 5 MB media file, from the hub
-  and from nginx, and the hub's share of nginx's rate;
+  serving the bundle's folder, from the hub serving a `.satchel` archive of it, and from nginx,
+  and each one's share of nginx's rate (measured one after the other, in the same run);
 - uploads/s of progress files of 50 statements (each a new learner's, so every statement is
   stored) on SQLite and on PostgreSQL (a server the benchmark starts, as the tests do).
 Clients are `--clients` processes, each with a keep-alive connection. The machine's cores are
@@ -31,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from builder import DEMO_CURRICULUM  # noqa: E402
+from builder.archive import pack  # noqa: E402
 from builder.build import build  # noqa: E402
 from tests.conftest import free_port, new_database, running_postgresql  # noqa: E402
 from tests.progress_files import progress_file  # noqa: E402
@@ -130,16 +132,20 @@ def main() -> None:
         (site / "media" / "film-5mb.bin").write_bytes(os.urandom(5 * 1000 * 1000))
         os.chmod(tmp, 0o755)
         result: dict = {"clients": args.clients, "requests": args.requests, "uploads": args.uploads}
-        hub = Hub([site], tmp / "hub-static")
+        pack(site, tmp / "site.satchel")
+        hub, from_archive = Hub([site], tmp / "hub-static"), Hub([tmp / "site.satchel"], tmp / "hub-archive")
         nginx, nginx_port = start_nginx(site, tmp / "nginx")
         try:
             for name, path, count in (("lesson_page", LESSON, args.requests), ("media_5mb", MEDIA, max(50, args.requests // 10))):
                 jobs = [("GET", path, None)] * count
-                ours, theirs = load(hub.port, jobs, args.clients), load(nginx_port, jobs, args.clients)
-                result[name] = {"hub": ours, "nginx": theirs, "hub_share_of_nginx": round(ours["per_second"] / theirs["per_second"], 2)}
+                ours, archived, theirs = (load(port, jobs, args.clients) for port in (hub.port, from_archive.port, nginx_port))
+                result[name] = {"hub": ours, "hub_archive": archived, "nginx": theirs,
+                                "hub_share_of_nginx": round(ours["per_second"] / theirs["per_second"], 2),
+                                "hub_archive_share_of_nginx": round(archived["per_second"] / theirs["per_second"], 2)}
                 print(name, json.dumps(result[name]), flush=True)
         finally:
             hub.stop()
+            from_archive.stop()
             nginx.terminate()
             nginx.wait()
         result["uploads_sqlite"] = uploads(site, tmp / "hub-sqlite", args.uploads, args.clients)

@@ -11,6 +11,7 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from tqdm import tqdm
 
+from .coverage import report
 from .curriculum import Curriculum, require_valid
 from .nodejs import ensure_node_env
 from .site_config import mkdocs_yml
@@ -51,5 +52,6 @@ def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True) -> C
     with tqdm(total=2 * pages * len(curriculum.languages), unit="step", desc="Building pages", disable=not show_progress) as bar:
         plugin.progress = bar.update
         mkdocs_build(config)
+    say(report(curriculum))
     say(f"Built {site_dir} in {time.perf_counter() - started:.1f} s")
     return curriculum

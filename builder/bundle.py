@@ -14,7 +14,7 @@ from .icons import write_icons
 from .pages import OFFLINE_SLUG, language_prefix, node_url
 from .progress import write_progress_files
 
-PACK_FORMAT = 1
+PACK_FORMAT = 2  # 2: one list per subject, and an index of them per language
 SATCHEL_DIR = "satchel"  # bundle files that are Satchel's own: packs, version, curriculum.json
 
 
@@ -45,18 +45,35 @@ def page_entries(curriculum: Curriculum, files, site_dir: Path) -> list[dict]:
     return entries
 
 
-def write_pack(curriculum: Curriculum, code: str, pages: list[dict], site_dir: Path) -> None:
-    """Write satchel/packs/<code>.json: every page and image of one language, and what searching
-    it offline needs, with hash and size."""
+SHARED_PART = "_shared"  # what every subject of a language needs: its home, search index, lunr
+
+
+def write_packs(curriculum: Curriculum, code: str, pages: list[dict], site_dir: Path) -> None:
+    """Write a language's packs: satchel/packs/<code>/<part>.json lists the files of one subject
+    (pages, images, search store), and of the shared part, each with hash and size. The small
+    index satchel/packs/<code>.json lists the parts with the hash of each list, so a device
+    checking for an update fetches the index and only the lists that changed."""
     entries = list(pages)
     for url in search.language_files(code, site_dir):
         path = site_dir / url
         stem = path.stem if path.parent.name == "store" else None
         entries.append({"url": url, "bytes": path.stat().st_size, "sha256": _sha256(path), "subject": stem})
-    entries.sort(key=lambda e: e["url"])
+    parts = []
+    for part in [SHARED_PART, *(subject.id for subject in curriculum.subjects)]:
+        files = sorted(({"url": e["url"], "bytes": e["bytes"], "sha256": e["sha256"]} for e in entries
+                        if (e["subject"] or SHARED_PART) == part), key=lambda e: e["url"])
+        if not files:
+            continue
+        url = f"{SATCHEL_DIR}/packs/{code}/{part}.json"
+        _json(site_dir / url, {"format": PACK_FORMAT, "curriculum": curriculum.id, "version": curriculum.version,
+                               "language": code, "part": part, "bytes": sum(f["bytes"] for f in files), "files": files})
+        node = curriculum.node(part)
+        parts.append({"id": part, "url": url, "sha256": _sha256(site_dir / url), "files": len(files),
+                      "bytes": sum(f["bytes"] for f in files),
+                      "title": str(node.meta("title", code, curriculum.default_language.code)) if node else ""})
     _json(site_dir / SATCHEL_DIR / "packs" / f"{code}.json", {
         "format": PACK_FORMAT, "curriculum": curriculum.id, "version": curriculum.version, "language": code,
-        "bytes": sum(e["bytes"] for e in entries), "files": entries,
+        "bytes": sum(p["bytes"] for p in parts), "parts": parts,
     })
 
 
@@ -75,7 +92,7 @@ def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs
     worker = service_worker.start(site_dir)
     search.finish_indexes(curriculum, search_jobs, search_documents, site_dir)
     for language in curriculum.languages:
-        write_pack(curriculum, language.code, pages[language.code], site_dir)
+        write_packs(curriculum, language.code, pages[language.code], site_dir)
     service_worker.finish(worker, site_dir)
 
 

@@ -17,7 +17,9 @@ def cmd_check(args) -> int:
     if problems:
         print(format_problems(problems, root), file=sys.stderr)
         return 1
+    from .coverage import report
     print(f"{root}: no problems ({len(curriculum.lessons)} lessons, {len(curriculum.languages)} languages).")
+    print(report(curriculum))
     return 0
 
 
@@ -38,6 +40,20 @@ def cmd_build(args) -> int:
     except (MkDocsException, NodeError) as err:
         print(f"The build failed: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_pack(args) -> int:
+    from .archive import SUFFIX, ArchiveError, pack
+    output = Path(args.output or Path(args.site).resolve().name + SUFFIX)
+    try:
+        manifest = pack(Path(args.site), output)
+    except (ArchiveError, OSError) as error:
+        print(f"satchel pack: {error}", file=sys.stderr)
+        return 1
+    size = output.stat().st_size
+    print(f"Wrote {output}: {manifest['curriculum']} {manifest['version']}, {len(manifest['files'])} files, "
+          f"{size / 1e6:.1f} MB. Import it on a hub with `satchel hub import {output.name} --data DIR`.")
     return 0
 
 
@@ -99,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("-o", "--output", default="site", help="the folder to write the site to (default: site)")
     build.add_argument("--precompress", action="store_true", help="also write .br and .gz copies of text files, for `satchel hub`")
     build.set_defaults(run=cmd_build)
+
+    pack = commands.add_parser("pack", help="write a built site into one .satchel archive (for hubs, on a USB stick)")
+    pack.add_argument("site", help="a folder written by `satchel build`")
+    pack.add_argument("-o", "--output", help="the archive to write (default: <site folder name>.satchel)")
+    pack.set_defaults(run=cmd_pack)
 
     serve = commands.add_parser("serve", help="preview a curriculum while you write it; pages reload as you save")
     serve.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))

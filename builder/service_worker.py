@@ -3,6 +3,7 @@ the precache manifest of the app shell into service_worker/sw.js."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -47,14 +48,37 @@ def copy_workbox_runtime(node_modules: Path, site_dir: Path) -> Path:
     return target
 
 
+# Satchel's scripts that sw.js imports. They are copied into a folder named by their hash: a new
+# service worker of each publication then finds them in the browser's HTTP cache (the folder is
+# served as immutable) instead of downloading them again, unless they changed.
+SW_IMPORTS = ("vendor/idb.umd.js", "progress-model.js", "progress-sync.js", "packs.js")
+
+
+def copy_service_worker_imports(site_dir: Path) -> str:
+    """Copy SW_IMPORTS to assets/satchel/sw-<hash>/; returns that folder, relative to the site."""
+    source = site_dir / "assets" / "satchel"
+    digest = hashlib.sha256()
+    for name in SW_IMPORTS:
+        digest.update(name.encode() + b"\0" + (source / name).read_bytes())
+    for old in source.glob("sw-*"):
+        shutil.rmtree(old)
+    target = source / f"sw-{digest.hexdigest()[:12]}"
+    target.mkdir()
+    for name in SW_IMPORTS:
+        shutil.copyfile(source / name, target / Path(name).name)
+    return target.relative_to(site_dir).as_posix()
+
+
 def start(site_dir: Path) -> NodeJob:
     """Copy the workbox runtime, then start injecting the app shell's precache manifest into sw.js."""
     home = ensure_node_env()
     cli = home / "node_modules" / "workbox-cli" / "build" / "bin.js"
     workbox_dir = copy_workbox_runtime(home / "node_modules", site_dir)
+    imports = copy_service_worker_imports(site_dir)
     tmp = Path(tempfile.mkdtemp(prefix="satchel-sw-"))
     source = tmp / "sw.js"
-    source.write_text(SW_SOURCE.read_text(encoding="utf-8").replace("__WORKBOX_DIR__", workbox_dir.name), encoding="utf-8")
+    source.write_text(SW_SOURCE.read_text(encoding="utf-8").replace("__WORKBOX_DIR__", workbox_dir.name)
+                      .replace("__SATCHEL_SW_DIR__", imports), encoding="utf-8")
     config = tmp / "workbox-config.cjs"
     config.write_text("module.exports = " + json.dumps({
         "globDirectory": str(site_dir),

@@ -21,7 +21,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 
+from builder.archive import Archive
+
 from . import dashboard
+from .archives import POINTER, ArchiveFiles, Imported
 from .openapi import openapi
 from .progress import BadProgress, check
 from .static import BundleFiles
@@ -41,6 +44,19 @@ def curriculum_of(site: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def open_bundle(path: Path) -> tuple[dict, object]:
+    """A bundle's curriculum and the ASGI app serving its files: a folder built by `satchel build`,
+    a `.satchel` archive (`satchel pack`), or a curriculum imported into the data directory
+    (`satchel hub import`). Raises FileNotFoundError or ArchiveError, saying why."""
+    if path.is_dir() and (path / POINTER).is_file():
+        files = Imported(path)
+        return json.loads(files.files.archive.read("satchel/curriculum.json")), files
+    if path.is_file():
+        archive = Archive.open(path)
+        return json.loads(archive.read("satchel/curriculum.json")), ArchiveFiles(archive)
+    return curriculum_of(path), BundleFiles(path)
+
+
 def problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -58,8 +74,9 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD, secure: bool = False):
-    described = [curriculum_of(site) for site in sites]
-    curricula = {c["id"]: site for c, site in zip(described, sites, strict=True)}
+    opened = [open_bundle(site) for site in sites]
+    described = [curriculum for curriculum, _ in opened]
+    curricula = {curriculum["id"]: files for curriculum, files in opened}
 
     async def upload(request: Request):
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
@@ -99,12 +116,12 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     teachers = Starlette(routes=dashboard.routes(store, {c["id"]: c for c in described}, max_upload), middleware=[session])
 
     if len(sites) == 1:
-        files = Starlette(routes=[Mount("/", BundleFiles(sites[0]))])
+        files = Starlette(routes=[Mount("/", opened[0][1])])
     else:
         async def index(request: Request):
             items = "".join(f'<li><a href="{html.escape(c)}/">{html.escape(c)}</a></li>' for c in sorted(curricula))
             return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>Satchel hub</title><h1>Satchel hub</h1><ul>{items}</ul>")
-        files = Starlette(routes=[Route("/", index), *(Mount(f"/{c}", BundleFiles(site)) for c, site in curricula.items())])
+        files = Starlette(routes=[Route("/", index), *(Mount(f"/{c}", served) for c, served in curricula.items())])
 
     async def app(scope, receive, send):
         """The API, the dashboard (with sessions), or the bundles' files (nothing in between)."""

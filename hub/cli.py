@@ -3,7 +3,8 @@
     satchel hub init --data DIR [--db postgresql://...]   create the data directory (and the tables)
     satchel hub set-password --data DIR                   the teacher dashboard's password (/_hub/)
     satchel hub sync --data DIR --upstream URL [--user U] [--every S]   forward statements upstream
-    satchel hub SITE [SITE ...] --data DIR [--host H] [--port P] [--tls-cert C --tls-key K] [--max-upload BYTES]
+    satchel hub import FILE.satchel --data DIR             check an archive (a USB stick's) and switch to it
+    satchel hub [SITE ...] --data DIR [--host H] [--port P] [--tls-cert C --tls-key K] [--max-upload BYTES]
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import os
 import sys
 from pathlib import Path
 
-from .app import DEFAULT_MAX_UPLOAD, create_app, curriculum_of
+from builder.archive import SUFFIX, ArchiveError
+
+from .app import DEFAULT_MAX_UPLOAD, create_app
+from .archives import import_archive, imported
 from .auth import hash_password
 from .dashboard import PASSWORD_KEY
 from .store import DATABASE, Store
@@ -40,6 +44,25 @@ def open_store(args, command: str) -> Store | None:
     except FileNotFoundError as error:
         print(f"satchel hub {command}: {error}", file=sys.stderr)
         return None
+
+
+def cmd_import(args) -> int:
+    data = Path(args.data)
+    if open_store(args, "import") is None:
+        return 2
+    try:
+        archive, replaced = import_archive(data, Path(args.archive), allow_older=args.allow_older)
+    except ArchiveError as error:
+        print(f"satchel hub import: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a stick pulled out, a full disk: the hub still serves what it served
+        print(f"satchel hub import: could not copy {args.archive} ({error}); the hub still serves what it served before",
+              file=sys.stderr)
+        return 2
+    what = f"{archive.curriculum_id} {archive.version}"
+    print(f"Imported {what} (replacing {replaced}): a running hub serves it within a second." if replaced else
+          f"Imported {what}. Start the hub with `satchel hub --data {data}` (a running hub serves it after a restart).")
+    return 0
 
 
 def cmd_set_password(args) -> int:
@@ -87,16 +110,19 @@ def cmd_sync(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    sites = [Path(s) for s in args.sites]
-    try:
-        for site in sites:
-            curriculum_of(site)
-        store = Store.in_data_dir(Path(args.data))
-    except FileNotFoundError as error:
-        print(f"satchel hub: {error}", file=sys.stderr)
-        return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         print("satchel hub: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
+        return 2
+    sites = [Path(s) for s in args.sites] + imported(Path(args.data))
+    if not sites:
+        print(f"satchel hub: nothing to serve: give a bundle (a folder from `satchel build`, or a {SUFFIX} file from "
+              f"`satchel pack`), or import one with `satchel hub import FILE --data {args.data}`", file=sys.stderr)
+        return 2
+    try:
+        store = Store.in_data_dir(Path(args.data))
+        app = create_app(sites, store, args.max_upload, secure=bool(args.tls_cert))  # opens and checks every bundle
+    except (FileNotFoundError, ArchiveError) as error:
+        print(f"satchel hub: {error}", file=sys.stderr)
         return 2
     scheme = "https" if args.tls_cert else "http"
     print(f"Satchel hub: serving {', '.join(str(s) for s in sites)} on {scheme}://{args.host}:{args.port}/", flush=True)
@@ -113,7 +139,7 @@ def cmd_serve(args) -> int:
                                                   "max_upload": args.max_upload, "secure": bool(args.tls_cert)})
         uvicorn.run("hub.cli:worker_app", factory=True, workers=args.workers, **options)
     else:
-        uvicorn.run(create_app(sites, store, args.max_upload, secure=bool(args.tls_cert)), **options)
+        uvicorn.run(app, **options)
     return 0
 
 
@@ -144,6 +170,13 @@ def main(argv: list[str]) -> int:
         parser.add_argument("--password-file", help="a file holding its password (or set SATCHEL_UPSTREAM_PASSWORD)")
         parser.add_argument("--every", type=float, help="keep running: forward again every this many seconds")
         return cmd_sync(parser.parse_args(argv[1:]))
+    if argv[:1] == ["import"]:
+        parser = argparse.ArgumentParser(prog="satchel hub import", description=f"Check a bundle archive ({SUFFIX}, made by "
+                                         "`satchel pack`), for example from a USB stick, and switch the hub to it.")
+        parser.add_argument("archive", help=f"the {SUFFIX} file")
+        parser.add_argument("--data", required=True, help="the hub's data directory")
+        parser.add_argument("--allow-older", action="store_true", help="accept a version older than the one served (to go back)")
+        return cmd_import(parser.parse_args(argv[1:]))
     if argv[:1] == ["set-password"]:
         parser = argparse.ArgumentParser(prog="satchel hub set-password",
                                          description="Set the teacher dashboard's password (asked twice; or one line on standard input).")
@@ -151,7 +184,8 @@ def main(argv: list[str]) -> int:
         return cmd_set_password(parser.parse_args(argv[1:]))
     parser = argparse.ArgumentParser(prog="satchel hub", description="Serve built bundles to a school's devices and receive their progress.",
                                      epilog="First run `satchel hub init --data DIR`.")
-    parser.add_argument("sites", nargs="+", help="bundles built by `satchel build` (one is served at /, several at /<curriculum id>/)")
+    parser.add_argument("sites", nargs="*", help=f"bundles: folders built by `satchel build` or {SUFFIX} archives from `satchel pack` "
+                        "(one is served at /, several at /<curriculum id>/), besides those imported into --data")
     parser.add_argument("--data", required=True, help="the hub's data directory (made by `satchel hub init`)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network)")
     parser.add_argument("--port", type=int, default=8080)

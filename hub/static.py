@@ -28,10 +28,18 @@ mimetypes.add_type("application/manifest+json", ".webmanifest")
 mimetypes.add_type("image/svg+xml", ".svg")
 mimetypes.add_type("text/javascript", ".js")
 
-IMMUTABLE = re.compile(r"(^|/)workbox-v[\d.]+/|(^|/)assets/stylesheets/[\w-]+\.[0-9a-f]{8}\.min\.css$")
+IMMUTABLE = re.compile(r"(^|/)workbox-v[\d.]+/|(^|/)assets/stylesheets/[\w-]+\.[0-9a-f]{8}\.min\.css$|(^|/)assets/satchel/sw-[0-9a-f]{12}/")
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 SMALL = 256 * 1024
 CACHE_BYTES = 64 * 1024 * 1024
+
+
+def media_type(path: str) -> str:
+    """The Content-Type of a file, by its name; text in UTF-8."""
+    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if kind.startswith("text/") or kind in ("application/javascript", "application/json", "application/manifest+json", "image/svg+xml"):
+        kind += "; charset=utf-8"
+    return kind
 
 
 def cache_control(path: str) -> str:
@@ -47,15 +55,13 @@ class Entry:
 
     def __init__(self, full_path: str, relative: str, stat_result: os.stat_result, variants: dict[str, str]):
         self.full_path, self.signature = full_path, (stat_result.st_mtime_ns, stat_result.st_size)
-        media_type = mimetypes.guess_type(full_path)[0] or "application/octet-stream"
-        if media_type.startswith("text/") or media_type in ("application/javascript", "application/json", "application/manifest+json", "image/svg+xml"):
-            media_type += "; charset=utf-8"
+        kind = media_type(full_path)
         self.bodies: dict[str | None, tuple[bytes, dict]] = {}
         for encoding, path in [(None, full_path), *variants.items()]:
             with open(path, "rb") as file:
                 body = file.read()
             stat = os.stat(path)
-            headers = {"content-type": media_type, "content-length": str(len(body)), "cache-control": cache_control(relative),
+            headers = {"content-type": kind, "content-length": str(len(body)), "cache-control": cache_control(relative),
                        "x-content-type-options": "nosniff", "last-modified": formatdate(stat.st_mtime, usegmt=True),
                        "etag": f'"{md5(f"{stat.st_mtime}-{stat.st_size}".encode(), usedforsecurity=False).hexdigest()}"'}
             if encoding:
@@ -120,7 +126,7 @@ class BundleFiles(StaticFiles):
             response = entry.response(request_headers, scope["method"])
             response.satchel_entry = entry
             return response
-        media_type = mimetypes.guess_type(full_path)[0] or "application/octet-stream"
+        kind = mimetypes.guess_type(full_path)[0] or "application/octet-stream"
         encoding = None
         if variants and "range" not in request_headers:
             accepted = request_headers.get("accept-encoding", "")
@@ -128,7 +134,7 @@ class BundleFiles(StaticFiles):
             if encoding:
                 full_path = variants[encoding]
                 stat_result = os.stat(full_path)
-        response = BigFileResponse(full_path, status_code=status_code, stat_result=stat_result, media_type=media_type)
+        response = BigFileResponse(full_path, status_code=status_code, stat_result=stat_result, media_type=kind)
         response.headers["cache-control"] = cache_control(relative)
         response.headers["x-content-type-options"] = "nosniff"
         if encoding:

@@ -1,16 +1,18 @@
 /* Satchel's service worker. Built by `satchel build` with workbox-cli injectManifest:
  * the workbox manifest placeholder becomes the list of app-shell files (with revisions) and __WORKBOX_DIR__
- * the folder of the workbox runtime copied into the bundle. Nothing is loaded from another origin.
+ * the folder of the workbox runtime copied into the bundle, __SATCHEL_SW_DIR__ the folder of the
+ * Satchel scripts it imports (named by their hash). Nothing is loaded from another origin.
  *
  * Caches:
  *  - workbox precache: the app shell (styles, scripts, icons, manifests, offline pages);
- *  - satchel-lang-<code>: the pages and images of a language the learner made available offline
- *    (written by the page, see theme/assets/satchel/offline.js);
+ *  - satchel-files and satchel-packs: the subjects the learner keeps on the device, written by the
+ *    page and read here through theme/assets/satchel/packs.js;
  *  - satchel-visited: pages the learner opened while online, as a bonus when offline.
  */
 importScripts('__WORKBOX_DIR__/workbox-sw.js');
 // Sending progress to a school hub, the page's way (theme/assets/satchel/progress-sync.js).
-importScripts('assets/satchel/vendor/idb.umd.js', 'assets/satchel/progress-model.js', 'assets/satchel/progress-sync.js');
+importScripts('__SATCHEL_SW_DIR__/idb.umd.js', '__SATCHEL_SW_DIR__/progress-model.js', '__SATCHEL_SW_DIR__/progress-sync.js');
+importScripts('__SATCHEL_SW_DIR__/packs.js');
 workbox.setConfig({ modulePathPrefix: '__WORKBOX_DIR__/', debug: false });
 
 const { precacheAndRoute, cleanupOutdatedCaches, matchPrecache } = workbox.precaching;
@@ -18,6 +20,7 @@ const { registerRoute } = workbox.routing;
 
 const VISITED_CACHE = 'satchel-visited';
 const scope = new URL(self.registration.scope);
+const packs = new SatchelPacks(scope.href);
 
 precacheAndRoute(self.__WB_MANIFEST, { directoryIndex: 'index.html', ignoreURLParametersMatching: [/.*/] });
 cleanupOutdatedCaches();
@@ -57,8 +60,10 @@ registerRoute(
 registerRoute(
   ({ request, url }) => request.method === 'GET' && url.origin === self.location.origin && url.href.startsWith(scope.href),
   async ({ request, url }) => {
-    // Downloads of a language (theme/assets/satchel/app.js) want the published file, not our copy.
+    // Downloads of packs (theme/assets/satchel/packs.js) want the published file, not our copy.
     if (request.headers.has('x-satchel-download')) return fetch(request);
+    const kept = await packs.match(request.url);
+    if (kept) return kept;
     const cached = await caches.match(request, { ignoreSearch: true });
     if (cached) return cached;
     try {
@@ -83,6 +88,9 @@ self.addEventListener('install', () => {
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
     await caches.delete(VISITED_CACHE); // pages of the previous version
+    for (const name of await caches.keys()) {
+      if (name.startsWith('satchel-lang-')) await caches.delete(name); // packs format 1
+    }
     await self.clients.claim();
   })());
 });
@@ -107,4 +115,5 @@ self.addEventListener('sync', (event) => {
 
 self.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'SKIP_WAITING') self.skipWaiting();
+  if (event.data && event.data.type === 'satchel-packs-changed') packs.forget();
 });

@@ -14,6 +14,7 @@ import pytest
 
 from builder import DEMO_CURRICULUM
 from builder.build import build
+from hub.static import cache_control
 
 CHROMIUM = os.environ.get("SATCHEL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -35,8 +36,26 @@ def demo_copy(tmp_path) -> Path:
     return target
 
 
+class CountingWriter:
+    """The answer stream of one connection, counting every byte sent (status line, headers, body)."""
+
+    def __init__(self, raw):
+        self.raw, self.count = raw, 0
+
+    def write(self, data) -> int:
+        self.count += len(data)
+        return self.raw.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.raw, name)
+
+
 class Server:
-    """A static HTTP server on 127.0.0.1 serving one folder; it can stop and start again on the same port."""
+    """A static HTTP server on 127.0.0.1 serving one folder; it can stop and start again on the same port.
+
+    `sent` records (path, bytes sent with headers) of every GET, for byte accounting. `before_get`,
+    if set, is called with each path first: it may sleep (a slow network), or return False to drop
+    the connection unanswered (a server dying mid-download)."""
 
     def __init__(self, folder: Path, port: int = 0, prefix: str = ""):
         self.folder = folder
@@ -44,6 +63,8 @@ class Server:
         self.port = port
         self.httpd = None
         self.requests: list[str] = []
+        self.sent: list[tuple[str, int]] = []
+        self.before_get = None
 
     def start(self) -> Server:
         server = self
@@ -52,14 +73,42 @@ class Server:
             def log_message(self, *args):
                 pass
 
+            def setup(self):
+                super().setup()
+                self.wfile = CountingWriter(self.wfile)
+
             def end_headers(self):
-                if self.path.endswith("sw.js"):
-                    self.send_header("Cache-Control", "no-cache")
+                # The caching a hub or a CDN gives a bundle (docs/hub.md): revalidate, except the
+                # versioned workbox runtime; an ETag so that revalidating costs a 304.
+                path = self.path.split("?")[0]
+                self.send_header("Cache-Control", cache_control(path.lstrip("/")))
+                etag = self.etag()
+                if etag:
+                    self.send_header("ETag", etag)
                 super().end_headers()
 
+            def etag(self) -> str | None:
+                path = self.translate_path(self.path.split("?")[0])
+                path = os.path.join(path, "index.html") if os.path.isdir(path) else path
+                try:
+                    stat = os.stat(path)
+                except OSError:
+                    return None
+                return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+
             def do_GET(self):
+                if server.before_get is not None and server.before_get(self.path) is False:
+                    self.close_connection = True
+                    return
                 server.requests.append(self.path)
-                super().do_GET()
+                before = self.wfile.count
+                etag = self.etag()
+                if etag and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.end_headers()
+                else:
+                    super().do_GET()
+                server.sent.append((self.path, self.wfile.count - before))
 
             def translate_path(self, path):
                 if server.prefix:

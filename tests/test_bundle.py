@@ -4,6 +4,7 @@ no request to another origin, and byte-identical rebuilds."""
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import json
 import re
 import subprocess
@@ -75,18 +76,32 @@ def test_web_manifests_per_language(demo_site):
     assert "سا" in json.loads((demo_site / "ar" / "manifest.webmanifest").read_text(encoding="utf-8"))["name"]
 
 
-def test_pack_lists_cover_every_page_and_image_of_a_language(demo_site):
-    pack = json.loads((demo_site / "satchel" / "packs" / "ar.json").read_text(encoding="utf-8"))
-    urls = {entry["url"] for entry in pack["files"]}
+def test_pack_lists_cover_every_page_and_image_of_a_language_once_per_subject(demo_site):
+    index = json.loads((demo_site / "satchel" / "packs" / "ar.json").read_text(encoding="utf-8"))
+    assert [part["id"] for part in index["parts"]] == ["_shared", "mathematics", "science"]
+    assert [part["title"] for part in index["parts"]][1:] == ["الرياضيات", "العلوم"]
+    by_part = {}
+    for part in index["parts"]:
+        raw = (demo_site / part["url"]).read_bytes()
+        assert hashlib.sha256(raw).hexdigest() == part["sha256"], "the index holds each list's hash"
+        listed = json.loads(raw)
+        assert (listed["part"], listed["language"], listed["format"]) == (part["id"], "ar", 2)
+        assert listed["bytes"] == part["bytes"] == sum(f["bytes"] for f in listed["files"])
+        by_part[part["id"]] = {f["url"] for f in listed["files"]}
+        for entry in listed["files"]:
+            target = demo_site / entry["url"]
+            target = target / "index.html" if entry["url"].endswith("/") else target
+            assert target.stat().st_size == entry["bytes"], entry["url"]
+            assert hashlib.sha256(target.read_bytes()).hexdigest() == entry["sha256"], entry["url"]
+    urls = set().union(*by_part.values())
+    assert sum(len(u) for u in by_part.values()) == len(urls), "every file is in one part"
     ar_pages = {p.parent.relative_to(demo_site).as_posix() + "/" for p in (demo_site / "ar").rglob("index.html") if "_offline" not in p.parts}
     assert ar_pages <= urls
-    assert "ar/mathematics/fractions/fractions.svg" in urls
-    for entry in pack["files"]:
-        target = demo_site / entry["url"]
-        target = target / "index.html" if entry["url"].endswith("/") else target
-        assert target.stat().st_size == entry["bytes"], entry["url"]
-    assert pack["bytes"] == sum(entry["bytes"] for entry in pack["files"])
-    assert not any(u.startswith(("fr/", "mathematics/")) for u in urls), "a language's pack holds only its own files"
+    assert "ar/mathematics/fractions/fractions.svg" in by_part["mathematics"]
+    assert {"ar/", "satchel/search/ar/index.json"} <= by_part["_shared"]
+    assert "satchel/search/ar/store/science.json" in by_part["science"]
+    assert all(u.startswith("ar/science/") for u in by_part["science"] if u.endswith("/"))
+    assert not any(u.startswith(("fr/", "mathematics/")) for u in urls), "a language's packs hold only its own files"
 
 
 def test_service_worker_precaches_the_shell_from_the_bundle(demo_site):

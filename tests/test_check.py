@@ -127,6 +127,26 @@ def test_check_command_passes_the_demo(capsys):
     assert "no problems" in capsys.readouterr().out
 
 
+def test_check_reports_translation_coverage_per_language(tmp_path, capsys):
+    root = write(tmp_path / "tiny", valid_files())  # French has halves, not quarters
+    assert main(["check", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "  en    2 of 2 lessons (100 %)\n" in out
+    assert "  fr    1 of 2 lessons (50 %), missing: maths/fractions/quarters\n" in out
+
+
+def test_coverage_names_five_missing_lessons_and_counts_the_rest(tmp_path):
+    from builder.coverage import report
+    files = valid_files()
+    for n in range(7):
+        files[f"en/maths/fractions/extra-{n}.md"] = lesson(f"Extra {n}", f"order: {n + 3}\n")
+    curriculum, problems = load_curriculum(write(tmp_path / "tiny", files))
+    assert problems == []
+    line = report(curriculum).splitlines()[2]
+    assert line.startswith("  fr    1 of 9 lessons (11 %), missing: maths/fractions/")
+    assert line.count("maths/fractions/") == 5 and line.endswith("and 3 more")
+
+
 def test_build_refuses_an_invalid_curriculum_with_the_same_messages(tmp_path, capsys):
     root = write(tmp_path / "tiny", {**valid_files(), "en/maths/fractions/halves.md": lesson(body="[x](nowhere.md)\n")})
     site = tmp_path / "site"

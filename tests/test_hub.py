@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from builder.archive import pack
 from hub.store import Store
 from tests.conftest import free_port
 from tests.progress_files import progress_file
@@ -71,9 +72,14 @@ class Hub:
             store.close()
 
 
-@pytest.fixture
-def hub(demo_site, tmp_path):
-    running = Hub([demo_site], tmp_path / "data")
+@pytest.fixture(params=["folder", "archive"])
+def hub(demo_site, tmp_path, request):
+    """A hub serving the demo from its folder, or from a `.satchel` archive of it (the same answers)."""
+    site = demo_site
+    if request.param == "archive":
+        site = tmp_path / "demo.satchel"
+        pack(demo_site, site)
+    running = Hub([site], tmp_path / "data")
     yield running
     running.stop()
 
@@ -110,6 +116,8 @@ def test_headers_for_an_offline_app(hub, demo_site):
     url = picture.relative_to(demo_site).as_posix()
     status, headers, body = hub.request(url, headers={"range": "bytes=10-29"})
     assert status == 206 and body == picture.read_bytes()[10:30] and headers["content-range"].endswith(f"/{picture.stat().st_size}")
+    assert hub.request(url, headers={"range": "bytes=100000-"})[0] == 416
+    assert hub.request("no/such/page/")[0] == 404
 
 
 def test_precompressed_files_are_sent_to_browsers_that_accept_them(demo_site, tmp_path):
@@ -292,7 +300,9 @@ def test_the_hub_explains_a_missing_data_directory(demo_site, tmp_path):
     result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", str(demo_site), "--data", str(tmp_path / "none")],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "satchel hub init --data" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", str(tmp_path), "--data", str(tmp_path)], capture_output=True, text=True)
+    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(tmp_path / "data")], check=True, capture_output=True)
+    result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", str(tmp_path), "--data", str(tmp_path / "data")],
+                            capture_output=True, text=True)
     assert result.returncode == 2 and "is not a Satchel bundle" in result.stderr
     unreachable = f"postgresql://satchel@127.0.0.1:{free_port()}/hub"
     result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(tmp_path / "pg"), "--db", unreachable],
@@ -399,8 +409,9 @@ def test_the_build_writes_precompressed_copies_the_hub_sends(tmp_path):
     page = site / "fr" / "index.html"
     assert brotli.decompress((site / "fr" / "index.html.br").read_bytes()) == page.read_bytes()
     assert gzip.decompress((site / "fr" / "index.html.gz").read_bytes()) == page.read_bytes()
-    packs = json.loads((site / "satchel" / "packs" / "fr.json").read_text(encoding="utf-8"))
-    assert not [f for f in packs["files"] if f["url"].endswith((".br", ".gz"))], "copies are not downloaded by devices"
+    listed = [f["url"] for part in (site / "satchel" / "packs" / "fr").glob("*.json")
+              for f in json.loads(part.read_text(encoding="utf-8"))["files"]]
+    assert listed and not [url for url in listed if url.endswith((".br", ".gz"))], "copies are not downloaded by devices"
     assert ".br" not in (site / "sw.js").read_text(encoding="utf-8")
     running = Hub([site], tmp_path / "data")
     try:

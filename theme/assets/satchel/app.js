@@ -1,14 +1,14 @@
-/* Satchel's learner-side script: registers the service worker, tells the learner when a new
- * version is ready, and makes a whole language available offline (theme/base.html has the UI).
+/* Satchel's learner-side script: registers the service worker, keeps the subjects the learner
+ * chose on the device (packs.js does the storing; theme/base.html has the dialog), and brings
+ * them up to date when a new version is published.
  * Plain browser JavaScript, no build step, no other origin. */
 (function () {
   'use strict';
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
   var config = JSON.parse(document.getElementById('satchel-config').textContent);
   var strings = config.strings;
-  var packUrl = new URL(config.pack, root).href;
-  var cacheName = 'satchel-lang-' + config.language;
-  var HASH_HEADER = 'x-satchel-sha256';
+  var packs = new SatchelPacks(root.href);
+  var SHARED = '_shared';
 
   function format(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
@@ -21,62 +21,6 @@
     return (i ? bytes.toFixed(1) : bytes) + ' ' + units[i];
   }
 
-  /* A language's pack list says, for each page and image, its hash and size. What is missing
-   * from the language's cache, or cached with another hash, is still to download. */
-  async function plan() {
-    var response = await fetch(packUrl, { cache: 'no-cache' });
-    if (!response.ok) throw new Error('pack list: HTTP ' + response.status);
-    var pack = await response.json();
-    var cache = await caches.open(cacheName);
-    var todo = [];
-    for (var file of pack.files) {
-      var cached = await cache.match(new URL(file.url, root).href);
-      if (!cached || cached.headers.get(HASH_HEADER) !== file.sha256) todo.push(file);
-    }
-    var wanted = new Set(pack.files.map(function (f) { return new URL(f.url, root).href; }));
-    return { pack: pack, cache: cache, todo: todo, wanted: wanted,
-             bytes: todo.reduce(function (sum, f) { return sum + f.bytes; }, 0) };
-  }
-
-  async function sha256(buffer) {
-    var digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
-    return Array.from(digest, function (b) { return b.toString(16).padStart(2, '0'); }).join('');
-  }
-
-  /* Three downloads at a time. Each file is checked against the hash in the pack list before it
-   * is kept, so a device never mixes files of two versions (a server half-way through an update). */
-  async function download(work, onProgress) {
-    var done = 0;
-    var queue = work.todo.slice();
-    var failed = false;
-    async function worker() {
-      while (queue.length && !failed) {
-        var file = queue.shift();
-        var url = new URL(file.url, root).href;
-        try {
-          var response = await fetch(url, { cache: 'no-cache', headers: { 'x-satchel-download': '1' } });
-          if (!response.ok) throw new Error(file.url + ': HTTP ' + response.status);
-          var body = await response.arrayBuffer();
-          if (await sha256(body) !== file.sha256) throw new Error(file.url + ': changed on the server, try again');
-          var headers = new Headers(response.headers);
-          headers.set(HASH_HEADER, file.sha256);
-          await work.cache.put(url, new Response(body, { status: 200, statusText: 'OK', headers: headers }));
-        } catch (error) {
-          failed = true;
-          throw error;
-        }
-        done += file.bytes;
-        onProgress(work.bytes ? done / work.bytes : 1);
-      }
-    }
-    await Promise.all([worker(), worker(), worker()]);
-    // Files that a newer version removed: drop them. Then record the installed version.
-    for (var request of await work.cache.keys()) {
-      if (!work.wanted.has(request.url) && request.url !== packUrl) await work.cache.delete(request);
-    }
-    await work.cache.put(packUrl, new Response(JSON.stringify(work.pack), { headers: { 'content-type': 'application/json' } }));
-  }
-
   /* Bytes this site may still store, or null when the browser does not say. */
   async function freeSpace() {
     if (!navigator.storage || !navigator.storage.estimate) return null;
@@ -84,110 +28,234 @@
     return typeof estimate.quota === 'number' ? Math.max(0, estimate.quota - (estimate.usage || 0)) : null;
   }
 
-  async function installed() {
-    var cache = await caches.open(cacheName);
-    return !!(await cache.match(packUrl));
+  /* A phone on mobile data, or with data saver on: updates wait for the learner's yes. */
+  function metered() {
+    var connection = navigator.connection;
+    return !!connection && (connection.saveData || connection.type === 'cellular');
   }
 
+  function noRoomMessage(needed, free) {
+    return format(strings.noroom, { size: humanSize(needed), free: humanSize(free || 0) });
+  }
+
+  /* Download a plan; a full disk leaves nothing of it behind. Throws with a message to show. */
+  async function fetchPlan(plan, signal, onProgress) {
+    var free = await freeSpace();
+    if (free !== null && free < plan.bytes) throw new Error(noRoomMessage(plan.bytes, free));
+    if (navigator.storage && navigator.storage.persist) navigator.storage.persist();
+    try {
+      await packs.download(plan, { signal: signal, onProgress: onProgress });
+    } catch (error) {
+      if (error.name === 'AbortError') throw error;
+      if (error.name === 'QuotaExceededError') {
+        await packs.discard(plan);
+        throw new Error(noRoomMessage(plan.bytes, await freeSpace()));
+      }
+      throw new Error(format(strings.failed, { reason: error.message }));
+    }
+  }
+
+  /* The dialog: every subject of this language, its size, whether it is on the device; download
+   * (with cancel and resume) and remove. Downloading a subject also keeps the language's home
+   * and search ("_shared"); removing the last subject removes them too. */
   function setUpOfflineControl() {
     var button = document.querySelector('[data-satchel-offline]');
     var dialog = document.querySelector('[data-satchel-offline-dialog]');
     var status = dialog.querySelector('[data-satchel-offline-status]');
+    var list = dialog.querySelector('[data-satchel-parts]');
     var bar = dialog.querySelector('progress');
-    var start = dialog.querySelector('[data-satchel-offline-download]');
-    var work = null;
+    var all = dialog.querySelector('[data-satchel-offline-all]');
+    var cancel = dialog.querySelector('[data-satchel-offline-cancel]');
+    var index = null;
+    var busy = null;  // the AbortController of the download under way
     button.hidden = false;
 
-    function ready() {
-      button.dataset.state = 'ready';
-      status.textContent = strings.ready;
-      start.hidden = true;
-      bar.hidden = true;
+    async function states() {
+      var found = {};
+      for (var kind of ['installed', 'pending']) {
+        for (var item of await packs.lists(kind, config.language)) {
+          found[item.part] = found[item.part] || {};
+          found[item.part][kind] = item;
+        }
+      }
+      return found;
     }
 
-    installed().then(function (yes) { if (yes) button.dataset.state = 'ready'; });
+    async function paint() {
+      var found = await states();
+      var subjects = index.parts.filter(function (p) { return p.id !== SHARED; });
+      var onDevice = subjects.filter(function (p) { return found[p.id] && found[p.id].installed; });
+      button.dataset.state = onDevice.length === subjects.length ? 'ready' : onDevice.length ? 'some' : '';
+      list.replaceChildren.apply(list, subjects.map(function (part) {
+        var state = found[part.id] || {};
+        var row = document.createElement('li');
+        row.dataset.part = part.id;
+        var title = document.createElement('strong');
+        title.textContent = part.title;
+        var info = document.createElement('span');
+        var action = document.createElement('button');
+        action.type = 'button';
+        action.className = 'md-button';
+        if (state.installed) {
+          row.dataset.state = state.installed.sha256 === part.sha256 ? 'installed' : 'outdated';
+          info.textContent = format(strings.partOn, { size: humanSize(state.installed.list.bytes) });
+          action.textContent = strings.remove;
+          action.dataset.action = 'remove';
+        } else if (state.pending) {
+          row.dataset.state = 'paused';
+          info.textContent = format(strings.partPaused, { size: humanSize(part.bytes) });
+          action.textContent = strings.resume;
+          action.dataset.action = 'download';
+        } else {
+          row.dataset.state = 'absent';
+          info.textContent = humanSize(part.bytes);
+          action.textContent = strings.download;
+          action.dataset.action = 'download';
+        }
+        action.disabled = !!busy;
+        action.addEventListener('click', function () {
+          if (action.dataset.action === 'remove') removePart(part.id, onDevice.length === 1);
+          else get([SHARED, part.id]);
+        });
+        row.append(title, ' ', info, ' ', action);
+        return row;
+      }));
+      var missing = subjects.filter(function (p) { return !(found[p.id] && found[p.id].installed); });
+      all.hidden = !missing.length;
+      all.disabled = !!busy;
+      all.textContent = format(strings.all, { size: humanSize(missing.reduce(function (s, p) { return s + p.bytes; }, 0)) });
+      if (!busy && !status.dataset.sticky) {
+        var free = await freeSpace();
+        status.textContent = free === null ? '' : format(strings.free, { size: humanSize(free) });
+      }
+    }
+
+    function say(text, sticky) {
+      status.textContent = text;
+      if (sticky) status.dataset.sticky = '1'; else delete status.dataset.sticky;
+    }
+
+    async function get(partIds) {
+      busy = new AbortController();
+      cancel.hidden = false;
+      bar.hidden = false;
+      bar.value = 0;
+      await paint();
+      try {
+        var plan = await packs.plan(config.language, partIds, index);
+        say(format(strings.progress, { percent: 0, size: humanSize(plan.bytes) }));
+        await fetchPlan(plan, busy.signal, function (done, total) {
+          bar.value = total ? Math.round(100 * done / total) : 100;
+          say(format(strings.progress, { percent: bar.value, size: humanSize(total) }));
+        });
+        say(strings.ready, true);
+      } catch (error) {
+        say(error.name === 'AbortError' ? strings.cancelled : error.message, true);
+      } finally {
+        busy = null;
+        cancel.hidden = true;
+        bar.hidden = true;
+        await paint();
+      }
+    }
+
+    async function removePart(id, last) {
+      await packs.remove(config.language, id);
+      if (last) await packs.remove(config.language, SHARED);
+      say(strings.removed, true);
+      await paint();
+    }
+
+    cancel.addEventListener('click', function () { if (busy) busy.abort(); });
+    all.addEventListener('click', function () {
+      get(index.parts.map(function (p) { return p.id; }));
+    });
+
+    packs.lists('installed', config.language).then(function (found) {
+      if (found.some(function (i) { return i.part !== SHARED; })) button.dataset.state = 'some';
+    });
 
     button.addEventListener('click', async function () {
       if (!('caches' in window) || !navigator.serviceWorker) {
-        status.textContent = strings.unsupported;
-        start.hidden = true;
+        say(strings.unsupported, true);
+        all.hidden = true;
         dialog.showModal();
         return;
       }
-      start.hidden = false;
-      start.disabled = true;
+      say('');
       dialog.showModal();
       try {
-        work = await plan();
-        if (!work.todo.length) return ready();
-        status.textContent = format(strings.size, { size: humanSize(work.bytes) });
-        var free = await freeSpace();
-        if (free !== null && free < work.bytes) {
-          status.textContent = format(strings.noroom, { size: humanSize(work.bytes) });
-          return;
-        }
-        start.disabled = false;
+        index = await packs.index(config.language);
+        await paint();
       } catch (error) {
-        status.textContent = format(strings.failed, { reason: error.message });
-      }
-    });
-
-    start.addEventListener('click', async function () {
-      start.disabled = true;
-      bar.hidden = false;
-      if (navigator.storage && navigator.storage.persist) navigator.storage.persist();
-      try {
-        await download(work, function (fraction) {
-          bar.value = Math.round(fraction * 100);
-          status.textContent = format(strings.progress, { percent: Math.round(fraction * 100) });
-        });
-        ready();
-      } catch (error) {
-        work = await plan().catch(function () { return work; });
-        // Browsers may not tell the free space in advance: a full disk shows up here.
-        status.textContent = error.name === 'QuotaExceededError'
-          ? format(strings.noroom, { size: humanSize(work.bytes) })
-          : format(strings.failed, { reason: error.message });
-        bar.hidden = true;
-        start.disabled = false;
+        say(format(strings.failed, { reason: error.message }), true);
       }
     });
 
     dialog.querySelector('[data-satchel-offline-close]').addEventListener('click', function () { dialog.close(); });
   }
 
-  /* After an update, bring the languages this device keeps offline up to date: only the files
-   * whose hash changed are fetched. Until then, the previous version's files keep working. Each
-   * downloaded language is marked stale at the update and refreshed, until that succeeds, the
-   * next time one of its pages is opened online. */
-  var STALE = 'satchel-stale-';
-
-  async function markDownloadedLanguagesStale() {
-    (await caches.keys()).forEach(function (name) {
-      if (name.indexOf('satchel-lang-') === 0) localStorage.setItem(STALE + name.slice('satchel-lang-'.length), '1');
-    });
-  }
-
-  async function refreshInstalledLanguage() {
+  /* A new version published: bring every language kept on this device up to date, fetching only
+   * the files whose hash changed. The installed version answers until a part is complete. On
+   * mobile data the learner is asked first, with the size. The outcome is left on <html> as
+   * data-satchel-packs (for tests and curious adults). */
+  async function updateInstalledPacks() {
     var banner = document.querySelector('[data-satchel-update]');
-    var work = (await installed()) ? await plan() : { todo: [] };
-    if (work.todo.length) {
-      banner.hidden = false;
-      banner.querySelector('button').hidden = true;
-      await download(work, function (fraction) {
-        banner.querySelector('span').textContent = format(strings.updating, { percent: Math.round(fraction * 100) });
-      });
-      banner.hidden = true;
+    var text = banner.querySelector('span');
+    var action = banner.querySelector('button');
+    var codes = new Set();
+    for (var kind of ['installed', 'pending']) {
+      (await packs.lists(kind)).forEach(function (item) { codes.add(item.code); });
     }
-    localStorage.removeItem(STALE + config.language);
-    document.documentElement.dataset.satchelRefreshed = String(work.todo.length);
+    var plans = [];
+    for (var code of codes) {
+      var ids = new Set();
+      for (var k of ['installed', 'pending']) {
+        (await packs.lists(k, code)).forEach(function (item) { ids.add(item.part); });
+      }
+      var plan = await packs.plan(code, Array.from(ids));
+      if (plan.parts.length || plan.gone.length) plans.push(plan);
+    }
+    if (!plans.length) {
+      document.documentElement.dataset.satchelPacks = 'up-to-date';
+      return;
+    }
+    var bytes = plans.reduce(function (sum, p) { return sum + p.bytes; }, 0);
+    if (metered() && bytes > 0) {
+      banner.hidden = false;
+      text.textContent = format(strings.updateOffer, { size: humanSize(bytes) });
+      action.textContent = strings.updateGet;
+      action.hidden = false;
+      document.documentElement.dataset.satchelPacks = 'asking';
+      await new Promise(function (resolve) { action.addEventListener('click', resolve, { once: true }); });
+    }
+    banner.hidden = false;
+    action.hidden = true;
+    var done = 0;
+    try {
+      for (var each of plans) {
+        var before = done;
+        await fetchPlan(each, undefined, function (got) {
+          text.textContent = format(strings.updating, { percent: bytes ? Math.round(100 * (before + got) / bytes) : 100 });
+        });
+        done += each.bytes;
+      }
+      banner.hidden = true;
+      document.documentElement.dataset.satchelPacks = 'updated';
+    } catch (error) {
+      text.textContent = error.message;
+      document.documentElement.dataset.satchelPacks = 'failed';
+    }
   }
 
   function offerUpdate(registration) {
     var banner = document.querySelector('[data-satchel-update]');
     banner.hidden = false;
-    banner.querySelector('button').addEventListener('click', async function () {
-      await markDownloadedLanguagesStale();
+    banner.querySelector('span').textContent = strings.updateReady;
+    var button = banner.querySelector('button');
+    button.textContent = strings.updateNow;
+    button.hidden = false;
+    button.addEventListener('click', function () {
       registration.waiting.postMessage({ type: 'SKIP_WAITING' });
     }, { once: true });
   }
@@ -199,8 +267,11 @@
     navigator.serviceWorker.addEventListener('controllerchange', function () {
       if (hadController) location.reload();
     });
-    if (localStorage.getItem(STALE + config.language) && navigator.onLine) {
-      refreshInstalledLanguage().catch(function () { /* offline again: the mark stays, next time */ });
+    if (navigator.onLine) {
+      await updateInstalledPacks().catch(function (error) {
+        document.documentElement.dataset.satchelPacks = 'failed';  // offline again: next time
+        console.warn('Satchel: lessons not updated:', error);
+      });
     }
     if (registration.waiting && hadController) offerUpdate(registration);
     registration.addEventListener('updatefound', function () {

@@ -114,9 +114,12 @@
       if (ticket !== latest) return;
       if (!results.length) { list.replaceChildren(); say(strings.none.replace('{query}', text.slice(0, 60))); return finished(); }
       var subjects = Array.from(new Set(results.map(function (r) { return r.id.split('/')[0]; })));
-      var loaded = await Promise.all(subjects.map(store));
+      // Offline, a subject not kept on the device has no text store: its results are left out.
+      var loaded = await Promise.all(subjects.map(function (subject) { return store(subject).catch(function () { return {}; }); }));
       if (ticket !== latest) return;
       var docs = Object.assign.apply(null, [{}].concat(loaded));
+      results = results.filter(function (result) { return docs[result.id]; });
+      if (!results.length) { list.replaceChildren(); say(strings.none.replace('{query}', text.slice(0, 60))); return finished(); }
       list.replaceChildren.apply(list, results.map(function (result) {
         var doc = docs[result.id];
         var matched = new Set(Object.keys(result.matchData.metadata));

@@ -1,0 +1,220 @@
+"""A hub serving bundles straight from `.satchel` archives (builder/archive.py), and importing a
+newer archive from a USB stick with an atomic switch.
+
+    DATA/bundles/<curriculum id>/current            the name of the archive served (one line)
+    DATA/bundles/<curriculum id>/<id>-<version>-<content>.satchel   the archive, and the one before
+
+Importing checks the archive on the stick, copies it, checks the copy, then replaces `current`
+in one rename: a running hub answers every request from the old archive or from the new one,
+never from a mix, and a power cut at any moment leaves one of the two, whole."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import time
+from collections import OrderedDict
+from email.utils import formatdate
+from pathlib import Path
+
+import anyio
+from starlette._utils import get_route_path
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+
+from builder.archive import SUFFIX, Archive, ArchiveError
+
+from .static import ENCODINGS, SMALL, cache_control, media_type
+
+CHUNK = 4 * 1024 * 1024
+CACHE_BYTES = 64 * 1024 * 1024
+POINTER = "current"
+
+
+class ArchiveFiles:
+    """An archive's files, with the headers BundleFiles gives a folder's (hub/static.py): no-cache
+    or immutable, ETag (the file's SHA-256) and 304, precompressed variants, single ranges.
+    Small files stay in memory once read."""
+
+    def __init__(self, archive: Archive):
+        self.archive = archive
+        self.fd = os.open(archive.path, os.O_RDONLY)
+        self.modified = formatdate(os.fstat(self.fd).st_mtime, usegmt=True)
+        self.folders = {posixpath.dirname(name) for name in archive.entries} | {""}
+        for name in list(self.folders):
+            while name:
+                name = posixpath.dirname(name)
+                self.folders.add(name)
+        self.cache: OrderedDict[str, bytes] = OrderedDict()
+        self.cached = 0
+
+    def __del__(self):
+        os.close(self.fd)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        response = await self.respond(scope)
+        await response(scope, receive, send)
+
+    async def respond(self, scope) -> Response:
+        if scope["method"] not in ("GET", "HEAD"):
+            return PlainTextResponse("Method Not Allowed", 405, headers={"allow": "GET, HEAD"})
+        route = get_route_path(scope).lstrip("/")
+        if any(part in (".", "..") for part in route.split("/")):
+            return PlainTextResponse("Not Found", 404)
+        name = route + "index.html" if route == "" or route.endswith("/") else route
+        if name not in self.archive.entries:
+            if route in self.folders:
+                return RedirectResponse(scope["path"] + "/", 307)
+            return PlainTextResponse("Not Found", 404)
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        ranged = headers.get("range", "")
+        served, encoding = name, None
+        variants = [(coding, name + suffix) for coding, suffix in ENCODINGS if name + suffix in self.archive.entries]
+        if variants and not ranged:
+            accepted = headers.get("accept-encoding", "")
+            encoding, served = next(((coding, variant) for coding, variant in variants if coding in accepted), (None, name))
+        entry = self.archive.entries[served]
+        answer = {"content-type": media_type(name), "cache-control": cache_control(name), "etag": f'"{entry.sha256[:32]}"',
+                  "last-modified": self.modified, "x-content-type-options": "nosniff", "accept-ranges": "bytes"}
+        if encoding:
+            answer["content-encoding"] = encoding
+        if variants:
+            answer["vary"] = "Accept-Encoding"
+        if headers.get("if-none-match") == answer["etag"]:
+            return Response(status_code=304, headers={k: v for k, v in answer.items() if k != "content-type"})
+        start, end, status = 0, entry.size, 200
+        if ranged:
+            chosen = parse_range(ranged, entry.size)
+            if chosen is None:
+                return Response(status_code=416, headers={"content-range": f"bytes */{entry.size}"})
+            if chosen != (0, entry.size):
+                start, end, status = chosen[0], chosen[1], 206
+                answer["content-range"] = f"bytes {start}-{end - 1}/{entry.size}"
+        answer["content-length"] = str(end - start)
+        if scope["method"] == "HEAD":
+            return Response(status_code=status, headers=answer)
+        if entry.size <= SMALL:
+            body = self._small(served, entry)
+            return Response(body[start:end], status_code=status, headers=answer)
+        return StreamingResponse(self._chunks(entry.offset + start, end - start), status_code=status, headers=answer)
+
+    def _small(self, name: str, entry) -> bytes:
+        body = self.cache.get(name)
+        if body is None:
+            body = os.pread(self.fd, entry.size, entry.offset)
+            self.cache[name] = body
+            self.cached += len(body)
+            while self.cached > CACHE_BYTES:
+                self.cached -= len(self.cache.pop(next(iter(self.cache))))
+        else:
+            self.cache.move_to_end(name)
+        return body
+
+    async def _chunks(self, offset: int, length: int):
+        while length > 0:
+            chunk = await anyio.to_thread.run_sync(os.pread, self.fd, min(CHUNK, length), offset)
+            if not chunk:
+                return
+            yield chunk
+            offset += len(chunk)
+            length -= len(chunk)
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """(start, end) of a single `bytes=` range; the whole file for several ranges (allowed by
+    RFC 9110: a server may ignore Range); None when it cannot be satisfied."""
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        return (0, size)
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            count = int(last)
+            return (max(0, size - count), size) if count > 0 and size else None
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+    except ValueError:
+        return (0, size)
+    return (start, end) if 0 <= start < end else None
+
+
+class Imported:
+    """The archive a data directory says is current for one curriculum; it follows `current`
+    when an import replaces it (checked at most once a second)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.name = None
+        self.files: ArchiveFiles | None = None
+        self.checked = 0.0
+        self._follow()
+        self.curriculum_id = self.files.archive.curriculum_id
+
+    def _follow(self) -> None:
+        name = (self.folder / POINTER).read_text(encoding="utf-8").strip()
+        if name != self.name:
+            self.files = ArchiveFiles(Archive.open(self.folder / name, verify=False))  # checked when imported
+            self.name = name
+
+    async def __call__(self, scope, receive, send):
+        now = time.monotonic()
+        if now - self.checked > 1:
+            self.checked = now
+            self._follow()
+        await self.files(scope, receive, send)
+
+
+def imported(data: Path) -> list[Path]:
+    """The folders of the curricula imported into a hub's data directory."""
+    root = data / "bundles"
+    return sorted(p for p in root.iterdir() if (p / POINTER).is_file()) if root.is_dir() else []
+
+
+def version_key(version: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else part for part in version.replace("-", ".").split("."))
+
+
+def import_archive(data: Path, source: Path, allow_older: bool = False) -> tuple[Archive, str | None]:
+    """Check `source`, copy it into the data directory, check the copy, switch to it. Returns
+    the archive and the version it replaced (None for a first import). Raises ArchiveError."""
+    archive = Archive.open(source)
+    folder = data / "bundles" / archive.curriculum_id
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = None
+    if (folder / POINTER).is_file():
+        previous = Archive.open(folder / (folder / POINTER).read_text(encoding="utf-8").strip(), verify=False)
+        if previous.manifest["content"] == archive.manifest["content"]:
+            raise ArchiveError(f"{source.name}: this hub already serves {archive.curriculum_id} {archive.version} with the "
+                               "same content; nothing changed")
+        try:
+            older = version_key(archive.version) < version_key(previous.version)
+        except TypeError:  # versions that do not compare (1.2 and 1.b): take the newer import
+            older = False
+        if older and not allow_older:
+            raise ArchiveError(f"{source.name} holds {archive.curriculum_id} {archive.version}, older than the "
+                               f"{previous.version} this hub serves; add --allow-older to go back to it")
+    target = folder / f"{archive.curriculum_id}-{archive.version}-{archive.manifest['content'][:12]}{SUFFIX}"
+    partial = target.with_name(target.name + ".part")
+    shutil.copyfile(source, partial)
+    with open(partial, "rb") as copy:
+        os.fsync(copy.fileno())
+    Archive.open(partial)  # the copy on the hub's disk, read back: a flaky stick or a full disk stops here
+    os.replace(partial, target)
+    pointer = folder / (POINTER + ".part")
+    with open(pointer, "w", encoding="utf-8") as file:
+        file.write(target.name + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(pointer, folder / POINTER)
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    keep = {target.name, previous.path.name if previous else None}
+    for old in folder.glob(f"*{SUFFIX}"):
+        if old.name not in keep:
+            old.unlink()
+    return archive, previous.version if previous else None
