@@ -3,6 +3,8 @@
     POST /api/progress   a progress file (docs/progress.md) -> {"new": n, "known": k}
     GET  /api/health     {"ok": true, "curricula": [...]}
     GET  /api/openapi.json   this API, in OpenAPI 3.1 (docs/hub-openapi.json)
+    GET  /api/push/key   the hub's VAPID public key, for devices to subscribe
+    POST/DELETE /api/push/subscriptions   a device's push subscription, kept or forgotten
 
 One bundle is served at /; several are served at /<curriculum id>/, with a list at /."""
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -23,10 +26,11 @@ from starlette.routing import Mount, Route
 
 from builder.archive import Archive
 
-from . import dashboard
+from . import dashboard, push
 from .archives import POINTER, ArchiveFiles, Imported
 from .openapi import openapi
 from .progress import BadProgress, check
+from .push import RateLimit
 from .static import BundleFiles
 from .store import Store
 
@@ -73,7 +77,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD, secure: bool = False):
+def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD, secure: bool = False, data: Path | None = None):
+    """The hub's ASGI app; `data` is its data directory (push keys live there)."""
     opened = [open_bundle(site) for site in sites]
     described = [curriculum for curriculum, _ in opened]
     curricula = {curriculum["id"]: files for curriculum, files in opened}
@@ -98,6 +103,40 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
         added, known = await store.add_file(data)
         return JSONResponse({"new": added, "known": known})
 
+    subscribing = RateLimit(count=10, seconds=60)
+
+    async def push_key(request: Request):
+        config = push.settings(data) if data else None
+        if config is None:
+            return problem(404, "this hub sends no notifications (no push keys: satchel hub push-keys)")
+        return JSONResponse({"publicKey": config["public_key"]})
+
+    async def push_subscription(request: Request):
+        """POST: keep a device's subscription; DELETE: forget it (its endpoint in the body)."""
+        if not subscribing.allow(request.client.host if request.client else ""):
+            return JSONResponse({"error": "too many requests: try again in a minute"}, status_code=429, headers={"retry-after": "60"})
+        if push.settings(data) is None:
+            return problem(404, "this hub sends no notifications (no push keys: satchel hub push-keys)")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return problem(415, "send the subscription as application/json")
+        try:
+            body = orjson.loads(await read_body(request, push.MAX_SUBSCRIPTION_BYTES))
+        except TooBig:
+            return problem(413, f"a subscription is at most {push.MAX_SUBSCRIPTION_BYTES} bytes")
+        except (ValueError, RecursionError) as error:
+            return problem(400, f"not JSON: {str(error)[:200]}")
+        if request.method == "DELETE":
+            endpoint = body.get("endpoint") if isinstance(body, dict) else None
+            if not isinstance(endpoint, str):
+                return problem(422, "send {endpoint} of the subscription to forget")
+            return JSONResponse({"removed": await run_in_threadpool(store.remove_push_subscription, endpoint)})
+        try:
+            fields = push.check_subscription(body, {c["id"]: c for c in described})
+        except push.BadSubscription as error:
+            return problem(422, str(error))
+        await run_in_threadpool(store.add_push_subscription, *fields)
+        return JSONResponse({"ok": True}, status_code=201)
+
     async def health(request: Request):
         return JSONResponse({"ok": True, "curricula": sorted(curricula)})
 
@@ -107,7 +146,8 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
         return JSONResponse(description)
 
     api = Starlette(routes=[Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health),
-                            Route("/api/openapi.json", openapi_document)])
+                            Route("/api/openapi.json", openapi_document), Route("/api/push/key", push_key),
+                            Route("/api/push/subscriptions", push_subscription, methods=["POST", "DELETE"])])
     # The first process to start chooses the secret; every worker process then signs with it.
     store.set_meta("session_secret", secrets.token_urlsafe(32), replace=False)
     secret = store.meta("session_secret")

@@ -4,6 +4,8 @@
     satchel hub set-password --data DIR                   the teacher dashboard's password (/_hub/)
     satchel hub sync --data DIR --upstream URL [--user U] [--every S]   forward statements upstream
     satchel hub import FILE.satchel --data DIR             check an archive (a USB stick's) and switch to it
+    satchel hub push-keys --data DIR --contact mailto:...  VAPID keys, for notifications
+    satchel hub notify [SITE ...] --data DIR               tell subscribed devices that new lessons are here
     satchel hub [SITE ...] --data DIR [--host H] [--port P] [--tls-cert C --tls-key K] [--max-upload BYTES]
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from builder.archive import SUFFIX, ArchiveError
 
+from . import push
 from .app import DEFAULT_MAX_UPLOAD, create_app
 from .archives import import_archive, imported
 from .auth import hash_password
@@ -62,7 +65,49 @@ def cmd_import(args) -> int:
     what = f"{archive.curriculum_id} {archive.version}"
     print(f"Imported {what} (replacing {replaced}): a running hub serves it within a second." if replaced else
           f"Imported {what}. Start the hub with `satchel hub --data {data}` (a running hub serves it after a restart).")
+    if replaced and not args.no_notify and push.settings(data) is not None:
+        curriculum = json.loads(archive.read("satchel/curriculum.json"))
+        return report_notified(push.notify(Store.in_data_dir(data), data, {curriculum["id"]: curriculum}, only=curriculum["id"]))
     return 0
+
+
+def report_notified(report) -> int:
+    print(f"Notified {report.sent} devices of the new lessons"
+          + (f"; {report.removed} subscriptions had ended and were removed" if report.removed else "")
+          + (f"; {report.retried} sends were retried" if report.retried else "") + ".")
+    for endpoint, why in report.failed:
+        print(f"  not delivered ({why}): {endpoint[:80]}", file=sys.stderr)
+    if report.failed:
+        print(f"{len(report.failed)} devices were not reached: run `satchel hub notify` again later.", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def cmd_push_keys(args) -> int:
+    data = Path(args.data)
+    if open_store(args, "push-keys") is None:
+        return 2
+    try:
+        public = push.create_keys(data, args.contact)
+    except ValueError as error:
+        print(f"satchel hub push-keys: {error}", file=sys.stderr)
+        return 2
+    print(f"Push keys ready in {data} (the private key, {push.KEY_FILE}, stays there and is never served).\n"
+          f"Public key (devices get it from /api/push/key): {public}")
+    return 0
+
+
+def cmd_notify(args) -> int:
+    from .app import open_bundle
+    data = Path(args.data)
+    store = open_store(args, "notify")
+    if store is None:
+        return 2
+    try:
+        curricula = {c["id"]: c for c, _ in (open_bundle(site) for site in [Path(s) for s in args.sites] + imported(data))}
+        return report_notified(push.notify(store, data, curricula, only=args.curriculum))
+    except (FileNotFoundError, ArchiveError) as error:
+        print(f"satchel hub notify: {error}", file=sys.stderr)
+        return 2
 
 
 def cmd_set_password(args) -> int:
@@ -120,7 +165,7 @@ def cmd_serve(args) -> int:
         return 2
     try:
         store = Store.in_data_dir(Path(args.data))
-        app = create_app(sites, store, args.max_upload, secure=bool(args.tls_cert))  # opens and checks every bundle
+        app = create_app(sites, store, args.max_upload, secure=bool(args.tls_cert), data=Path(args.data))  # opens and checks every bundle
     except (FileNotFoundError, ArchiveError) as error:
         print(f"satchel hub: {error}", file=sys.stderr)
         return 2
@@ -150,7 +195,7 @@ def worker_app():
     """The app of one worker process of `satchel hub --workers N`."""
     settings = json.loads(os.environ[WORKER_SETTINGS])
     return create_app([Path(s) for s in settings["sites"]], Store.in_data_dir(Path(settings["data"])),
-                      settings["max_upload"], secure=settings["secure"])
+                      settings["max_upload"], secure=settings["secure"], data=Path(settings["data"]))
 
 
 def main(argv: list[str]) -> int:
@@ -176,7 +221,21 @@ def main(argv: list[str]) -> int:
         parser.add_argument("archive", help=f"the {SUFFIX} file")
         parser.add_argument("--data", required=True, help="the hub's data directory")
         parser.add_argument("--allow-older", action="store_true", help="accept a version older than the one served (to go back)")
+        parser.add_argument("--no-notify", action="store_true", help="do not notify subscribed devices of the new version")
         return cmd_import(parser.parse_args(argv[1:]))
+    if argv[:1] == ["push-keys"]:
+        parser = argparse.ArgumentParser(prog="satchel hub push-keys", description="Make the hub's VAPID keys, for notifications "
+                                         "(once; run again to change the contact, the keys stay).")
+        parser.add_argument("--data", required=True, help="the hub's data directory")
+        parser.add_argument("--contact", required=True, help="mailto:you@example.org or https://...: push services contact whoever runs the hub")
+        return cmd_push_keys(parser.parse_args(argv[1:]))
+    if argv[:1] == ["notify"]:
+        parser = argparse.ArgumentParser(prog="satchel hub notify", description="Tell every subscribed device, in its language, "
+                                         "that new lessons are here (satchel hub import does it after a new version).")
+        parser.add_argument("sites", nargs="*", help="bundles served besides those imported (for the titles and versions)")
+        parser.add_argument("--data", required=True, help="the hub's data directory")
+        parser.add_argument("--curriculum", help="only the devices of this curriculum")
+        return cmd_notify(parser.parse_args(argv[1:]))
     if argv[:1] == ["set-password"]:
         parser = argparse.ArgumentParser(prog="satchel hub set-password",
                                          description="Set the teacher dashboard's password (asked twice; or one line on standard input).")

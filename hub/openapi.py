@@ -29,10 +29,27 @@ def openapi(max_upload: int) -> dict:
     def answer(description: str) -> dict:
         return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
+    push_errors = {
+        "400": answer("Not JSON."),
+        "404": answer("This hub sends no notifications (no push keys)."),
+        "413": answer("Bigger than 4096 bytes."),
+        "415": answer("Not sent as application/json."),
+        "422": answer("Not a valid subscription: an endpoint that is not https (http only on the hub's own machine), keys "
+                      "that are not a P-256 key and a 16-byte secret, or a curriculum or language the hub does not serve."),
+        "429": answer("More than 10 requests a minute from one address."),
+    }
+    schemas["PushRequest"] = {
+        "type": "object", "required": ["curriculum", "language", "subscription"],
+        "properties": {"curriculum": {"type": "string"}, "language": {"type": "string"}, "subscription": {
+            "type": "object", "required": ["endpoint", "keys"],
+            "properties": {"endpoint": {"type": "string", "maxLength": 2048}, "expirationTime": {"type": ["number", "null"]},
+                           "keys": {"type": "object", "required": ["p256dh", "auth"],
+                                    "properties": {"p256dh": {"type": "string"}, "auth": {"type": "string"}}}}}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Satchel hub", "version": "1",
-                 "description": "A school hub: receives learners' progress files (docs/progress.md). Documented in docs/hub.md."},
+                 "description": "A school hub: receives learners' progress files (docs/progress.md) and devices' push "
+                                "subscriptions. Documented in docs/hub.md."},
         "paths": {
             "/api/progress": {"post": {
                 "summary": "Store a progress file; each statement once, by id.",
@@ -46,6 +63,24 @@ def openapi(max_upload: int) -> dict:
                     "415": answer("Not sent as application/json."),
                     "422": answer("Not a valid progress file, or for a curriculum this hub does not serve."),
                 }}},
+            "/api/push/key": {"get": {
+                "summary": "The hub's VAPID public key (base64url), for PushManager.subscribe.",
+                "responses": {"200": {"description": "The key.", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["publicKey"], "properties": {"publicKey": {"type": "string"}}}}}},
+                              "404": answer("This hub sends no notifications (no push keys).")}}},
+            "/api/push/subscriptions": {
+                "post": {
+                    "summary": "Keep a device's push subscription, to tell it when new lessons arrive.",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PushRequest"}}}},
+                    "responses": {"201": {"description": "Kept.", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["ok"], "properties": {"ok": {"const": True}}}}}}, **push_errors}},
+                "delete": {
+                    "summary": "Forget a device's push subscription.",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["endpoint"], "properties": {"endpoint": {"type": "string"}}}}}},
+                    "responses": {"200": {"description": "Forgotten (removed: whether the hub had it).", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "boolean"}}}}}}, **push_errors}},
+            },
             "/api/health": {"get": {
                 "summary": "The hub is up, and the curricula it serves.",
                 "responses": {"200": {"description": "Up.", "content": {"application/json": {"schema": {

@@ -41,6 +41,14 @@ CREATE TABLE IF NOT EXISTS learners (
     PRIMARY KEY (curriculum, id)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS push_subscriptions (
+    endpoint TEXT PRIMARY KEY,
+    curriculum TEXT NOT NULL,
+    language TEXT NOT NULL,
+    p256dh TEXT NOT NULL,
+    auth TEXT NOT NULL,
+    created TEXT NOT NULL
+);
 """
 GROUP_COMMIT = 64  # files committed in one transaction, at most
 DATABASE = "hub.sqlite3"
@@ -159,6 +167,18 @@ class Store:
             "name = excluded.name, colour = excluded.colour, picture = excluded.picture, updated = excluded.updated"),
             (curriculum, profile["id"], profile["name"], profile["colour"], profile["picture"], received))
         return added, len(rows) - added
+
+    def add_push_subscription(self, endpoint: str, curriculum: str, language: str, p256dh: str, auth: str) -> None:
+        """Keep a device's push subscription (hub/push.py); the same endpoint again replaces it."""
+        with self._transaction():
+            self.db.execute(self.sql(
+                "INSERT INTO push_subscriptions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint) DO UPDATE SET "
+                "curriculum = excluded.curriculum, language = excluded.language, p256dh = excluded.p256dh, auth = excluded.auth"),
+                (endpoint, curriculum, language, p256dh, auth, now()))
+
+    def remove_push_subscription(self, endpoint: str) -> bool:
+        with self._transaction():
+            return self.db.execute(self.sql("DELETE FROM push_subscriptions WHERE endpoint = ?"), (endpoint,)).rowcount > 0
 
     def mark_forwarded(self, ids: list[str], when: str) -> None:
         with self._transaction():

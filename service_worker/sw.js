@@ -113,6 +113,45 @@ self.addEventListener('sync', (event) => {
   })());
 });
 
+/* Web Push from the hub (hub/push.py): "new lessons" in the learner's language. Tapping it opens
+ * the app on that language's home, which brings the subjects on the device up to date. */
+self.addEventListener('push', (event) => {
+  let message = {};
+  try {
+    message = event.data ? event.data.json() : {};
+  } catch (error) {
+    message = { body: event.data.text() };
+  }
+  const url = new URL(message.url || './', scope).href;
+  const language = url.slice(scope.href.length).split('/')[0];
+  event.waitUntil((async () => {
+    const manifest = await matchPrecache(`${language ? language + '/' : ''}manifest.webmanifest`);
+    const about = manifest ? await manifest.json() : {};
+    await self.registration.showNotification(message.title || about.name || 'Satchel', {
+      body: message.body || '',
+      tag: message.tag || 'satchel',
+      icon: new URL('icons/icon-192.png', scope).href,
+      lang: about.lang || '',
+      dir: about.dir || 'auto',
+      data: { url },
+    });
+  })());
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = (event.notification.data && event.notification.data.url) || scope.href;
+  event.waitUntil((async () => {
+    for (const client of await self.clients.matchAll({ type: 'window' })) {
+      if (client.url.startsWith(scope.href) && 'navigate' in client) {
+        await client.focus();
+        return client.navigate(url);
+      }
+    }
+    return self.clients.openWindow(url);
+  })());
+});
+
 self.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'SKIP_WAITING') self.skipWaiting();
   if (event.data && event.data.type === 'satchel-packs-changed') packs.forget();

@@ -5,6 +5,8 @@ docs/ is the one the hub serves."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import schemathesis
@@ -17,13 +19,19 @@ from tests.test_hub import Hub
 
 @pytest.fixture(scope="module")
 def api_hub(demo_site, tmp_path_factory):
-    running = Hub([demo_site], tmp_path_factory.mktemp("api") / "data")
+    data = tmp_path_factory.mktemp("api") / "data"
+    for command in (["init"], ["push-keys", "--contact", "mailto:hub@school.example.org"]):
+        subprocess.run([sys.executable, "-m", "builder.cli", "hub", *command, "--data", str(data)], check=True, capture_output=True)
+    running = Hub([demo_site], data)
     yield running
     running.stop()
 
 
-@pytest.mark.parametrize("path, method, mode", [("/api/progress", "POST", "positive"), ("/api/progress", "POST", "negative"),
-                                                ("/api/health", "GET", "positive")])  # a GET without parameters has no invalid form
+@pytest.mark.parametrize("path, method, mode", [
+    ("/api/progress", "POST", "positive"), ("/api/progress", "POST", "negative"),
+    ("/api/health", "GET", "positive"), ("/api/push/key", "GET", "positive"),  # a GET without parameters has no invalid form
+    ("/api/push/subscriptions", "POST", "positive"), ("/api/push/subscriptions", "POST", "negative"),
+    ("/api/push/subscriptions", "DELETE", "positive"), ("/api/push/subscriptions", "DELETE", "negative")])
 def test_the_api_answers_as_documented(api_hub, path, method, mode):
     """Schemathesis makes requests from the document: in 'positive' mode bodies that the schema
     accepts, in 'negative' mode bodies it refuses. Its checks (no 5xx, documented status codes,

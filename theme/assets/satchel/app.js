@@ -184,6 +184,7 @@
       }
       say('');
       dialog.showModal();
+      offerNotifications();
       try {
         index = await packs.index(config.language);
         await paint();
@@ -281,6 +282,67 @@
       });
     });
     if (navigator.onLine) registration.update().catch(function () {});
+  }
+
+  /* Notifications of new lessons, from a hub that sends them (hub/push.py): offered when the dialog
+   * opens (the hub's key is asked for then, not on every page), permission asked only when the
+   * learner taps the button. The state is on the button (data-state). */
+  var notificationsOffered = null;
+  function offerNotifications() {
+    if (!notificationsOffered) {
+      notificationsOffered = setUpNotifications().catch(function (error) { console.warn('Satchel: notifications not offered:', error); });
+    }
+    return notificationsOffered;
+  }
+
+  async function setUpNotifications() {
+    var button = document.querySelector('[data-satchel-push]');
+    var status = document.querySelector('[data-satchel-offline-status]');
+    if (!('PushManager' in window) || !('Notification' in window) || !navigator.serviceWorker) return;
+    var api = new URL('/api/push/', location.origin).href;
+    var key;
+    try {
+      var answer = await fetch(api + 'key', { cache: 'no-cache' });
+      if (!answer.ok) return;  // this server sends no notifications
+      key = (await answer.json()).publicKey;
+    } catch (error) {
+      return;  // offline: offered next time
+    }
+    var registration = await navigator.serviceWorker.ready;
+    async function paint() {
+      var current = await registration.pushManager.getSubscription();
+      button.dataset.state = current ? 'on' : 'off';
+      button.textContent = current ? strings.pushOff : strings.pushOn;
+      button.hidden = false;
+    }
+    button.addEventListener('click', async function () {
+      button.disabled = true;
+      try {
+        var current = await registration.pushManager.getSubscription();
+        if (current) {
+          await fetch(api + 'subscriptions', { method: 'DELETE', headers: { 'content-type': 'application/json' },
+                                               body: JSON.stringify({ endpoint: current.endpoint }) });
+          await current.unsubscribe();
+          status.textContent = strings.pushStopped;
+        } else {
+          if (await Notification.requestPermission() !== 'granted') throw new Error(strings.pushDenied);
+          var subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+          var response = await fetch(api + 'subscriptions', { method: 'POST', headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ curriculum: config.progress.curriculum.id, language: config.language, subscription: subscription.toJSON() }) });
+          if (!response.ok) {
+            await subscription.unsubscribe();
+            throw new Error((await response.json().catch(function () { return {}; })).error || 'HTTP ' + response.status);
+          }
+          status.textContent = strings.pushStarted;
+        }
+      } catch (error) {
+        status.textContent = format(strings.pushFailed, { reason: error.message });
+      } finally {
+        button.disabled = false;
+        await paint();
+      }
+    });
+    await paint();
   }
 
   setUpOfflineControl();
