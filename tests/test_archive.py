@@ -17,6 +17,7 @@ import pytest
 from builder.archive import MANIFEST, Archive, ArchiveError, pack
 from builder.build import build
 from tests.test_hub import Hub
+from tests.test_packs import download, open_page
 
 
 def satchel(*args: str) -> subprocess.CompletedProcess:
@@ -93,16 +94,12 @@ def test_bad_archives_are_refused_with_a_clear_message(demo_archive, tmp_path):
     assert not (tmp_path / "etc").exists()
 
 
+@pytest.mark.browser
 def test_a_hub_serves_an_archive_to_a_browser_that_then_works_offline(demo_archive, tmp_path, context):
     hub = Hub([demo_archive], tmp_path / "data")
     try:
-        page = context.new_page()
-        page.goto(hub.url + "fr/")
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
-        page.click("[data-satchel-offline]")
-        page.wait_for_selector("[data-satchel-parts] li")
-        page.click("[data-satchel-parts] li[data-part=science] button")
-        page.wait_for_selector("[data-satchel-parts] li[data-part=science][data-state=installed]", timeout=30000)
+        page = open_page(context, hub.url + "fr/")
+        download(page, "science")
     finally:
         hub.stop()
     context.set_offline(True)

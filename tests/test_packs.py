@@ -227,7 +227,8 @@ def update_cost(page, server, site: Path, before: dict[str, str]) -> tuple[int, 
     return sum(n for _, n in sent), allowed, fetched
 
 
-def test_an_update_fetches_only_what_changed_when_editing_adding_and_removing_lessons(school, serve, context, tmp_path):
+def installed_school(school: Path, serve, context, tmp_path: Path):
+    """A copy of the 200-lesson curriculum, built and served, with subject-00 on the device."""
     curriculum = tmp_path / "curriculum"
     shutil.copytree(school, curriculum)
     site = tmp_path / "site"
@@ -235,6 +236,11 @@ def test_an_update_fetches_only_what_changed_when_editing_adding_and_removing_le
     server = serve(site)
     page = open_page(context, server.url)
     download(page, "subject-00")
+    return curriculum, site, server, page
+
+
+def test_an_update_fetches_only_what_changed_when_editing_adding_and_removing_lessons(school, serve, context, tmp_path):
+    curriculum, site, server, page = installed_school(school, serve, context, tmp_path)
 
     # Edit one lesson.
     before = hashes(site, "en", ["_shared", "subject-00"])
@@ -279,13 +285,7 @@ def test_an_update_fetches_only_what_changed_when_editing_adding_and_removing_le
 
 
 def test_an_interrupted_update_keeps_the_old_version_then_fetches_only_what_is_missing(school, serve, context, tmp_path):
-    curriculum = tmp_path / "curriculum"
-    shutil.copytree(school, curriculum)
-    site = tmp_path / "site"
-    build(curriculum, site, show_progress=False)
-    server = serve(site)
-    page = open_page(context, server.url)
-    download(page, "subject-00")
+    curriculum, site, server, page = installed_school(school, serve, context, tmp_path)
     first_lesson = str(lesson_file(curriculum, 0).relative_to(curriculum / "en").with_suffix("")) + "/"
 
     before = hashes(site, "en", ["_shared", "subject-00"])
