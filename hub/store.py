@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -69,12 +70,16 @@ class Store:
         self.read_lock = threading.Lock()
         self.waiting: list[tuple[dict, asyncio.Future]] = []  # uploads for the next group commit
         self.committing = False
+        self.writers = None  # SQLite: a file lock that writers of every process take in turn
         if url.startswith(("postgresql://", "postgres://")):
             self.db, self.reader = self._postgresql(url), self._postgresql(url)
             self.begin, self.sql = "BEGIN", lambda q: q.replace("?", "%s")
         else:
             self.db, self.reader = self._sqlite(url), self._sqlite(url)
             self.begin, self.sql = "BEGIN IMMEDIATE", lambda q: q
+            # Waiting on SQLite's own lock means sleeping in steps of up to 100 ms (and, on the
+            # event loop, blocking it); a file lock wakes the next writer as soon as it is free.
+            self.writers = open(url.removeprefix("sqlite:///") + ".writers", "a")  # open as long as the store
         with self.lock:
             for statement in TABLES.split(";"):
                 if statement.strip():
@@ -132,6 +137,8 @@ class Store:
                 try:
                     if not self.lock.acquire(blocking=False):  # a sync or a setting is writing: wait, off the loop
                         await asyncio.to_thread(self.lock.acquire)
+                    if not self._lock_writers(blocking=False):  # another process is writing
+                        await asyncio.to_thread(self._lock_writers)
                     try:
                         self.db.execute(self.begin)
                         try:
@@ -141,6 +148,7 @@ class Store:
                             self.db.execute("ROLLBACK")
                             raise
                     finally:
+                        self._unlock_writers()
                         self.lock.release()
                 except Exception as error:  # every file of the batch gets the error; none is half stored
                     for _, done in batch:
@@ -188,13 +196,30 @@ class Store:
     def _transaction(self):
         """A write transaction, holding the connection: committed, or rolled back on any error."""
         with self.lock:
-            self.db.execute(self.begin)
+            self._lock_writers()
             try:
-                yield
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+                self.db.execute(self.begin)
+                try:
+                    yield
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+            finally:
+                self._unlock_writers()
+
+    def _lock_writers(self, blocking: bool = True) -> bool:
+        if self.writers is None:
+            return True
+        try:
+            fcntl.flock(self.writers, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock_writers(self) -> None:
+        if self.writers is not None:
+            fcntl.flock(self.writers, fcntl.LOCK_UN)
 
     def meta(self, key: str) -> str | None:
         rows = self.query("SELECT value FROM meta WHERE key = ?", key)
@@ -213,3 +238,5 @@ class Store:
     def close(self) -> None:
         self.db.close()
         self.reader.close()
+        if self.writers is not None:
+            self.writers.close()
