@@ -18,10 +18,11 @@ from pathlib import Path
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
 from builder.archive import Archive
@@ -59,6 +60,19 @@ def open_bundle(path: Path) -> tuple[dict, object]:
         archive = Archive.open(path)
         return json.loads(archive.read("satchel/curriculum.json")), ArchiveFiles(archive)
     return curriculum_of(path), BundleFiles(path)
+
+
+def direct(files):
+    """A bundle's files served with no router in between (most of what a hub serves); the 404 of
+    a missing file, raised by Starlette's StaticFiles, is answered here."""
+    async def serve(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        try:
+            await files(scope, receive, send)
+        except HTTPException as error:
+            await PlainTextResponse(error.detail, error.status_code, headers=error.headers)(scope, receive, send)
+    return serve
 
 
 def problem(status: int, message: str) -> JSONResponse:
@@ -156,7 +170,7 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     teachers = Starlette(routes=dashboard.routes(store, {c["id"]: c for c in described}, max_upload), middleware=[session])
 
     if len(sites) == 1:
-        files = Starlette(routes=[Mount("/", opened[0][1])])
+        files = direct(opened[0][1])
     else:
         async def index(request: Request):
             items = "".join(f'<li><a href="{html.escape(c)}/">{html.escape(c)}</a></li>' for c in sorted(curricula))

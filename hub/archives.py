@@ -47,14 +47,35 @@ class ArchiveFiles:
                 self.folders.add(name)
         self.cache: OrderedDict[str, bytes] = OrderedDict()
         self.cached = 0
+        # Answers already made for a small file: (path, accept-encoding) -> (etag, headers, 304 headers, body)
+        self.answers: dict[tuple[str, bytes], tuple] = {}
+        self.answered = 0  # bytes of the bodies in answers, at most CACHE_BYTES
 
     def __del__(self):
         os.close(self.fd)
 
     async def __call__(self, scope, receive, send):
+        """A small file answered before is answered again straight to the server, with no
+        Response object (most of what a hub serves); everything else goes through respond()."""
         if scope["type"] != "http":
             return
+        headers = dict(scope["headers"])
+        if scope["method"] in ("GET", "HEAD") and b"range" not in headers:
+            known = self.answers.get((scope["path"], headers.get(b"accept-encoding", b"")))
+            if known is not None:
+                etag, raw, raw_304, body = known
+                if headers.get(b"if-none-match") == etag:
+                    await send({"type": "http.response.start", "status": 304, "headers": raw_304})
+                    body = b""
+                else:
+                    await send({"type": "http.response.start", "status": 200, "headers": raw})
+                await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+                return
         response = await self.respond(scope)
+        known = getattr(response, "satchel_answer", None)
+        if known is not None and self.answered + len(known[3]) <= CACHE_BYTES:
+            self.answers[(scope["path"], headers.get(b"accept-encoding", b""))] = known
+            self.answered += len(known[3])
         await response(scope, receive, send)
 
     async def respond(self, scope) -> Response:
@@ -97,7 +118,12 @@ class ArchiveFiles:
             return Response(status_code=status, headers=answer)
         if entry.size <= SMALL:
             body = self._small(served, entry)
-            return Response(body[start:end], status_code=status, headers=answer)
+            response = Response(body[start:end], status_code=status, headers=answer)
+            if status == 200:
+                raw = [(k.encode(), v.encode()) for k, v in answer.items()]
+                response.satchel_answer = (answer["etag"].encode(), raw, [h for h in raw if h[0] != b"content-length"
+                                           and h[0] != b"content-type"], body)
+            return response
         return StreamingResponse(self._chunks(entry.offset + start, end - start), status_code=status, headers=answer)
 
     def _small(self, name: str, entry) -> bytes:

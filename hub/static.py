@@ -31,6 +31,7 @@ mimetypes.add_type("text/javascript", ".js")
 IMMUTABLE = re.compile(r"(^|/)workbox-v[\d.]+/|(^|/)assets/stylesheets/[\w-]+\.[0-9a-f]{8}\.min\.css$|(^|/)assets/satchel/sw-[0-9a-f]{12}/")
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 SMALL = 256 * 1024
+NOT_MODIFIED_HEADERS = {"cache-control", "etag", "last-modified", "vary"}
 CACHE_BYTES = 64 * 1024 * 1024
 
 
@@ -70,6 +71,10 @@ class Entry:
                 headers["vary"] = "Accept-Encoding"
             self.bodies[encoding] = (body, headers)
         self.size = sum(len(body) for body, _ in self.bodies.values())
+        # The same headers, encoded once, for answering without a Response object (send).
+        self.raw = {encoding: [(k.encode(), v.encode()) for k, v in headers.items()] for encoding, (_, headers) in self.bodies.items()}
+        self.raw_304 = {encoding: [(k.encode(), v.encode()) for k, v in headers.items() if k in NOT_MODIFIED_HEADERS]
+                        for encoding, (_, headers) in self.bodies.items()}
 
     def fresh(self) -> bool:
         try:
@@ -77,6 +82,18 @@ class Entry:
         except OSError:
             return False
         return (stat.st_mtime_ns, stat.st_size) == self.signature
+
+    async def send(self, send, request_headers: dict[bytes, bytes], method: str) -> None:
+        """Answer straight to the server: the body, or 304 when the browser has this version."""
+        accepted = request_headers.get(b"accept-encoding", b"").decode("latin-1")
+        encoding = next((name for name in self.bodies if name and name in accepted), None)
+        body, headers = self.bodies[encoding]
+        if request_headers.get(b"if-none-match", b"").decode("latin-1") == headers["etag"]:
+            await send({"type": "http.response.start", "status": 304, "headers": self.raw_304[encoding]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw[encoding]})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
     def response(self, request_headers: Headers, method: str) -> Response:
         accepted = request_headers.get("accept-encoding", "")
@@ -93,6 +110,20 @@ class BundleFiles(StaticFiles):
         self.root = os.path.realpath(directory)
         self.cache: OrderedDict[tuple, Entry] = OrderedDict()
         self.cached = 0
+
+    async def __call__(self, scope, receive, send):
+        """A small file already in memory is answered here, with no Request or Response object:
+        that is most of what a hub serves. Everything else goes through StaticFiles."""
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            key = (self.get_path(scope), scope["path"].endswith("/"))
+            entry = self.cache.get(key)
+            if entry is not None and entry.fresh():
+                headers = dict(scope["headers"])
+                if b"range" not in headers:
+                    self.cache.move_to_end(key)
+                    await entry.send(send, headers, scope["method"])
+                    return
+        await super().__call__(scope, receive, send)
 
     async def get_response(self, path: str, scope) -> Response:
         request_headers = Headers(scope=scope)
