@@ -91,8 +91,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD, secure: bool = False, data: Path | None = None):
-    """The hub's ASGI app; `data` is its data directory (push keys live there)."""
+def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD, secure: bool = False,
+               data_dir: Path | None = None):
+    """The hub's ASGI app; `data_dir` is its data directory (push keys live there)."""
     opened = [open_bundle(site) for site in sites]
     described = [curriculum for curriculum, _ in opened]
     curricula = {curriculum["id"]: files for curriculum, files in opened}
@@ -120,7 +121,7 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     subscribing = RateLimit(count=10, seconds=60)
 
     async def push_key(request: Request):
-        config = push.settings(data) if data else None
+        config = push.settings(data_dir) if data_dir else None
         if config is None:
             return problem(404, "this hub sends no notifications (no push keys: satchel hub push-keys)")
         return JSONResponse({"publicKey": config["public_key"]})
@@ -129,7 +130,7 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
         """POST: keep a device's subscription; DELETE: forget it (its endpoint in the body)."""
         if not subscribing.allow(request.client.host if request.client else ""):
             return JSONResponse({"error": "too many requests: try again in a minute"}, status_code=429, headers={"retry-after": "60"})
-        if push.settings(data) is None:
+        if data_dir is None or push.settings(data_dir) is None:
             return problem(404, "this hub sends no notifications (no push keys: satchel hub push-keys)")
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return problem(415, "send the subscription as application/json")

@@ -165,7 +165,7 @@ def cmd_serve(args) -> int:
         return 2
     try:
         store = Store.in_data_dir(Path(args.data))
-        app = create_app(sites, store, args.max_upload, secure=bool(args.tls_cert), data=Path(args.data))  # opens and checks every bundle
+        app = create_app(sites, store, args.max_upload, secure=bool(args.tls_cert), data_dir=Path(args.data))  # opens and checks every bundle
     except (FileNotFoundError, ArchiveError) as error:
         print(f"satchel hub: {error}", file=sys.stderr)
         return 2
@@ -206,7 +206,7 @@ def worker_app():
     """The app of one worker process of `satchel hub --workers N`."""
     settings = json.loads(os.environ[WORKER_SETTINGS])
     app = create_app([Path(s) for s in settings["sites"]], Store.in_data_dir(Path(settings["data"])),
-                     settings["max_upload"], secure=settings["secure"], data=Path(settings["data"]))
+                     settings["max_upload"], secure=settings["secure"], data_dir=Path(settings["data"]))
     tune_gc()
     return app
 

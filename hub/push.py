@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
 import threading
@@ -118,11 +119,17 @@ class RateLimit:
         return allowed
 
 
+@functools.cache
+def words(language: str) -> dict[str, str]:
+    """The hub's strings in a language (hub/strings/<code>.yml), English where one is missing."""
+    english = yaml.safe_load((STRINGS / "en.yml").read_text(encoding="utf-8"))
+    path = STRINGS / f"{language}.yml"
+    return {**english, **(yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {})}
+
+
 def message(curriculum: dict | None, language: str, version: str | None) -> dict:
     """What a learner's phone shows, in their language: {title, body, url, tag, version}."""
-    strings = yaml.safe_load((STRINGS / f"{language}.yml").read_text(encoding="utf-8")) if (STRINGS / f"{language}.yml").is_file() else {}
-    english = yaml.safe_load((STRINGS / "en.yml").read_text(encoding="utf-8"))
-    say = {key: strings.get(key, english[key]) for key in ("push_title", "push_body")}
+    say = words(language)
     title = (curriculum or {}).get("title", {}).get(language) or (curriculum or {}).get("id", "")
     url = next((lang["url"] for lang in (curriculum or {}).get("languages", []) if lang["code"] == language), "./")
     return {"title": say["push_title"].format(title=title), "body": say["push_body"].format(title=title, version=version or ""),
