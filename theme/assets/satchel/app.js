@@ -204,16 +204,15 @@
     var banner = document.querySelector('[data-satchel-update]');
     var text = banner.querySelector('span');
     var action = banner.querySelector('button');
-    var codes = new Set();
+    var parts = new Map();  // language -> the parts it has on the device (installed or under way)
     for (var kind of ['installed', 'pending']) {
-      (await packs.lists(kind)).forEach(function (item) { codes.add(item.code); });
+      (await packs.lists(kind)).forEach(function (item) {
+        if (!parts.has(item.code)) parts.set(item.code, new Set());
+        parts.get(item.code).add(item.part);
+      });
     }
     var plans = [];
-    for (var code of codes) {
-      var ids = new Set();
-      for (var k of ['installed', 'pending']) {
-        (await packs.lists(k, code)).forEach(function (item) { ids.add(item.part); });
-      }
+    for (var [code, ids] of parts) {
       var plan = await packs.plan(code, Array.from(ids));
       if (plan.parts.length || plan.gone.length) plans.push(plan);
     }
