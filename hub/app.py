@@ -29,9 +29,9 @@ from builder.archive import Archive
 
 from . import dashboard, push
 from .archives import POINTER, ArchiveFiles, Imported
+from .auth import RateLimit
 from .openapi import openapi
 from .progress import BadProgress, check
-from .push import RateLimit
 from .static import BundleFiles
 from .store import Store
 

@@ -28,21 +28,32 @@ def check_password(password: str, stored: str | None) -> bool:
     return kind == "scrypt" and hmac.compare_digest(computed.hex(), digest)
 
 
-class LoginLimit:
-    """At most `failures` wrong passwords per address in `seconds`; then the address waits."""
+class RateLimit:
+    """At most `count` events per address in `seconds` (a sliding window): wrong passwords at
+    the dashboard's sign-in, requests to the push subscriptions. Quiet addresses are forgotten."""
 
-    def __init__(self, failures: int = 5, seconds: float = 300):
-        self.failures, self.seconds = failures, seconds
+    def __init__(self, count: int, seconds: float):
+        self.count, self.seconds = count, seconds
         self.recent: dict[str, deque] = defaultdict(deque)
 
     def _trim(self, address: str) -> deque:
+        if len(self.recent) > 10000:  # many addresses: drop those with nothing recent
+            now = time.monotonic()
+            self.recent = defaultdict(deque, {a: t for a, t in self.recent.items() if t and now - t[-1] <= self.seconds})
         times = self.recent[address]
         while times and time.monotonic() - times[0] > self.seconds:
             times.popleft()
         return times
 
     def blocked(self, address: str) -> bool:
-        return len(self._trim(address)) >= self.failures
+        return len(self._trim(address)) >= self.count
 
-    def failed(self, address: str) -> None:
+    def record(self, address: str) -> None:
         self._trim(address).append(time.monotonic())
+
+    def allow(self, address: str) -> bool:
+        """Record one more event, unless the address has had its `count` already."""
+        if self.blocked(address):
+            return False
+        self.record(address)
+        return True

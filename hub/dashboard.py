@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .auth import LoginLimit, check_password
+from .auth import RateLimit, check_password
 from .progress import BadProgress, check
 from .report import build_report
 from .store import Store
@@ -65,7 +65,7 @@ async def csrf_ok(request: Request) -> tuple[bool, dict]:
 
 
 def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Route]:
-    limit = LoginLimit()
+    limit = RateLimit(count=5, seconds=300)  # wrong passwords per address
 
     def page(request: Request, template: str, status: int = 200, **values) -> HTMLResponse:
         language = language_of(request)
@@ -90,7 +90,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         if stored is None:
             return page(request, "login.html", status=503, error="no_password")
         if not await run_in_threadpool(check_password, str(form.get("password", "")), stored):
-            limit.failed(address)
+            limit.record(address)
             return page(request, "login.html", status=401, error="wrong_password")
         request.session.clear()
         request.session.update(teacher=True, csrf=secrets.token_urlsafe(32))

@@ -100,25 +100,6 @@ def check_subscription(body: dict, curricula: dict[str, dict]) -> tuple[str, str
     return endpoint, curriculum, language, b64url(p256dh), b64url(auth)
 
 
-class RateLimit:
-    """At most `count` requests per address in `seconds` (a sliding window)."""
-
-    def __init__(self, count: int = 10, seconds: float = 60):
-        self.count, self.seconds = count, seconds
-        self.recent: dict[str, list[float]] = {}
-
-    def allow(self, address: str) -> bool:
-        now = time.monotonic()
-        if len(self.recent) > 10000:  # forget quiet addresses
-            self.recent = {a: t for a, t in self.recent.items() if t and now - t[-1] < self.seconds}
-        times = [t for t in self.recent.get(address, []) if now - t < self.seconds]
-        allowed = len(times) < self.count
-        if allowed:
-            times.append(now)
-        self.recent[address] = times
-        return allowed
-
-
 @functools.cache
 def words(language: str) -> dict[str, str]:
     """The hub's strings in a language (hub/strings/<code>.yml), English where one is missing."""
