@@ -126,14 +126,11 @@ class BundleFiles(StaticFiles):
         await super().__call__(scope, receive, send)
 
     async def get_response(self, path: str, scope) -> Response:
-        request_headers = Headers(scope=scope)
-        cacheable = scope["method"] in ("GET", "HEAD") and "range" not in request_headers
+        """A file not answered from memory by __call__: read it, and keep it if it is small. A
+        kept copy found here is stale (__call__ answers fresh ones): it is read again."""
+        cacheable = scope["method"] in ("GET", "HEAD") and "range" not in Headers(scope=scope)
         key = (path, scope["path"].endswith("/"))
-        entry = self.cache.get(key) if cacheable else None
-        if entry is not None:
-            if entry.fresh():
-                self.cache.move_to_end(key)
-                return entry.response(request_headers, scope["method"])
+        if cacheable and key in self.cache:
             self._forget(key)
         response = await super().get_response(path, scope)
         entry = getattr(response, "satchel_entry", None)
