@@ -27,11 +27,11 @@ from starlette.routing import Mount, Route
 
 from builder.archive import Archive
 
-from . import dashboard, push
+from . import dashboard, intake, push
 from .archives import POINTER, ArchiveFiles, Imported
 from .auth import RateLimit
 from .openapi import openapi
-from .progress import BadProgress, check
+from .schools import NotAllowed, school_of
 from .static import BundleFiles
 from .store import Store
 
@@ -99,24 +99,19 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     curricula = {curriculum["id"]: files for curriculum, files in opened}
 
     async def upload(request: Request):
+        try:
+            school = school_of(request.headers, store)  # None: from a device (hub/schools.py)
+        except NotAllowed as refusal:
+            return refusal.response()
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return problem(415, "send the progress file as application/json")
         try:
             body = await read_body(request, max_upload)
         except TooBig:
             return problem(413, f"a progress file is at most {max_upload:,} bytes")
-        try:
-            data = orjson.loads(body)  # strict: no NaN, valid UTF-8 only, 64-bit integers, nesting up to 1024
-        except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, a number too long, nesting too deep
-            return problem(400, f"not JSON: {str(error)[:200]}")
-        try:
-            check(data, set(curricula))
-        except BadProgress as error:
-            return problem(422, str(error))
-        except RecursionError:
-            return problem(400, "nested too deep")
-        added, known = await store.add_file(data)
-        return JSONResponse({"new": added, "known": known})
+        status, answer = await intake.take(store, body, set(curricula), school=school,
+                                           enrolment=request.headers.get("satchel-enrolment"))
+        return JSONResponse(answer, status_code=status)
 
     subscribing = RateLimit(count=10, seconds=60)
 
@@ -166,7 +161,7 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     # The first process to start chooses the secret; every worker process then signs with it.
     store.set_meta("session_secret", secrets.token_urlsafe(32), replace=False)
     secret = store.meta("session_secret")
-    session = Middleware(SessionMiddleware, secret_key=secret, session_cookie="satchel_hub", max_age=8 * 3600,
+    session = Middleware(SessionMiddleware, secret_key=secret, session_cookie="satchel_hub", max_age=dashboard.SESSION_SECONDS,
                          same_site="strict", https_only=secure)
     teachers = Starlette(routes=dashboard.routes(store, {c["id"]: c for c in described}, max_upload), middleware=[session])
 

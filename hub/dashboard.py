@@ -1,20 +1,25 @@
 """The teacher dashboard, under /_hub/ (no curriculum, subject or language id starts with '_').
 
-A teacher signs in with the hub's password (`satchel hub set-password`). The session is a signed
-cookie (Starlette's SessionMiddleware); every form carries the session's CSRF token; wrong
-passwords are rate-limited per address. Pages are Jinja2 templates with autoescaping, so what
+A teacher signs in with the hub's password (`satchel hub set-password`). The signed cookie
+(Starlette's SessionMiddleware) carries a random session id; the session is open while the hub's
+database has it (signing out, or a new password, ends it in every worker process). Every form
+carries the session's CSRF token; wrong passwords are limited per address and for the account
+(hub/auth.py, SignInLimits). Pages are Jinja2 templates with autoescaping, so what
 learners typed (their names) is always shown as text. Translated with hub/strings/<lang>.yml."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import hmac
 import io
-import json
+import math
+import os
 import secrets
 from functools import cache
 from pathlib import Path
 
+import orjson
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -22,14 +27,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .auth import RateLimit, check_password
-from .progress import BadProgress, check
+from . import intake
+from .auth import SignInLimits, check_password
 from .report import build_report
 from .store import Store
 
 HERE = Path(__file__).parent
 LANGUAGES = {"en": "ltr", "fr": "ltr", "ar": "rtl"}
 PASSWORD_KEY = "teacher_password"
+SESSION_SECONDS = 8 * 3600  # a school day; the cookie (hub/app.py) lasts as long
+BLOCK_SECONDS = "SATCHEL_HUB_SIGN_IN_BLOCK"  # environment: the first sign-in block, in seconds (60; tests make it short)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet may run a cell starting so (OWASP, CSV injection)
 
 
 @cache
@@ -58,14 +66,34 @@ def csrf_token(request: Request) -> str:
     return request.session["csrf"]
 
 
+def session_key(session: str) -> str:
+    """What the database keeps of a session id: its hash, so a copy of the database opens no session."""
+    return hashlib.sha256(session.encode()).hexdigest()
+
+
+def spreadsheet_text(value):
+    """A text cell a spreadsheet shows as text: one starting as a formula gets a leading '."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 async def csrf_ok(request: Request) -> tuple[bool, dict]:
     form = await request.form()
     sent = str(form.get("csrf", ""))
     return bool(sent) and hmac.compare_digest(sent, request.session.get("csrf", "")), dict(form)
 
 
+def describe(statement: dict) -> str:
+    """A statement in a few words for the teacher: verb, activity, score, when."""
+    result = statement.get("result", {})
+    score = result.get("score", {}).get("scaled")
+    what = statement["object"]["id"].split(":lesson:", 1)[-1]
+    return " ".join(part for part in (statement["verb"]["id"].rsplit("/", 1)[-1], what,
+                                      f"{round(score * 100)} %" if isinstance(score, int | float) else "",
+                                      statement["timestamp"][:16].replace("T", " ")) if part)
+
+
 def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Route]:
-    limit = RateLimit(count=5, seconds=300)  # wrong passwords per address
+    limits = SignInLimits(block=float(os.environ.get(BLOCK_SECONDS, 60)))
 
     def page(request: Request, template: str, status: int = 200, **values) -> HTMLResponse:
         language = language_of(request)
@@ -74,37 +102,62 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store", "x-frame-options": "DENY",
                                                                "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'"})
 
-    def signed_in(request: Request) -> bool:
-        return request.session.get("teacher") is True
+    async def teacher_signed_in(request: Request) -> bool:
+        """The cookie names a session the database still has: not signed out, no new password since,
+        not expired (one read by primary key)."""
+        session = request.session.get("session")
+        if not isinstance(session, str):
+            return False
+        if await run_in_threadpool(store.teacher_session_open, session_key(session)):
+            return True
+        del request.session["session"]
+        return False
+
+    async def end_session(request: Request) -> None:
+        session = request.session.get("session")
+        if isinstance(session, str):
+            await run_in_threadpool(store.end_teacher_session, session_key(session))
+        request.session.clear()
+
+    def blocked(request: Request, wait: float) -> Response:
+        seconds = math.ceil(wait)
+        error, n = ("too_many_seconds", seconds) if seconds < 90 else ("too_many_minutes", math.ceil(seconds / 60))
+        response = page(request, "login.html", status=429, error=error, n=n)
+        response.headers["retry-after"] = str(seconds)
+        return response
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return page(request, "login.html", error=None)
-        address = request.client.host if request.client else "?"
+        address = request.client.host if request.client else "?"  # a proxy's client only with --trusted-proxy
         ok, form = await csrf_ok(request)
         if not ok:
             return PlainTextResponse("The form was too old or came from elsewhere: reload the page and try again.", status_code=403)
-        if limit.blocked(address):
-            return page(request, "login.html", status=429, error="too_many")
         stored = await run_in_threadpool(store.meta, PASSWORD_KEY)
         if stored is None:
             return page(request, "login.html", status=503, error="no_password")
+        wait = limits.start(address)  # counts this attempt as a failure until the password is right
+        if wait:
+            return blocked(request, wait)
         if not await run_in_threadpool(check_password, str(form.get("password", "")), stored):
-            limit.record(address)
             return page(request, "login.html", status=401, error="wrong_password")
-        request.session.clear()
-        request.session.update(teacher=True, csrf=secrets.token_urlsafe(32))
+        limits.succeeded(address)
+        session = secrets.token_urlsafe(32)
+        if not await run_in_threadpool(store.add_teacher_session, session_key(session), SESSION_SECONDS, PASSWORD_KEY, stored):
+            return page(request, "login.html", status=401, error="wrong_password")  # a new password was set meanwhile
+        await end_session(request)
+        request.session.update(session=session, csrf=secrets.token_urlsafe(32))
         return RedirectResponse("/_hub/", status_code=303)
 
     async def logout(request: Request) -> Response:
         ok, _ = await csrf_ok(request)
         if not ok:
             return PlainTextResponse("The form was too old or came from elsewhere: reload the page and try again.", status_code=403)
-        request.session.clear()
+        await end_session(request)
         return RedirectResponse("/_hub/login", status_code=303)
 
     async def home(request: Request) -> Response:
-        if not signed_in(request):
+        if not await teacher_signed_in(request):
             return RedirectResponse("/_hub/login", status_code=303)
         if len(curricula) == 1:
             return RedirectResponse(f"/_hub/{next(iter(curricula))}/", status_code=303)
@@ -112,7 +165,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
 
     async def report_of(request: Request):
         """(curriculum, report) for a signed-in teacher, else the response to send instead."""
-        if not signed_in(request):
+        if not await teacher_signed_in(request):
             return RedirectResponse("/_hub/login", status_code=303)
         curriculum = curricula.get(request.path_params["curriculum"])
         if curriculum is None:
@@ -124,7 +177,9 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         if isinstance(found, Response):
             return found
         curriculum, report = found
-        return page(request, "dashboard.html", curriculum=curriculum, report=report)
+        conflicts = (await run_in_threadpool(store.query, "SELECT COUNT(*) FROM conflicts WHERE curriculum = ? AND resolved IS NULL",
+                                             curriculum["id"]))[0][0]
+        return page(request, "dashboard.html", curriculum=curriculum, report=report, conflicts=conflicts)
 
     async def csv_export(request: Request) -> Response:
         found = await report_of(request)
@@ -137,39 +192,75 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         for learner in report.learners:
             for lesson in report.lessons:
                 cell = report.cell(learner["id"], lesson["id"])
-                # A leading =, +, - or @ would make a spreadsheet run a formula: quote it.
-                name = "'" + learner["name"] if learner["name"][:1] in "=+-@" else learner["name"]
-                writer.writerow([learner["id"], name, lesson["id"], lesson["title"], int(cell.opened), int(cell.completed),
-                                 "" if cell.best is None else round(cell.best, 3), cell.attempts, cell.seconds])
+                writer.writerow([spreadsheet_text(value) for value in (
+                    learner["id"], learner["name"], lesson["id"], lesson["title"], int(cell.opened), int(cell.completed),
+                    "" if cell.best is None else round(cell.best, 3), cell.attempts, cell.seconds)])
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{curriculum["id"]}-progress.csv"', "cache-control": "no-store"})
 
     async def usb_upload(request: Request) -> Response:
         """Progress files carried on a USB stick: chosen on the hub's own screen (or any device on its
-        Wi-Fi) and sent as a plain form, so it works with no script. Each file is checked alone."""
+        Wi-Fi) and sent as a plain form, so it works with no script. Each file is checked alone, as
+        the API checks it; a signed-in teacher may also load unsigned files of learners who have a
+        key (kept as unverified). The form carries the session's CSRF token, and a browser's
+        request from another site is refused (Sec-Fetch-Site, and the SameSite cookie)."""
         results = []
         if request.method == "POST":
+            if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+                return PlainTextResponse("Progress files are taken only from the hub's own page.", status_code=403)
             try:
                 form = await request.form(max_files=100, max_fields=10, max_part_size=max_upload)
             except Exception as error:  # too many files, a part too big, a broken form
                 return page(request, "upload.html", status=400, results=[{"name": "", "error": str(error)[:200]}])
+            sent = str(form.get("csrf", ""))
+            if not sent or not hmac.compare_digest(sent, request.session.get("csrf", "")):
+                return PlainTextResponse("The form was too old or came from elsewhere: reload the page and try again.", status_code=403)
             for upload in form.getlist("files"):
                 if not hasattr(upload, "read"):
                     continue
                 name = upload.filename or "?"
                 data = await upload.read(max_upload + 1)
-                try:
-                    if len(data) > max_upload:
-                        raise BadProgress(f"bigger than {max_upload:,} bytes")
-                    progress = json.loads(data)
-                    check(progress, set(curricula))
-                except (ValueError, RecursionError) as error:
-                    results.append({"name": name, "error": str(error)[:300]})
+                if len(data) > max_upload:
+                    results.append({"name": name, "error": f"bigger than {max_upload:,} bytes"})
                     continue
-                added, known = await store.add_file(progress)
-                results.append({"name": name, "learner": progress["profile"]["name"], "added": added, "known": known})
+                status, answer = await intake.take(store, data, set(curricula), teacher=await teacher_signed_in(request))
+                if status == 200:
+                    learner = orjson.loads(data)["profile"]["name"]  # checked: it parses
+                    results.append({"name": name, "learner": learner, "added": answer["new"], "known": answer["known"]})
+                else:
+                    results.append({"name": name, "error": answer["error"][:300]})
         return page(request, "upload.html", results=results)
+
+    async def trust_page(request: Request) -> Response:
+        """What needs the teacher: conflicting copies of statements (kept aside, never lost) to
+        resolve, class codes that let a device enrol its learner, statements upstream refused."""
+        if not await teacher_signed_in(request):
+            return RedirectResponse("/_hub/login", status_code=303)
+        curriculum = curricula.get(request.path_params["curriculum"])
+        if curriculum is None:
+            return PlainTextResponse("No such curriculum on this hub.", status_code=404)
+        if request.method == "POST":
+            ok, form = await csrf_ok(request)
+            if not ok:
+                return PlainTextResponse("The form was too old or came from elsewhere: reload the page and try again.", status_code=403)
+            if form.get("action") == "enrol":
+                await run_in_threadpool(store.add_enrolment, curriculum["id"], str(form.get("label", ""))[:100] or "-")
+            elif form.get("action") in ("keep", "use"):
+                await run_in_threadpool(store.resolve_conflict, curriculum["id"], str(form.get("digest", "")), form.get("action") == "use")
+            return RedirectResponse(f"/_hub/{curriculum['id']}/trust?lang={language_of(request)}", status_code=303)
+        conflicts = await run_in_threadpool(store.open_conflicts, curriculum["id"])
+        names = {row[0]: row[1] for row in await run_in_threadpool(
+            store.query, "SELECT id, name FROM learners WHERE curriculum = ?", curriculum["id"])}
+        for conflict in conflicts:
+            conflict["new"] = describe(orjson.loads(conflict["body"]))
+            conflict["old"] = describe(orjson.loads(conflict["stored_body"])) if conflict["stored_body"] else None
+            conflict["name"] = names.get(conflict["learner"], conflict["learner"][:8])
+            conflict["stored_name"] = names.get(conflict["stored_learner"], (conflict["stored_learner"] or "")[:8])
+        quarantine = await run_in_threadpool(store.quarantine_summary) if hasattr(store, "quarantine_summary") else []
+        return page(request, "trust.html", curriculum=curriculum, conflicts=conflicts, quarantine=quarantine,
+                    enrolments=await run_in_threadpool(store.enrolments, curriculum["id"]))
 
     return [Route("/_hub/upload", usb_upload, methods=["GET", "POST"]),
             Route("/_hub/login", login, methods=["GET", "POST"]), Route("/_hub/logout", logout, methods=["POST"]),
-            Route("/_hub/", home), Route("/_hub/{curriculum}/", curriculum_page), Route("/_hub/{curriculum}/progress.csv", csv_export)]
+            Route("/_hub/", home), Route("/_hub/{curriculum}/", curriculum_page), Route("/_hub/{curriculum}/progress.csv", csv_export),
+            Route("/_hub/{curriculum}/trust", trust_page, methods=["GET", "POST"])]

@@ -3,22 +3,30 @@ PostgreSQL (`--db postgresql://...`) for a national server. The same SQL serves 
 placeholders and the way a write transaction starts differ.
 
 Every statement is stored once, by its id: uploading a file twice, or a client retrying after a
-lost reply, changes nothing. A reply is only sent after the transaction is committed, so a hub
-killed mid-upload loses nothing that a client was told was stored."""
+lost reply, changes nothing. A statement id already stored with other content, or for another
+learner, is a conflict: the new copy is kept aside in `conflicts` for the teacher, never dropped
+and never taken as "known". A reply is only sent after the transaction is committed, so a hub
+killed mid-upload loses nothing that a client was told was stored. Each file of a group commit
+has its own savepoint: one that fails is refused alone."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import fcntl
+import hashlib
+import os
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 
-SCHEMA_VERSION = 1
+from . import identity
+from .progress import Checked, Refused, Stored, StoreFailed
+
+SCHEMA_VERSION = 2
 TABLES = """
 CREATE TABLE IF NOT EXISTS statements (
     id TEXT PRIMARY KEY,
@@ -29,7 +37,9 @@ CREATE TABLE IF NOT EXISTS statements (
     timestamp TEXT NOT NULL,
     body TEXT NOT NULL,
     received TEXT NOT NULL,
-    forwarded TEXT
+    forwarded TEXT,
+    source TEXT,
+    verified INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS statements_learner ON statements (curriculum, learner);
 CREATE TABLE IF NOT EXISTS learners (
@@ -41,6 +51,40 @@ CREATE TABLE IF NOT EXISTS learners (
     updated TEXT NOT NULL,
     PRIMARY KEY (curriculum, id)
 );
+CREATE TABLE IF NOT EXISTS learner_keys (
+    curriculum TEXT NOT NULL,
+    learner TEXT NOT NULL,
+    key TEXT NOT NULL,
+    how TEXT NOT NULL,
+    added TEXT NOT NULL,
+    PRIMARY KEY (curriculum, learner, key)
+);
+CREATE TABLE IF NOT EXISTS learner_days (
+    curriculum TEXT NOT NULL,
+    learner TEXT NOT NULL,
+    day TEXT NOT NULL,
+    statements INTEGER NOT NULL,
+    PRIMARY KEY (curriculum, learner, day)
+);
+CREATE TABLE IF NOT EXISTS conflicts (
+    digest TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    curriculum TEXT NOT NULL,
+    learner TEXT NOT NULL,
+    body TEXT NOT NULL,
+    verified INTEGER NOT NULL,
+    source TEXT,
+    received TEXT NOT NULL,
+    resolved TEXT
+);
+CREATE INDEX IF NOT EXISTS conflicts_open ON conflicts (curriculum, resolved);
+CREATE TABLE IF NOT EXISTS enrolments (
+    code TEXT PRIMARY KEY,
+    curriculum TEXT NOT NULL,
+    label TEXT NOT NULL,
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS push_subscriptions (
     endpoint TEXT PRIMARY KEY,
@@ -50,8 +94,26 @@ CREATE TABLE IF NOT EXISTS push_subscriptions (
     auth TEXT NOT NULL,
     created TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS upstream_quarantine (
+    id TEXT PRIMARY KEY,
+    upstream TEXT NOT NULL,
+    status INTEGER,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS schools (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    created TEXT NOT NULL,
+    revoked TEXT
+);
+CREATE TABLE IF NOT EXISTS teacher_sessions (id TEXT PRIMARY KEY, created TEXT NOT NULL, expires TEXT NOT NULL);
 """
+MIGRATIONS = {2: ["ALTER TABLE statements ADD COLUMN source TEXT",
+                  "ALTER TABLE statements ADD COLUMN verified INTEGER NOT NULL DEFAULT 0"]}
 GROUP_COMMIT = 64  # files committed in one transaction, at most
+STATEMENTS_PER_LEARNER_DAY = 5_000  # by the statements' own dates: a busy learner makes a few hundred a day
 DATABASE = "hub.sqlite3"
 DB_FILE = "database.txt"  # in the data directory: the PostgreSQL URL, when the hub uses one
 
@@ -81,10 +143,25 @@ class Store:
             # event loop, blocking it); a file lock wakes the next writer as soon as it is free.
             self.writers = open(url.removeprefix("sqlite:///") + ".writers", "a")  # open as long as the store
         with self.lock:
+            self._migrate()
             for statement in TABLES.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
             self.db.execute(self.sql("INSERT INTO meta VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING"), (str(SCHEMA_VERSION),))
+
+    def _migrate(self) -> None:
+        """Bring a database made by an older hub up to SCHEMA_VERSION, keeping everything in it."""
+        try:
+            found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchall()
+        except Exception:  # a new database: no tables yet
+            if self.begin == "BEGIN":
+                self.db.rollback()
+            return
+        version = int(found[0][0]) if found else SCHEMA_VERSION
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for change in MIGRATIONS.get(target, []):
+                self.db.execute(change)
+            self.db.execute(self.sql("UPDATE meta SET value = ? WHERE key = 'schema'"), (str(target),))
 
     @staticmethod
     def _postgresql(url: str):
@@ -114,19 +191,25 @@ class Store:
 
     @classmethod
     def init(cls, data: Path, url: str | None = None) -> Store:
-        data.mkdir(parents=True, exist_ok=True)
+        data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not url:  # learners' names and progress: for the hub's user alone (SQLite makes -wal and -shm alike)
+            os.close(os.open(data / DATABASE, os.O_WRONLY | os.O_CREAT, 0o600))
+            os.chmod(data / DATABASE, 0o600)
         store = cls(url or str(data / DATABASE))  # connects and makes the tables, or fails here
         if url:
             (data / DB_FILE).write_text(url + "\n", encoding="utf-8")
             (data / DB_FILE).chmod(0o600)  # it may hold a password
         return store
 
-    async def add_file(self, data: dict) -> tuple[int, int]:
-        """Store a checked progress file; returns (new statements, statements already stored) once
-        they are committed. Files arriving while a commit flushes to disk wait for the next one,
-        and are committed together: one disk flush for many uploads."""
+    async def add_file(self, checked: Checked, source: str | None = None, enrolment: str | None = None,
+                       teacher: bool = False) -> Stored:
+        """Store a checked progress file (hub/progress.py); returns what became of it once committed,
+        or raises Refused (a 4xx for this file alone). `source` is the school hub it came through
+        (at a central), `enrolment` a class code the device typed, `teacher` a signed-in teacher's
+        upload. Files arriving while a commit flushes to disk wait for the next one and are
+        committed together: one disk flush for many uploads, one savepoint each."""
         done = asyncio.get_running_loop().create_future()
-        self.waiting.append((data, done))
+        self.waiting.append(((checked, source, enrolment, teacher), done))
         if not self.committing:
             self.committing = True
             asyncio.create_task(self._commit_waiting())
@@ -138,6 +221,7 @@ class Store:
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting[:GROUP_COMMIT], self.waiting[GROUP_COMMIT:]
+                results: list = []
                 try:
                     if not self.lock.acquire(blocking=False):  # a sync or a setting is writing: wait, off the loop
                         await asyncio.to_thread(self.lock.acquire)
@@ -146,39 +230,212 @@ class Store:
                     try:
                         self.db.execute(self.begin)
                         try:
-                            results = [self._insert(data) for data, _ in batch]
+                            results = [self._insert_alone(*upload) for upload, _ in batch]
                             await asyncio.to_thread(self.db.execute, "COMMIT")
-                        except BaseException:
-                            self.db.execute("ROLLBACK")
+                        except BaseException as error:
+                            self._rollback(error)
                             raise
                     finally:
                         self._unlock_writers()
                         self.lock.release()
-                except Exception as error:  # every file of the batch gets the error; none is half stored
+                except Exception as error:  # the commit failed (a full disk): nothing of the batch is stored
+                    failure = error if isinstance(error, StoreFailed) else StoreFailed(error)
                     for _, done in batch:
                         if not done.done():
-                            done.set_exception(error)
+                            done.set_exception(failure)
                     continue
                 for (_, done), result in zip(batch, results, strict=True):
-                    if not done.done():  # its client may have gone: what is committed stays
+                    if done.done():  # its client has gone: what is committed stays
+                        continue
+                    if isinstance(result, Exception):
+                        done.set_exception(result)
+                    else:
                         done.set_result(result)
         finally:
             self.committing = False
 
-    def _insert(self, data: dict) -> tuple[int, int]:
-        curriculum, profile, received = data["curriculum"]["id"], data["profile"], now()
-        rows = [(s["id"], curriculum, profile["id"], s["verb"]["id"].rsplit("/", 1)[-1], s["object"]["id"], s["timestamp"],
-                 orjson.dumps(s).decode(), received) for s in data["statements"]]
-        cursor = self.db.cursor()
-        cursor.executemany(self.sql(
-            "INSERT INTO statements (id, curriculum, learner, verb, object, timestamp, body, received) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"), rows)
-        added = max(cursor.rowcount, 0)
-        cursor.execute(self.sql(
-            "INSERT INTO learners VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, id) DO UPDATE SET "
-            "name = excluded.name, colour = excluded.colour, picture = excluded.picture, updated = excluded.updated"),
-            (curriculum, profile["id"], profile["name"], profile["colour"], profile["picture"], received))
-        return added, len(rows) - added
+    def _rollback(self, error: BaseException) -> None:
+        """Roll back, keeping the error that made us: SQLite has often rolled back by itself (a full
+        disk), and its "cannot rollback" must not hide why."""
+        try:
+            self.db.execute("ROLLBACK")
+        except Exception:
+            pass
+
+    def _insert_alone(self, checked: Checked, source, enrolment, teacher):
+        """One file, in a savepoint of the group's transaction: its result, or the exception that
+        refused it (Refused, or an error of the database for this file alone)."""
+        self.db.execute("SAVEPOINT upload")
+        try:
+            result = self._insert(checked, source, enrolment, teacher)
+        except Exception as error:
+            try:
+                self.db.execute("ROLLBACK TO SAVEPOINT upload")
+                self.db.execute("RELEASE SAVEPOINT upload")
+            except Exception:  # the database ended the whole transaction (SQLite does on a full disk)
+                raise StoreFailed(error) from error
+            return error if isinstance(error, Refused) else StoreFailed(error)
+        self.db.execute("RELEASE SAVEPOINT upload")
+        return result
+
+    def _one(self, sql: str, *args):
+        rows = self.db.execute(self.sql(sql), args).fetchall()
+        return rows[0] if rows else None
+
+    def _insert(self, checked: Checked, source: str | None, enrolment: str | None, teacher: bool) -> Stored:
+        curriculum, profile, received = checked.curriculum, checked.profile, now()
+        learner = profile["id"]
+        keys = {row[0] for row in self.db.execute(self.sql(
+            "SELECT key FROM learner_keys WHERE curriculum = ? AND learner = ?"), (curriculum, learner)).fetchall()}
+        known_learner = self._one("SELECT name FROM learners WHERE curriculum = ? AND id = ?", curriculum, learner) is not None
+        key = checked.key
+        update_profile = True
+        if checked.signed:
+            how = self._admit_key(checked, keys, enrolment)
+            if how:
+                self.db.execute(self.sql("INSERT INTO learner_keys VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                                (curriculum, learner, key, how, received))
+                keys.add(key)
+        elif source is not None:  # a school hub vouches for the file (its credentials were checked)
+            if key and key not in keys:
+                self.db.execute(self.sql("INSERT INTO learner_keys VALUES (?, ?, ?, 'school', ?) ON CONFLICT DO NOTHING"),
+                                (curriculum, learner, key, received))
+                keys.add(key)
+        else:  # unsigned: a file saved before learners had keys
+            if keys and not teacher:
+                raise Refused(403, "this learner's progress is signed on their device, and this file is not: send it from "
+                                   "the learner's device, or a teacher can load it on the hub's USB page (it is kept as unverified)")
+            update_profile = not known_learner  # never renames anyone
+        verified = []
+        for n, row in enumerate(checked.rows, 1):
+            if row.bound:
+                verified.append(True)
+            elif row.keyed:  # made with a key other than the signer's: one of this learner's other devices?
+                if not any(identity.is_bound(row.id, k) for k in keys):
+                    if source is None:
+                        raise Refused(422, f"statement {n} ({row.id}) was recorded on another learner's device: a copied file "
+                                           "is not accepted as someone else's progress")
+                    verified.append(False)
+                else:
+                    verified.append(True)
+            else:
+                verified.append(False)
+        stored = {}
+        ids = [row.id for row in checked.rows]
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            stored.update((r[0], (r[1], r[2])) for r in self.db.execute(self.sql(
+                f"SELECT id, learner, body FROM statements WHERE id IN ({', '.join('?' * len(part))})"), part).fetchall())
+        new_rows, conflicts, known = [], [], 0
+        for row, is_verified in zip(checked.rows, verified, strict=True):
+            found = stored.get(row.id)
+            if found is None:
+                stored[row.id] = (learner, row.body)  # the same id twice in one file: the second is compared
+                new_rows.append((row.id, curriculum, learner, row.verb, row.object, row.timestamp, row.body, received, source,
+                                 int(is_verified)))
+            elif found[0] == learner and (found[1] == row.body or orjson.loads(found[1]) == row.statement):
+                known += 1
+            else:
+                conflicts.append(row.id)
+                digest = hashlib.sha256(f"{learner}\n{row.body}".encode()).hexdigest()
+                self.db.execute(self.sql("INSERT INTO conflicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (digest) DO NOTHING"),
+                                (digest, row.id, curriculum, learner, row.body, int(is_verified), source, received))
+        if new_rows:
+            self.db.cursor().executemany(self.sql(
+                "INSERT INTO statements (id, curriculum, learner, verb, object, timestamp, body, received, source, verified) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), new_rows)
+            days: dict[str, int] = {}
+            for row in new_rows:
+                days[row[5][:10]] = days.get(row[5][:10], 0) + 1
+            for day, count in sorted(days.items()):
+                self.db.execute(self.sql(
+                    "INSERT INTO learner_days VALUES (?, ?, ?, ?) ON CONFLICT (curriculum, learner, day) DO UPDATE SET "
+                    "statements = learner_days.statements + excluded.statements"), (curriculum, learner, day, count))
+                total = self._one("SELECT statements FROM learner_days WHERE curriculum = ? AND learner = ? AND day = ?",
+                                  curriculum, learner, day)[0]
+                if total > STATEMENTS_PER_LEARNER_DAY and source is None:
+                    raise Refused(429, f"this file would give the learner more than {STATEMENTS_PER_LEARNER_DAY:,} steps on "
+                                       f"{day}, more than anyone makes in a day: it was not stored")
+        if update_profile:
+            self.db.execute(self.sql(
+                "INSERT INTO learners VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, id) DO UPDATE SET "
+                "name = excluded.name, colour = excluded.colour, picture = excluded.picture, updated = excluded.updated"),
+                (curriculum, learner, profile["name"], profile["colour"], profile["picture"], received))
+        return Stored(new=len(new_rows), known=known, conflicts=conflicts)
+
+    def _admit_key(self, checked: Checked, keys: set[str], enrolment: str | None) -> str | None:
+        """How the signing key comes to be this learner's ('derived', 'first', 'enrolled'), None if it
+        is already, or Refused: a learner's id is theirs once a key is bound to it."""
+        key, learner = checked.key, checked.profile["id"]
+        if key in keys:
+            return None
+        if identity.learner_id(key) == learner:
+            return "derived"  # the id was made from this key: nobody else can hold it
+        if enrolment and self._enrolment_valid(checked.curriculum, enrolment):
+            return "enrolled"
+        if identity.is_keyed(learner):
+            raise Refused(403, "this learner was made on another device: ask your teacher for a class code "
+                               "(dashboard, Enrol devices) and type it in the learners dialog")
+        if not keys:
+            return "first"  # a learner from before keys: the first key that signs for it
+        raise Refused(403, "this learner is registered with another device's key: ask your teacher for a class code "
+                           "(dashboard, Enrol devices) and type it in the learners dialog")
+
+    def _enrolment_valid(self, curriculum: str, code: str) -> bool:
+        found = self._one("SELECT expires FROM enrolments WHERE code = ? AND curriculum = ?", code.strip().upper(), curriculum)
+        return found is not None and found[0] > now()
+
+    # Class codes for enrolling devices, and conflicts for the teacher to resolve (hub/dashboard.py).
+
+    def add_enrolment(self, curriculum: str, label: str, hours: float = 8) -> tuple[str, str]:
+        """A new class code, valid for `hours`: (code, expires)."""
+        import secrets
+        alphabet = "ACDEFGHJKMNPQRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B to misread
+        code = "".join(secrets.choice(alphabet) for _ in range(8))
+        expires = (datetime.now(UTC) + timedelta(hours=hours)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        with self._transaction():
+            self.db.execute(self.sql("INSERT INTO enrolments VALUES (?, ?, ?, ?, ?)"), (code, curriculum, label[:100], now(), expires))
+        return code, expires
+
+    def enrolments(self, curriculum: str) -> list[tuple[str, str, str]]:
+        """Class codes still valid: [(code, label, expires)]."""
+        return self.query("SELECT code, label, expires FROM enrolments WHERE curriculum = ? AND expires > ? ORDER BY expires DESC",
+                          curriculum, now())
+
+    def open_conflicts(self, curriculum: str, limit: int = 200) -> list[dict]:
+        rows = self.query("SELECT c.digest, c.id, c.learner, c.body, c.verified, c.source, c.received, s.learner, s.body, s.verified "
+                          "FROM conflicts c LEFT JOIN statements s ON s.id = c.id WHERE c.curriculum = ? AND c.resolved IS NULL "
+                          "ORDER BY c.received DESC LIMIT ?", curriculum, limit)
+        keys = ("digest", "id", "learner", "body", "verified", "source", "received", "stored_learner", "stored_body", "stored_verified")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def resolve_conflict(self, curriculum: str, digest: str, use_new: bool) -> bool:
+        """The teacher's choice: keep the stored statement, or put the conflicting copy in its place
+        (the stored one is then kept aside as a resolved conflict: nothing is deleted)."""
+        with self._transaction():
+            found = self.db.execute(self.sql("SELECT id, learner, body, verified, source FROM conflicts WHERE digest = ? AND "
+                                             "curriculum = ? AND resolved IS NULL"), (digest, curriculum)).fetchall()
+            if not found:
+                return False
+            statement_id, learner, body, verified, source = found[0]
+            when = now()
+            if use_new:
+                old = self.db.execute(self.sql("SELECT learner, body, verified, source FROM statements WHERE id = ?"),
+                                      (statement_id,)).fetchall()
+                if old:
+                    old_digest = hashlib.sha256(f"{old[0][0]}\n{old[0][1]}".encode()).hexdigest()
+                    self.db.execute(self.sql("INSERT INTO conflicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE "
+                                             "SET resolved = excluded.resolved"),
+                                    (old_digest, statement_id, curriculum, old[0][0], old[0][1], old[0][2], old[0][3], when,
+                                     f"replaced {when}"))
+                statement = orjson.loads(body)
+                self.db.execute(self.sql("UPDATE statements SET learner = ?, verb = ?, object = ?, timestamp = ?, body = ?, "
+                                         "verified = ?, source = ?, forwarded = NULL WHERE id = ?"),
+                                (learner, statement["verb"]["id"].rsplit("/", 1)[-1], statement["object"]["id"], statement["timestamp"],
+                                 body, verified, source, statement_id))
+            self.db.execute(self.sql("UPDATE conflicts SET resolved = ? WHERE digest = ?"),
+                            (f"{'used' if use_new else 'kept the stored one'} {when}", digest))
+            return True
 
     def add_push_subscription(self, endpoint: str, curriculum: str, language: str, p256dh: str, auth: str) -> None:
         """Keep a device's push subscription (hub/push.py); the same endpoint again replaces it."""
@@ -205,8 +462,8 @@ class Store:
                 self.db.execute(self.begin)
                 try:
                     yield
-                except BaseException:
-                    self.db.execute("ROLLBACK")
+                except BaseException as error:
+                    self._rollback(error)
                     raise
                 self.db.execute("COMMIT")
             finally:
@@ -244,3 +501,91 @@ class Store:
         self.reader.close()
         if self.writers is not None:
             self.writers.close()
+
+    def hub_id(self) -> str:
+        """This hub's id, made at `satchel hub init` (or the first time it is asked for)."""
+        import secrets
+        self.set_meta("hub_id", f"hub-{secrets.token_hex(6)}", replace=False)
+        return self.meta("hub_id")
+
+    # Statements an upstream refused (hub/upstream.py): set aside, with the reason, until retried.
+
+    def quarantine(self, ids: list[str], upstream: str, status: int | None, reason: str) -> None:
+        when = now()
+        with self._transaction():
+            self.db.cursor().executemany(self.sql(
+                "INSERT INTO upstream_quarantine VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "upstream = excluded.upstream, status = excluded.status, reason = excluded.reason, at = excluded.at"),
+                [(i, upstream, status, reason, when) for i in ids])
+
+    def release_quarantined(self) -> int:
+        """Put every quarantined statement back in line for the next sync; how many there were."""
+        with self._transaction():
+            return max(self.db.execute("DELETE FROM upstream_quarantine").rowcount, 0)
+
+    def quarantine_summary(self) -> list[tuple[str, int]]:
+        """[(reason, how many statements)], the most frequent first."""
+        return [(reason, count) for reason, count in self.query(
+            "SELECT reason, COUNT(*) FROM upstream_quarantine GROUP BY reason ORDER BY COUNT(*) DESC, reason")]
+
+    def quarantined_ids(self, reason: str, limit: int = 3) -> list[str]:
+        return [row[0] for row in self.query("SELECT id FROM upstream_quarantine WHERE reason = ? ORDER BY at, id LIMIT ?", reason, limit)]
+
+    def sync_counts(self) -> tuple[int, int, int]:
+        """(statements forwarded, waiting to be, quarantined)."""
+        forwarded, waiting = self.query(
+            "SELECT COUNT(forwarded), COUNT(*) - COUNT(forwarded) FROM statements s "
+            "WHERE NOT EXISTS (SELECT 1 FROM upstream_quarantine q WHERE q.id = s.id)")[0]
+        quarantined = self.query("SELECT COUNT(*) FROM upstream_quarantine")[0][0]
+        return forwarded, waiting, quarantined
+
+    # School hubs' credentials, at a central (hub/schools.py): only a hash of each token is kept.
+
+    def add_school(self, school: str, name: str, token_hash: str) -> None:
+        with self._transaction():
+            self.db.execute(self.sql("INSERT INTO schools VALUES (?, ?, ?, ?, NULL)"), (school, name, token_hash, now()))
+
+    def revoke_school(self, school: str) -> bool:
+        """Revoke a school's credentials; False if there is no such school or it was revoked already."""
+        with self._transaction():
+            return self.db.execute(self.sql("UPDATE schools SET revoked = ? WHERE id = ? AND revoked IS NULL"),
+                                   (now(), school)).rowcount > 0
+
+    def schools(self) -> list[tuple[str, str, str, str | None]]:
+        """[(id, name, created, revoked or None)], oldest first."""
+        return self.query("SELECT id, name, created, revoked FROM schools ORDER BY created, id")
+
+    def school_credentials(self) -> dict[str, str | None]:
+        """{school id: its token's hash, or None once revoked}: empty on a hub that is no central."""
+        return {school: None if revoked else token_hash for school, token_hash, revoked in
+                self.query("SELECT id, token_hash, revoked FROM schools")}
+
+    # The teacher dashboard's sessions (hub/dashboard.py): a session is open while its row is here
+    # and unexpired, in every worker process; signing out or a new password deletes rows.
+
+    def add_teacher_session(self, session: str, seconds: float, password_key: str, password: str) -> bool:
+        """Open a session for `seconds`, unless the password (meta `password_key`) is no longer the one
+        checked: a sign-in that races `satchel hub set-password` opens nothing. Purges expired sessions."""
+        started = now()
+        expires = datetime.fromtimestamp(datetime.now(UTC).timestamp() + seconds, UTC)
+        expires_text = expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as now(): compared as text
+        with self._transaction():
+            self.db.execute(self.sql("DELETE FROM teacher_sessions WHERE expires <= ?"), (started,))
+            return self.db.execute(self.sql(
+                "INSERT INTO teacher_sessions (id, created, expires) SELECT ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM meta WHERE key = ? AND value = ?)"),
+                (session, started, expires_text, password_key, password)).rowcount > 0
+
+    def teacher_session_open(self, session: str) -> bool:
+        return bool(self.query("SELECT 1 FROM teacher_sessions WHERE id = ? AND expires > ?", session, now()))
+
+    def end_teacher_session(self, session: str) -> None:
+        with self._transaction():
+            self.db.execute(self.sql("DELETE FROM teacher_sessions WHERE id = ?"), (session,))
+
+    def set_teacher_password(self, password_key: str, password: str) -> int:
+        """Set the password (meta `password_key`) and end every session, together; how many ended."""
+        with self._transaction():
+            self.db.execute(self.sql("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+                            (password_key, password))
+            return max(self.db.execute("DELETE FROM teacher_sessions").rowcount, 0)

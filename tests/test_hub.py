@@ -173,7 +173,7 @@ def test_bad_uploads_get_a_4xx_and_the_hub_keeps_serving(any_hub):
         (b'{"n": NaN}', "application/json", 400),
         (json.dumps(good).encode(), "text/plain", 415),
         (json.dumps({"hello": "world"}).encode(), "application/json", 422),
-        (json.dumps(dict(good, version=2)).encode(), "application/json", 422),
+        (json.dumps(dict(good, version=3)).encode(), "application/json", 422),
         (json.dumps(dict(good, curriculum={"id": "other"})).encode(), "application/json", 422),
         (json.dumps(dict(good, statements="x" * 100000)).encode(), "application/json", 422),
         (json.dumps(bad_statement).encode(), "application/json", 422),
