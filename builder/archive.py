@@ -6,7 +6,9 @@ slice of the archive (ranges included), and no entry can expand into more than i
 a decompression bomb has no way in. Its first entry, `satchel-archive.json`, names the
 curriculum and version and gives every other entry's size and SHA-256. Opening an archive checks
 all of it: a truncated copy, a changed byte, an entry the manifest does not list, a path that
-climbs out (`../`) or a compressed entry is refused, with a message that says which and what to do.
+climbs out (`../`), a compressed entry, or a curriculum id or version that is not one (they name
+the folder and the file a hub keeps the archive in) is refused, with a message that says which
+and what to do. The checks are code, not `assert`s, so `python -O` keeps them.
 """
 
 from __future__ import annotations
@@ -14,17 +16,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .curriculum import ID_RE
+
 ARCHIVE_FORMAT = 1
 MANIFEST = "satchel-archive.json"
 SUFFIX = ".satchel"
 EPOCH = (1980, 1, 1, 0, 0, 0)  # every entry's date: the same bundle gives the same archive bytes
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # a zip entry's local header (30 bytes)
+ID_MAX, VERSION_MAX = 100, 64
+# A semantic version (semver.org): MAJOR.MINOR.PATCH, then an optional -prerelease and +build.
+VERSION_PATTERN = r"[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
+VERSION_RE = re.compile(VERSION_PATTERN)
+CONTENT_RE = re.compile(r"[0-9a-f]{12,64}")  # satchel/version.json's content hash
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class ArchiveError(ValueError):
@@ -47,6 +58,10 @@ def pack(site: Path, output: Path) -> dict:
     if not described.is_file():
         raise ArchiveError(f"{site} is not a built bundle (no satchel/curriculum.json): build one with `satchel build -o {site}`")
     curriculum = json.loads(described.read_text(encoding="utf-8"))
+    problem = names_problem(curriculum.get("id"), curriculum.get("version"))
+    if problem:
+        raise ArchiveError(f"{site}: {problem}. Correct 'id:' or 'version:' in curriculum.yml, then `satchel build` "
+                           "and `satchel pack` again")
     version = json.loads((site / "satchel" / "version.json").read_text(encoding="utf-8"))
     paths = sorted(p for p in site.rglob("*") if p.is_file() and not p.is_symlink())
     files = {}
@@ -67,6 +82,24 @@ def pack(site: Path, output: Path) -> dict:
         os.fsync(written.fileno())
     os.replace(temporary, output)
     return manifest
+
+
+def names_problem(curriculum_id: object, version: object) -> str | None:
+    """What is wrong with a curriculum id or version an archive carries, or None. A hub names a
+    folder after the id and a file after both, so they are held to the rules of curriculum.yml."""
+    if not isinstance(curriculum_id, str) or len(curriculum_id) > ID_MAX or not ID_RE.fullmatch(curriculum_id):
+        return (f"its curriculum id {_shown(curriculum_id)} is not a curriculum id (lower-case letters, digits and '-', "
+                f"such as 'math-grade-3', at most {ID_MAX} characters)")
+    if not isinstance(version, str) or len(version) > VERSION_MAX or not VERSION_RE.fullmatch(version):
+        return (f"its version {_shown(version)} is not a version such as 1.0.0 (MAJOR.MINOR.PATCH, then perhaps "
+                f"-beta.1 or +build.7, at most {VERSION_MAX} characters)")
+    return None
+
+
+def _shown(value: object) -> str:
+    """A value from an archive, quoted and cut short: a message never prints a hostile name whole."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _info(name: str) -> zipfile.ZipInfo:
@@ -126,10 +159,17 @@ class Archive:
         archive = cls(path, manifest, entries)
         if "satchel/curriculum.json" not in entries:
             raise ArchiveError(f"{what}: it holds no satchel/curriculum.json, so no built bundle")
-        described = json.loads(archive.read("satchel/curriculum.json"))
+        try:
+            described = json.loads(archive.read("satchel/curriculum.json"))
+        except ValueError:
+            described = None
+        if not isinstance(described, dict):
+            raise ArchiveError(f"{what}: its satchel/curriculum.json is not a curriculum's description. Make it again "
+                               "with `satchel build` and `satchel pack`")
         if (described.get("id"), described.get("version")) != (manifest["curriculum"], manifest["version"]):
             raise ArchiveError(f"{what}: its manifest names {manifest['curriculum']} {manifest['version']}, its bundle is "
-                               f"{described.get('id')} {described.get('version')}")
+                               f"{_shown(described.get('id'))} {_shown(described.get('version'))}. It was changed after "
+                               "`satchel pack`: make it again with `satchel build` and `satchel pack`")
         return archive
 
     def read(self, name: str) -> bytes:
@@ -165,18 +205,41 @@ def _data_offset(file, info: zipfile.ZipInfo, what: str) -> int:
 
 
 def _read_manifest(file, offset: int, size: int, what: str) -> dict:
+    """The manifest, checked field by field (these are checks, not asserts: `python -O` keeps them)."""
     if size > 64 * 1024 * 1024:
         raise ArchiveError(f"{what}: its manifest is too big ({size} bytes)")
+    damaged = ArchiveError(f"{what}: its {MANIFEST} is damaged, or of a format this Satchel does not know "
+                           f"(it knows format {ARCHIVE_FORMAT}): update Satchel or make the archive again with `satchel pack`")
     try:
         manifest = json.loads(os.pread(file.fileno(), size, offset))
-        assert isinstance(manifest, dict) and manifest.get("format") == ARCHIVE_FORMAT
-        assert isinstance(manifest["curriculum"], str) and isinstance(manifest["version"], str)
-        assert all(isinstance(v, dict) and isinstance(v.get("bytes"), int) and isinstance(v.get("sha256"), str)
-                   for v in manifest["files"].values())
-    except (ValueError, KeyError, AttributeError, AssertionError):
-        raise ArchiveError(f"{what}: its {MANIFEST} is damaged, or of a format this Satchel does not know "
-                           f"(it knows format {ARCHIVE_FORMAT}): update Satchel or make the archive again") from None
+    except ValueError:
+        raise damaged from None
+    if not isinstance(manifest, dict):
+        raise damaged
+    found = manifest.get("format")
+    if isinstance(found, int) and not isinstance(found, bool) and found != ARCHIVE_FORMAT:
+        raise ArchiveError(f"{what}: it is format {found}, this Satchel knows format {ARCHIVE_FORMAT}: update Satchel, "
+                           "or make the archive with this Satchel's `satchel pack`")
+    files = manifest.get("files")
+    if found != ARCHIVE_FORMAT or not isinstance(files, dict) or not all(_listed(v) for v in files.values()):
+        raise damaged
+    problem = names_problem(manifest.get("curriculum"), manifest.get("version"))
+    if problem:
+        raise ArchiveError(f"{what}: {problem}. Correct 'id:' or 'version:' in its curriculum.yml, then make it again "
+                           "with `satchel build` and `satchel pack`")
+    if not isinstance(manifest.get("content"), str) or not CONTENT_RE.fullmatch(manifest["content"]):
+        raise ArchiveError(f"{what}: its content hash {_shown(manifest.get('content'))} is not one "
+                           "(hexadecimal, from satchel/version.json): make it again with `satchel pack`")
     return manifest
+
+
+def _listed(file: object) -> bool:
+    """One file of the manifest: {"bytes": a whole number, "sha256": 64 hexadecimal digits}."""
+    if not isinstance(file, dict):
+        return False
+    size, digest = file.get("bytes"), file.get("sha256")
+    return (isinstance(size, int) and not isinstance(size, bool) and size >= 0
+            and isinstance(digest, str) and SHA256_RE.fullmatch(digest) is not None)
 
 
 def _sha256(file, offset: int, size: int) -> str:

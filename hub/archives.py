@@ -3,18 +3,24 @@ newer archive from a USB stick with an atomic switch.
 
     DATA/bundles/<curriculum id>/current            the name of the archive served (one line)
     DATA/bundles/<curriculum id>/<id>-<version>-<content>.satchel   the archive, and the one before
+    DATA/bundles/<curriculum id>/import.lock        held by the import running, if any
 
 Importing checks the archive on the stick, copies it, checks the copy, then replaces `current`
 in one rename: a running hub answers every request from the old archive or from the new one,
-never from a mix, and a power cut at any moment leaves one of the two, whole."""
+never from a mix, and a power cut at any moment leaves one of the two, whole. An import writes
+and deletes only inside its curriculum's folder, and deletes only archives it named itself."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import posixpath
+import re
 import shutil
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.utils import formatdate
 from pathlib import Path
 
@@ -22,13 +28,14 @@ import anyio
 from starlette._utils import get_route_path
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
-from builder.archive import SUFFIX, Archive, ArchiveError
+from builder.archive import SUFFIX, VERSION_PATTERN, Archive, ArchiveError
 
 from .static import ENCODINGS, SMALL, cache_control, media_type
 
 CHUNK = 4 * 1024 * 1024
 CACHE_BYTES = 64 * 1024 * 1024
 POINTER = "current"
+LOCK = "import.lock"
 
 
 class ArchiveFiles:
@@ -202,15 +209,56 @@ def version_key(version: str) -> tuple:
     return tuple(int(part) if part.isdigit() else part for part in version.replace("-", ".").split("."))
 
 
+def archive_name(curriculum_id: str) -> re.Pattern:
+    """The names import_archive gives the archives of one curriculum: <id>-<version>-<12 hex>.satchel."""
+    return re.compile(re.escape(curriculum_id) + "-" + VERSION_PATTERN + "-[0-9a-f]{12}" + re.escape(SUFFIX))
+
+
 def import_archive(data: Path, source: Path, allow_older: bool = False) -> tuple[Archive, str | None]:
     """Check `source`, copy it into the data directory, check the copy, switch to it. Returns
     the archive and the version it replaced (None for a first import). Raises ArchiveError."""
-    archive = Archive.open(source)
-    folder = data / "bundles" / archive.curriculum_id
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        archive = Archive.open(source)  # the id and version are checked there: no '/', no '..'
+    except ArchiveError as error:
+        raise ArchiveError(f"{error}; nothing was imported") from None
+    bundles = data / "bundles"
+    bundles.mkdir(parents=True, exist_ok=True)
+    folder = bundles / archive.curriculum_id
+    if folder.resolve().parent != bundles.resolve():
+        raise ArchiveError(f"{folder} leads outside {bundles} (a link?): remove it, then import {source.name} again; "
+                           "nothing was imported")
+    folder.mkdir(exist_ok=True)
+    with _import_lock(folder, source, archive.curriculum_id):
+        for part in folder.glob("*.part"):  # what an import killed mid-way left: none is running now
+            part.unlink(missing_ok=True)
+        return _switch(archive, folder, source, allow_older)
+
+
+@contextmanager
+def _import_lock(folder: Path, source: Path, curriculum_id: str) -> Iterator[None]:
+    """Held while one import of a curriculum runs; the system lets go of it when that import ends,
+    killed or not, so a .part file found while holding it is a dead import's."""
+    descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ArchiveError(f"{source.name}: another `satchel hub import` of {curriculum_id} is running; wait for it "
+                               "to finish, then import again if it is still needed; nothing was imported") from None
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _switch(archive: Archive, folder: Path, source: Path, allow_older: bool) -> tuple[Archive, str | None]:
+    """Copy the checked archive into `folder` and make it current (the caller holds the lock)."""
     previous = None
     if (folder / POINTER).is_file():
-        previous = Archive.open(folder / (folder / POINTER).read_text(encoding="utf-8").strip(), verify=False)
+        name = (folder / POINTER).read_text(encoding="utf-8").strip()
+        if not _inside(folder / name, folder):
+            raise ArchiveError(f"{folder / POINTER} names {name!r}, not an archive in {folder}: write the name of the "
+                               f"archive to serve into it, then import {source.name} again; nothing was imported")
+        previous = Archive.open(folder / name, verify=False)
         if previous.manifest["content"] == archive.manifest["content"]:
             raise ArchiveError(f"{source.name}: this hub already serves {archive.curriculum_id} {archive.version} with the "
                                "same content; nothing changed")
@@ -222,11 +270,17 @@ def import_archive(data: Path, source: Path, allow_older: bool = False) -> tuple
             raise ArchiveError(f"{source.name} holds {archive.curriculum_id} {archive.version}, older than the "
                                f"{previous.version} this hub serves; add --allow-older to go back to it")
     target = folder / f"{archive.curriculum_id}-{archive.version}-{archive.manifest['content'][:12]}{SUFFIX}"
+    if not _inside(target, folder):  # Archive.open checked the names; this is the last word before writing
+        raise ArchiveError(f"{source.name}: its name would put it outside {folder}; nothing was imported")
     partial = target.with_name(target.name + ".part")
-    shutil.copyfile(source, partial)
-    with open(partial, "rb") as copy:
-        os.fsync(copy.fileno())
-    Archive.open(partial)  # the copy on the hub's disk, read back: a flaky stick or a full disk stops here
+    try:
+        shutil.copyfile(source, partial)
+        with open(partial, "rb") as copy:
+            os.fsync(copy.fileno())
+        Archive.open(partial)  # the copy on the hub's disk, read back: a flaky stick or a full disk stops here
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     os.replace(partial, target)
     pointer = folder / (POINTER + ".part")
     with open(pointer, "w", encoding="utf-8") as file:
@@ -240,7 +294,13 @@ def import_archive(data: Path, source: Path, allow_older: bool = False) -> tuple
     finally:
         os.close(directory)
     keep = {target.name, previous.path.name if previous else None}
-    for old in folder.glob(f"*{SUFFIX}"):
-        if old.name not in keep:
+    ours = archive_name(archive.curriculum_id)
+    for old in folder.iterdir():
+        if ours.fullmatch(old.name) and old.name not in keep:
             old.unlink()
     return archive, previous.version if previous else None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is a name directly in `folder`, links followed."""
+    return path.resolve().parent == folder.resolve()

@@ -3,6 +3,8 @@ and refuses a tampered, truncated, climbing-out or bomb archive with a clear mes
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import shutil
 import stat
@@ -16,12 +18,14 @@ import pytest
 
 from builder.archive import MANIFEST, Archive, ArchiveError, pack
 from builder.build import build
+from hub.archives import LOCK
 from tests.test_hub import Hub
 from tests.test_packs import download, open_page
 
 
-def satchel(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "builder.cli", *map(str, args)], capture_output=True, text=True)
+def satchel(*args: str, python: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run the real CLI; a hub that starts when it should have refused is stopped by the timeout."""
+    return subprocess.run([sys.executable, *python, "-m", "builder.cli", *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +181,132 @@ def test_pack_explains_a_folder_that_is_not_a_bundle(tmp_path):
     assert result.returncode == 1 and "is not a built bundle" in result.stderr and "satchel build" in result.stderr
     assert not list(tmp_path.glob("x.satchel*"))
     shutil.rmtree(tmp_path / "notes")
+
+
+def handmade(path: Path, curriculum_id, version, described: dict | None = None, archive_format=1, files=None) -> Path:
+    """An archive written by hand, right in every size and hash, that names `curriculum_id` and
+    `version` (in its manifest and, unless `described` says otherwise, in satchel/curriculum.json):
+    what a careless or hostile maker can put on a stick, which only the rules for names can refuse."""
+    contents = {"satchel/curriculum.json": json.dumps(described or {"id": curriculum_id, "version": version}).encode(),
+                "index.html": b"<!doctype html><title>handmade</title>"}
+    listed = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in contents.items()}
+    manifest = {"format": archive_format, "curriculum": curriculum_id, "version": version,
+                "content": "0123456789abcdef0123", "files": listed if files is None else files}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(MANIFEST, json.dumps(manifest))
+        for name, data in contents.items():
+            archive.writestr(name, data)
+    return path
+
+
+def snapshot(root: Path, leave_out: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under `root` (itself included) but outside `leave_out`: path -> (mtime, size)."""
+    paths = [root, *(p for p in root.rglob("*") if not p.is_relative_to(leave_out))]
+    return {str(p): (p.lstat().st_mtime_ns, p.lstat().st_size) for p in paths}
+
+
+def test_an_archive_whose_id_or_version_would_climb_out_is_refused_and_touches_nothing(tmp_path):
+    data = tmp_path / "data"
+    assert satchel("hub", "init", "--data", data).returncode == 0
+    not_an_id, not_a_version = "is not a curriculum id", "is not a version such as 1.0.0"
+    cases = {  # case: (curriculum id, version, what the message says)
+        "climbing id": ("../../victim", "1.0.0", not_an_id),
+        "id one level up": ("../x", "1.0.0", not_an_id),
+        "absolute id": (str(tmp_path / "abs"), "1.0.0", not_an_id),
+        "id with a folder": ("a/b", "1.0.0", not_an_id),
+        "parent id": ("..", "1.0.0", not_an_id),
+        "300-character id": ("a" * 300, "1.0.0", not_an_id),
+        "id with a line break": ("satchel-demo\n", "1.0.0", not_an_id),
+        "id that is not text": (5, "1.0.0", not_an_id),
+        "climbing version": ("satchel-demo", "1.0/../../x", not_a_version),
+        "version climbing out of the data": ("satchel-demo", "1.0/../../../../victim", not_a_version),
+        "version one level up": ("satchel-demo", "../x", not_a_version),
+        "absolute version": ("satchel-demo", "/abs", not_a_version),
+        "version with a folder": ("satchel-demo", "1.0.0/b", not_a_version),
+        "parent version": ("satchel-demo", "..", not_a_version),
+        "65-character version": ("satchel-demo", "1.0.0-" + "a" * 59, not_a_version),
+        "manifest and bundle disagree": ("satchel-demo", "1.0.0", "its bundle is '../../victim' '1.0.0'"),
+    }
+    archives = {}
+    for number, (case, (curriculum_id, version, _)) in enumerate(cases.items()):
+        described = {"id": "../../victim", "version": "1.0.0"} if case == "manifest and bundle disagree" else None
+        archives[case] = handmade(tmp_path / f"hostile-{number}.satchel", curriculum_id, version, described)
+    # Where each escape would land, with an archive there that an escaped import would delete;
+    # "satchel-demo-1.0" is the folder an earlier import under the id 'satchel-demo/satchel-demo-1.0' would leave.
+    (data / "bundles" / "satchel-demo" / "satchel-demo-1.0").mkdir(parents=True)
+    landings = [tmp_path / "victim", tmp_path / "abs", data, data / "x", data / "bundles" / "a" / "b", data / "bundles"]
+    decoys = [folder / "precious.satchel" for folder in landings]
+    for decoy in decoys:
+        decoy.parent.mkdir(parents=True, exist_ok=True)
+        decoy.write_bytes(b"an archive someone needs")
+    before = snapshot(tmp_path, data)
+
+    for case, (_, _, message) in cases.items():
+        result = satchel("hub", "import", archives[case], "--data", data)
+        assert result.returncode == 2, (case, result.stdout, result.stderr)
+        assert f"{archives[case].name} is not a usable Satchel archive" in result.stderr, (case, result.stderr)
+        assert message in result.stderr and "satchel pack" in result.stderr and "nothing was imported" in result.stderr, (case, result.stderr)
+        assert "Traceback" not in result.stderr, case
+
+    assert snapshot(tmp_path, data) == before, "nothing outside the data directory was written or deleted"
+    assert all(decoy.exists() for decoy in decoys), "no archive was deleted anywhere"
+    assert not list(data.rglob("current*")) and not list(data.rglob("*.part")), "nothing was imported"
+    assert sorted(data.rglob("*.satchel")) == sorted(decoy for decoy in decoys if decoy.is_relative_to(data))
+    served = satchel("hub", archives["climbing id"], "--data", data, "--port", "0")
+    assert served.returncode == 2 and "'../../victim' is not a curriculum id" in served.stderr, served.stderr
+    fine = satchel("hub", "import", handmade(tmp_path / "fine.satchel", "satchel-demo", "1.0.0-rc.1+b.7"), "--data", data)
+    assert fine.returncode == 0 and "Imported satchel-demo 1.0.0-rc.1+b.7" in fine.stdout, "the same archive with good names imports"
+
+
+def test_the_checks_of_an_archive_hold_under_python_optimise(tmp_path):
+    assert subprocess.run([sys.executable, "-O", "-c", "assert False"]).returncode == 0, "-O drops assert statements"
+    data = tmp_path / "data"
+    assert satchel("hub", "init", "--data", data).returncode == 0
+    cases = {
+        "format 2": (handmade(tmp_path / "future.satchel", "satchel-demo", "1.0.0", archive_format=2),
+                     "it is format 2, this Satchel knows format 1"),
+        "files not a mapping": (handmade(tmp_path / "list.satchel", "satchel-demo", "1.0.0", files=["index.html"]),
+                                "satchel-archive.json is damaged"),
+        "sizes not numbers": (handmade(tmp_path / "size.satchel", "satchel-demo", "1.0.0",
+                                       files={"index.html": {"bytes": "38", "sha256": "0" * 64}}), "satchel-archive.json is damaged"),
+        "version not text": (handmade(tmp_path / "number.satchel", "satchel-demo", 1.0), "is not a version such as 1.0.0"),
+    }
+    for case, (path, message) in cases.items():
+        result = satchel("hub", "import", path, "--data", data, python=("-O",))
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, (case, result.stderr)
+    assert not list(data.rglob("*.satchel*"))
+
+
+def test_an_import_clears_what_killed_imports_left_and_deletes_only_its_own_archives(demo_archive, tmp_path):
+    data = tmp_path / "data"
+    assert satchel("hub", "init", "--data", data).returncode == 0
+    folder = data / "bundles" / "satchel-demo"
+    folder.mkdir(parents=True)
+    left = [folder / "satchel-demo-0.9.0-0123456789ab.satchel.part", folder / "current.part"]  # an import killed mid-copy
+    older = folder / "satchel-demo-0.8.0-0123456789ab.satchel"
+    others = [folder / "notes.satchel", folder / "satchel-demo-0.8.0-nothex.satchel", folder / "other-1.0.0-0123456789ab.satchel"]
+    for path in [*left, older, *others]:
+        path.write_bytes(b"bytes")
+
+    with open(folder / LOCK, "a") as lock:  # an import of satchel-demo still running
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        busy = satchel("hub", "import", demo_archive, "--data", data)
+        assert busy.returncode == 2 and "another `satchel hub import` of satchel-demo is running" in busy.stderr, busy.stderr
+        assert all(path.exists() for path in left), "a running import's files are left alone"
+        assert not (folder / "current").exists()
+
+    result = satchel("hub", "import", demo_archive, "--data", data)
+    assert result.returncode == 0 and "Imported satchel-demo 1.0.0" in result.stdout, result.stderr
+    assert not any(path.exists() for path in left), "what a killed import left is removed"
+    assert not older.exists(), "an archive this hub imported before is replaced"
+    assert all(path.exists() for path in others), "files of other names are not this hub's to delete"
+
+
+def test_pack_refuses_a_bundle_whose_names_an_archive_cannot_carry(tmp_path):
+    site = tmp_path / "site"
+    (site / "satchel").mkdir(parents=True)
+    (site / "satchel" / "curriculum.json").write_text(json.dumps({"id": "maths", "version": "1"}), encoding="utf-8")
+    (site / "satchel" / "version.json").write_text(json.dumps({"content": "0123456789abcdef0123"}), encoding="utf-8")
+    result = satchel("pack", site, "-o", tmp_path / "maths.satchel")
+    assert result.returncode == 1 and "its version '1' is not a version such as 1.0.0" in result.stderr, result.stderr
+    assert "curriculum.yml" in result.stderr and not list(tmp_path.glob("maths.satchel*"))

@@ -1,10 +1,12 @@
 """`satchel hub sync` forwards what a hub received to a real xAPI LRS (Ralph, on loopback) and to a
-central Satchel hub: at least once, never twice, and it goes on where it stopped after a failure."""
+central Satchel hub: at least once, never twice, and it goes on where it stopped after a failure;
+what the upstream refuses is set aside and the rest goes on (tests/test_central.py has more)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -21,17 +23,22 @@ def sync(data, upstream: str, *extra: str, env=None) -> subprocess.CompletedProc
 
 
 def lrs_ids(url: str, user: str, password: str) -> list[str]:
-    """Every statement id the LRS holds, following its 'more' links."""
-    ids, next_url = [], url + "?limit=500"
+    """Every statement id the LRS holds."""
+    return [s["id"] for s in lrs_statements(url, user, password)]
+
+
+def lrs_statements(url: str, user: str, password: str) -> list[dict]:
+    """Every statement the LRS holds, following its 'more' links."""
+    held, next_url = [], url + "?limit=500"
     auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     while next_url:
         request = urllib.request.Request(next_url, headers={"authorization": auth, "x-experience-api-version": "2.0.0"})
         with urllib.request.urlopen(request, timeout=30) as response:
             page = json.loads(response.read())
-        ids += [s["id"] for s in page["statements"]]
+        held += page["statements"]
         more = page.get("more")
         next_url = urllib.parse.urljoin(url, more) if more else None
-    return ids
+    return held
 
 
 def test_forwarding_to_an_lrs(demo_site, tmp_path, ralph_lrs):
@@ -55,9 +62,13 @@ def test_forwarding_to_an_lrs(demo_site, tmp_path, ralph_lrs):
     assert result.returncode == 0 and "Forwarded 300 statements" in result.stdout, result.stderr
     held = lrs_ids(url, user, password)
     assert set(held) - before == expected and len(held) == len(set(held))
+    hub_id = Store.in_data_dir(hub.data).meta("hub_id")
+    stamps = {s["id"]: s["context"]["extensions"]["urn:satchel:hub"] for s in lrs_statements(url, user, password) if s["id"] in expected}
+    assert set(stamps.values()) == {hub_id}, "each statement says which hub it came from (here: from devices at this hub)"
 
     assert "Nothing new to forward" in sync(hub.data, url, "--user", user, "--password-file", str(secret)).stdout
-    # A crash after the LRS stored a batch but before the hub marked it: it is sent again, and kept once.
+    # A crash after the LRS stored a batch but before the hub marked it: it is sent again, and kept
+    # once (the same content: the same hub id in it, or the LRS would answer 409).
     store = Store.in_data_dir(hub.data)
     store.db.execute("UPDATE statements SET forwarded = NULL WHERE id IN (SELECT id FROM statements LIMIT 40)")
     store.close()
@@ -73,17 +84,45 @@ def test_forwarding_to_an_lrs(demo_site, tmp_path, ralph_lrs):
 
 def test_forwarding_to_a_central_hub(demo_site, tmp_path):
     school = Hub([demo_site], tmp_path / "school")
-    central = Hub([demo_site], tmp_path / "central")
+    central_data = tmp_path / "central"
+    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(central_data)], check=True, capture_output=True)
+    issued = subprocess.run([sys.executable, "-m", "builder.cli", "hub", "schools", "add", "Lycée du Nord", "--data", str(central_data)],
+                            capture_output=True, text=True, check=True).stdout
+    school_id, token = re.search(r"School hub: (\S+)\nToken: (\S+)\n", issued).groups()
+    secret = tmp_path / "token"
+    secret.write_text(token + "\n", encoding="utf-8")
+    central = Hub([demo_site], central_data)
+    credentials = ("--user", school_id, "--password-file", str(secret))
     try:
         files = [progress_file(30, name=f"Learner {n}") for n in range(3)]
         for upload in files:
             assert school.upload(upload)[0] == 200
-        result = sync(school.data, central.url + "api/progress")
+        refused = sync(school.data, central.url + "api/progress")
+        assert refused.returncode == 1 and "answered 401" in refused.stderr and "satchel hub schools add" in refused.stderr
+        result = sync(school.data, central.url + "api/progress", *credentials)
         assert "Forwarded 90 statements" in result.stdout, result.stderr
         assert sorted(central.stored()) == sorted(school.stored())
-        names = Store.in_data_dir(central.data).query("SELECT name FROM learners ORDER BY name")
+        central_store = Store.in_data_dir(central.data)
+        names = central_store.query("SELECT name FROM learners ORDER BY name")
         assert [n[0] for n in names] == ["Learner 0", "Learner 1", "Learner 2"]
-        assert "Nothing new to forward" in sync(school.data, central.url + "api/progress").stdout
+        assert central_store.query("SELECT source, COUNT(*) FROM statements GROUP BY source") == [(school_id, 90)]
+        assert "Nothing new to forward" in sync(school.data, central.url + "api/progress", *credentials).stdout
+
+        # The central holds an id with other content (a device that uploaded there too): its 409
+        # names that statement; it alone is set aside, the rest of the file is stored.
+        later = progress_file(20, name="Learner 3")
+        clash = dict(later["statements"][5], timestamp="2020-01-01T00:00:00.000Z")
+        first = dict(later, statements=[clash])
+        status, _, _ = central.request("api/progress", json.dumps(first).encode(), {"content-type": "application/json",
+                                       "authorization": "Basic " + base64.b64encode(f"{school_id}:{token}".encode()).decode()})
+        assert status == 200
+        assert school.upload(later)[0] == 200
+        result = sync(school.data, central.url + "api/progress", *credentials)
+        assert "Forwarded 19 statements" in result.stdout and "1 statement was refused by the upstream and set aside" in result.stdout, result
+        assert Store.in_data_dir(school.data).query("SELECT id, status, reason FROM upstream_quarantine") == [
+            (clash["id"], 409, "conflict at upstream")]
+        assert len(central_store.query("SELECT id FROM statements")) == 90 + 1 + 19
+        central_store.close()
     finally:
         school.stop()
         central.stop()
