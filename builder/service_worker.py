@@ -51,7 +51,7 @@ def copy_workbox_runtime(node_modules: Path, site_dir: Path) -> Path:
 # Satchel's scripts that sw.js imports. They are copied into a folder named by their hash: a new
 # service worker of each publication then finds them in the browser's HTTP cache (the folder is
 # served as immutable) instead of downloading them again, unless they changed.
-SW_IMPORTS = ("vendor/idb.umd.js", "progress-model.js", "progress-sync.js", "packs.js")
+SW_IMPORTS = ("vendor/idb.umd.js", "progress-model.js", "progress-identity.js", "progress-sync.js", "packs.js")
 
 
 def copy_service_worker_imports(site_dir: Path) -> str:

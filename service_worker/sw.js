@@ -11,7 +11,8 @@
  */
 importScripts('__WORKBOX_DIR__/workbox-sw.js');
 // Sending progress to a school hub, the page's way (theme/assets/satchel/progress-sync.js).
-importScripts('__SATCHEL_SW_DIR__/idb.umd.js', '__SATCHEL_SW_DIR__/progress-model.js', '__SATCHEL_SW_DIR__/progress-sync.js');
+importScripts('__SATCHEL_SW_DIR__/idb.umd.js', '__SATCHEL_SW_DIR__/progress-model.js', '__SATCHEL_SW_DIR__/progress-identity.js',
+              '__SATCHEL_SW_DIR__/progress-sync.js');
 importScripts('__SATCHEL_SW_DIR__/packs.js');
 workbox.setConfig({ modulePathPrefix: '__WORKBOX_DIR__/', debug: false });
 

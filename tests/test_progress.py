@@ -254,7 +254,17 @@ def test_progress_is_saved_to_a_file_and_loaded_on_another_device(browser, demo_
 
     missing_id = json.loads(json.dumps(data))
     del missing_id["statements"][1]["id"]
-    newer = dict(data, version=2)
+    newer = dict(data, version=3)
+    signed_text = saved.read_text(encoding="utf-8")
+    assert signed_text.rstrip().endswith('"}') and '"signature":"' in signed_text[-110:], "the app signs what it saves"
+    changed = signed_text.replace('"completed"', '"passed"', 1)  # a "completed" turned into a "passed"
+    assert changed != signed_text
+    copier = json.loads(signed_text)  # someone else's steps under another name: the ids are not theirs
+    copier.pop("signature")
+    copier["profile"]["id"] = "0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b"
+    copier["profile"].pop("key")
+    for s in copier["statements"]:
+        s["actor"]["account"]["name"] = copier["profile"]["id"]
     other = dict(data, curriculum={"id": "another-course", "version": "1"})
     half = saved.read_text(encoding="utf-8")[: len(saved.read_text(encoding="utf-8")) // 2]
     cases = [
@@ -262,7 +272,9 @@ def test_progress_is_saved_to_a_file_and_loaded_on_another_device(browser, demo_
         (tampered("foreign.json", {"hello": "world"}), "This is not a Satchel progress file"),
         (tampered("schema.json", dict(data, statements="none")), "This is not a Satchel progress file"),
         (tampered("missing-id.json", missing_id), "This progress file is damaged (step 2: id)"),
-        (tampered("newer.json", newer), "newer version of the app (format 2)"),
+        (tampered("newer.json", newer), "newer version of the app (format 3)"),
+        (tampered("changed.json", changed), "the file was changed after it was saved"),
+        (tampered("copied.json", copier), "recorded on another learner's device"),
         (tampered("other.json", other), "another set of lessons (another-course)"),
     ]
     big = tmp_path / "big.json"
@@ -378,3 +390,39 @@ def test_every_progress_string_is_translated(code):
     from builder.strings import STRINGS_DIR, _load
     english = {k for k in _load(STRINGS_DIR / "en.yml")}
     assert english <= set(_load(STRINGS_DIR / f"{code}.yml")), english - set(_load(STRINGS_DIR / f"{code}.yml"))
+
+
+def test_lesson_ids_named_like_object_properties_do_not_corrupt_the_state(browser, demo_site, serve, tmp_path):
+    """'constructor', 'toString', 'hasOwnProperty' are valid lesson ids: the app's maps must not
+    read them from Object.prototype (on main the state was corrupted and the app said the import
+    failed after committing it)."""
+    from tests.progress_files import progress_file, statement
+    site = serve(demo_site)
+    context = browser.new_context()
+    page = context.new_page()
+    visit(page, site.url + LESSON + "/")
+    answer_quiz(page, right=True)
+    visit(page, site.url)
+    before = snapshot(page)
+    data = progress_file(0, name="Old phone")  # a learner from before keys
+    learner = data["profile"]["id"]
+    data["statements"] = [statement("satchel-demo", learner, verb, lesson, n, **result) for n, (verb, lesson, result) in enumerate([
+        ("launched", "constructor", {}), ("completed", "constructor", {"completion": True}),
+        ("experienced", "tostring", {"duration": "PT5S"}), ("launched", "hasownproperty", {}),
+        ("launched", "constructor/prototype", {})])]
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    open_profiles(page)
+    page.set_input_files("[data-satchel-import]", str(path))
+    page.wait_for_function("document.querySelector('[data-satchel-profile-status]').textContent.includes('5 new steps')")
+    assert page.evaluate("({}).opened === undefined && ({}).completed === undefined && Object.seconds === undefined")
+    page.reload()
+    ready(page)
+    odd = snapshot(page)  # the loaded learner is now the current one; their summary equals what is derived
+    assert odd["profile"]["id"] == learner and odd["derived"]["lessons"]["constructor"]["completed"] is True
+    assert odd["ids"] == sorted(s["id"] for s in data["statements"])
+    page.evaluate(f"localStorage.setItem('satchel-profile-satchel-demo', '{before['profile']['id']}')")
+    page.reload()
+    ready(page)
+    assert snapshot(page) == before  # the first learner is untouched
+    context.close()

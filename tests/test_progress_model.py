@@ -205,7 +205,7 @@ def change(data, path, value):
 DELETE = object()
 TAMPERED = [
     (("format",), "satchel-other", "foreign"),
-    (("version",), 2, "newer"),
+    (("version",), 3, "newer"),
     (("version",), "1", "foreign"),
     (("profile", "id"), "learner-1", "foreign"),
     (("profile", "colour"), "red", "foreign"),
@@ -226,6 +226,9 @@ TAMPERED = [
     (("statements", 3, "actor", "account", "homePage"), "https://example.org", "statement"),
     (("statements", 3, "stored"), "2026-01-01T00:00:00Z", "statement"),
     (("statements", 0, "object", "definition", "name", "ar"), "", "statement"),
+    (("statements", 3, "result", "duration"), "PT9999999S", "statement"),
+    (("statements", 3, "context", "mood"), "happy", "statement"),
+    (("profile", "key"), "not a key", "foreign"),
 ]
 
 
@@ -242,8 +245,16 @@ def test_the_app_checks_what_the_schema_cannot(model, schema, good_file):
     fields, the app does."""
     other_learner = change(good_file, ("statements", 0, "actor", "account", "name"), "00000000-0000-4000-8000-000000000001")
     other_course = change(good_file, ("statements", 0, "object", "id"), "urn:satchel:other:lesson:maths/halves")
-    for bad in (other_learner, other_course):
+    impossible_date = change(good_file, ("statements", 2, "timestamp"), "0000-99-99T99:99:99Z")
+    far_future = change(good_file, ("statements", 2, "timestamp"), "9999-12-31T23:59:59Z")
+    no_such_day = change(good_file, ("statements", 2, "timestamp"), "2026-02-30T10:00:00Z")
+    too_long = change(good_file, ("statements", 3, "result", "duration"), "PT99999S")
+    deep = change(good_file, ("statements", 3, "context", "extensions"), {"urn:x": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {}}}}}}}}}})
+    for bad in (other_learner, other_course, impossible_date, far_future, no_such_day, too_long, deep):
         assert schema_valid(schema, bad) and app_check(model, bad)["reason"] == "statement"
+        from hub.progress import BadProgress, check
+        with pytest.raises(BadProgress):
+            check(bad, {CURRICULUM})
 
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-2, 2, allow_nan=False) | st.text(max_size=5),

@@ -7,7 +7,7 @@
   'use strict';
 
   var FORMAT = 'satchel-progress';
-  var FORMAT_VERSION = 1;
+  var FORMAT_VERSION = 2;  // 2: the learner's key and a signature (progress-identity.js)
   var PASS_MARK = 0.6;  // a quiz is passed with 60 % of its points
   var MAX_FILE_BYTES = 40 * 1000 * 1000;  // about 50,000 events (a statement is about 760 bytes)
   var ADL = 'http://adlnet.gov/expapi/verbs/';
@@ -15,7 +15,12 @@
   var ACTIVITY = 'http://adlnet.gov/expapi/activities/';
   var UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
   var TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/;
-  var DURATION_RE = /^PT(\d{1,7})S$/;
+  var DURATION_RE = /^PT(\d{1,5})S$/;
+  var MAX_SECONDS = 86400;  // an 'experienced' statement is at most a day (the hub refuses more)
+  var EARLIEST = Date.UTC(1970, 0, 1);
+  var AHEAD_MS = 366 * 86400 * 1000;
+  var KEY_RE = /^B[A-Za-z0-9_-]{86}$/;
+  var ACTIVITY_RE = /^urn:satchel:[a-z0-9][a-z0-9-]*(:lesson:[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)*(#quiz-[0-9]{1,4}(-[0-9]{1,4})?)?)?$/;
   var ID_RE = /^[a-z0-9][a-z0-9-]*$/;
   var LESSON_RE = /^[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)*$/;
   var COLOUR_RE = /^#[0-9a-f]{6}$/;
@@ -28,6 +33,9 @@
     var h = Array.from(b, function (x) { return x.toString(16).padStart(2, '0'); }).join('');
     return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
   }
+
+  /* Maps keyed by lesson ids read only their own entries: a lesson id may be 'constructor'. */
+  function own(map, key) { return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : undefined; }
 
   /* Identifiers. The learner is an account of the curriculum; a lesson's activity id is built from
    * the curriculum id and the lesson id, which stay the same across languages and versions. */
@@ -85,7 +93,7 @@
     var lesson = lessonOf(curriculum, s.object.id);
     state.count += 1;
     if (!lesson) return state;
-    var l = state.lessons[lesson] || (state.lessons[lesson] = {
+    var l = own(state.lessons, lesson) || (state.lessons[lesson] = {
       opened: false, seconds: 0, completed: false, attempts: 0, best: null, quizzes: {}, title: null, titleAt: '' });
     var verb = verbOf(s);
     var isQuiz = s.object.id.indexOf('#') >= 0;
@@ -99,7 +107,7 @@
       if (verb === 'passed') scaled = Math.max(scaled, PASS_MARK);
       l.attempts += 1;
       l.best = l.best === null ? scaled : Math.max(l.best, scaled);
-      l.quizzes[quiz] = Math.max(l.quizzes[quiz] || 0, scaled);
+      l.quizzes[quiz] = Math.max(own(l.quizzes, quiz) || 0, scaled);
     }
     var name = s.object.definition && s.object.definition.name;
     if (name && !isQuiz) {
@@ -152,7 +160,7 @@
    * not done; "next" is the first lesson not done whose prerequisites all are. */
   function guide(state, outline) {
     var known = new Map(outline.map(function (lesson) { return [lesson.id, lesson]; }));
-    var done = function (id) { return !!(state.lessons[id] && state.lessons[id].completed); };
+    var done = function (id) { var l = own(state.lessons, id); return !!(l && l.completed); };
     var resume = state.last && known.has(state.last.lesson) && !done(state.last.lesson) ? known.get(state.last.lesson) : null;
     var next = null;
     for (var i = 0; i < outline.length && !next; i++) {
@@ -161,19 +169,19 @@
     }
     var retired = Object.keys(state.lessons).filter(function (id) { return !known.has(id); }).sort();
     return { resume: resume, next: next, finished: outline.length > 0 && outline.every(function (l) { return done(l.id); }),
-             retired: retired.map(function (id) { return { id: id, title: state.lessons[id].title || id, completed: done(id) }; }) };
+             retired: retired.map(function (id) { return { id: id, title: own(state.lessons, id).title || id, completed: done(id) }; }) };
   }
 
   /* Whether every quiz of a lesson (numbered 0 to quizzes - 1) has been passed. */
   function quizzesPassed(state, lesson, quizzes) {
-    var l = state.lessons[lesson];
-    for (var n = 0; n < quizzes; n++) if (!l || !(l.quizzes[n] >= PASS_MARK)) return false;
+    var l = own(state.lessons, lesson);
+    for (var n = 0; n < quizzes; n++) if (!l || !(own(l.quizzes, String(n)) >= PASS_MARK)) return false;
     return true;
   }
 
   /* Lessons done out of lessons, for a list of lesson ids. */
   function count(state, ids) {
-    var done = ids.filter(function (id) { return state.lessons[id] && state.lessons[id].completed; }).length;
+    var done = ids.filter(function (id) { var l = own(state.lessons, id); return l && l.completed; }).length;
     return { done: done, total: ids.length };
   }
 
@@ -192,28 +200,53 @@
   /* Absent, or an object of texts (a language map). */
   function textMap(map, max) {
     if (map === undefined) return true;
-    if (!isObject(map)) return false;
-    return Object.keys(map).every(function (k) { return max === Infinity ? typeof map[k] === 'string' : isText(map[k], max); });
+    if (!isObject(map) || Object.keys(map).length > 20) return false;
+    return Object.keys(map).every(function (k) { return Array.from(k).length <= 35 && isText(map[k], max); });
   }
 
   function checkFile(file, curriculum) {
     if (!isObject(file) || file.format !== FORMAT) return problem('foreign', 'format');
     if (typeof file.version !== 'number' || file.version % 1 !== 0 || file.version < 1) return problem('foreign', 'version');
     if (file.version > FORMAT_VERSION) return problem('newer', String(file.version));
-    if (!onlyKeys(file, ['format', 'version', 'curriculum', 'exported', 'profile', 'statements'])) return problem('foreign', 'keys');
-    if (!isObject(file.curriculum) || !isText(file.curriculum.id, 100) || !ID_RE.test(file.curriculum.id)) return problem('foreign', 'curriculum');
+    if (!onlyKeys(file, ['format', 'version', 'curriculum', 'exported', 'profile', 'statements', 'signature'])) return problem('foreign', 'keys');
+    if (!isObject(file.curriculum) || !onlyKeys(file.curriculum, ['id', 'version']) || !isText(file.curriculum.id, 100) || !ID_RE.test(file.curriculum.id)) return problem('foreign', 'curriculum');
     if (file.curriculum.id !== curriculum) return problem('curriculum', file.curriculum.id);
     if (file.curriculum.version !== undefined && !isText(file.curriculum.version, 100)) return problem('foreign', 'curriculum.version');
-    if (typeof file.exported !== 'string' || !TIME_RE.test(file.exported)) return problem('foreign', 'exported');
+    if (!isTime(file.exported)) return problem('foreign', 'exported');
     var p = file.profile;
-    if (!isObject(p) || !onlyKeys(p, ['id', 'name', 'colour', 'picture']) || !UUID_RE.test(p.id) || !isText(p.name, 60) ||
-        typeof p.colour !== 'string' || !COLOUR_RE.test(p.colour) || !isText(p.picture, 16)) return problem('foreign', 'profile');
+    if (!isObject(p) || !onlyKeys(p, ['id', 'name', 'colour', 'picture', 'key']) || !UUID_RE.test(p.id) || !isText(p.name, 60) ||
+        typeof p.colour !== 'string' || !COLOUR_RE.test(p.colour) || !isText(p.picture, 16) ||
+        (p.key !== undefined && !(typeof p.key === 'string' && KEY_RE.test(p.key)))) return problem('foreign', 'profile');
     if (!Array.isArray(file.statements)) return problem('foreign', 'statements');
     for (var i = 0; i < file.statements.length; i++) {
       var why = checkStatement(file.statements[i], curriculum, p.id);
       if (why) return problem('statement', (i + 1) + ': ' + why);
     }
     return null;
+  }
+
+  /* A real instant, as the schema writes it, from 1970 to a year from now (the hub's rule). */
+  function isTime(text) {
+    if (typeof text !== 'string' || !TIME_RE.test(text)) return false;
+    var when = Date.parse(text);
+    if (!(when >= EARLIEST && when <= Date.now() + AHEAD_MS)) return false;
+    return new Date(when).toISOString().slice(0, 19) === text.slice(0, 19);  // no 2026-02-30
+  }
+
+  /* An activity of the context, as the schema's $defs/activity says. */
+  function isActivity(a) {
+    if (!isObject(a) || !onlyKeys(a, ['objectType', 'id', 'definition']) || a.objectType !== 'Activity') return false;
+    if (typeof a.id !== 'string' || a.id.length > 500 || !ACTIVITY_RE.test(a.id)) return false;
+    var d = a.definition;
+    return d === undefined || (isObject(d) && onlyKeys(d, ['type', 'name', 'description']) &&
+      (d.type === undefined || (typeof d.type === 'string' && d.type.length <= 200)) && textMap(d.name, 300) && textMap(d.description, 300));
+  }
+
+  function depth(value, limit) {
+    if (limit <= 0 || value === null || typeof value !== 'object') return 0;
+    var deepest = 0;
+    for (var k in value) if (Object.prototype.hasOwnProperty.call(value, k)) deepest = Math.max(deepest, depth(value[k], limit - 1));
+    return 1 + deepest;
   }
 
   function checkStatement(s, curriculum, profile) {
@@ -224,35 +257,51 @@
     if (!isObject(a) || a.objectType !== 'Agent' || !isObject(a.account) || a.account.homePage !== homePage(curriculum) ||
         a.account.name !== profile || !onlyKeys(a, ['objectType', 'account']) || !onlyKeys(a.account, ['homePage', 'name'])) return 'actor';
     if (!isObject(s.verb) || typeof s.verb.id !== 'string' || VERBS.indexOf(s.verb.id.slice(ADL.length)) < 0 ||
-        s.verb.id.indexOf(ADL) !== 0 || !textMap(s.verb.display, Infinity)) return 'verb';
+        s.verb.id.indexOf(ADL) !== 0 || !textMap(s.verb.display, 300) || !onlyKeys(s.verb, ['id', 'display'])) return 'verb';
     if (!isObject(s.object) || s.object.objectType !== 'Activity' || !lessonOf(curriculum, s.object.id) ||
         !/^[^#]*(#quiz-\d{1,4}(-\d{1,4})?)?$/.test(s.object.id) || s.object.id.length > 500) return 'object';
     var d = s.object.definition;
-    if (d !== undefined && (!isObject(d) || (d.type !== undefined && typeof d.type !== 'string') || !textMap(d.name, 300))) return 'object';
-    if (typeof s.timestamp !== 'string' || !TIME_RE.test(s.timestamp)) return 'timestamp';
+    if (!onlyKeys(s.object, ['objectType', 'id', 'definition'])) return 'object';
+    if (d !== undefined && (!isObject(d) || !onlyKeys(d, ['type', 'name', 'description']) ||
+        (d.type !== undefined && !(typeof d.type === 'string' && d.type.length <= 200)) || !textMap(d.name, 300) ||
+        !textMap(d.description, 300))) return 'object';
+    if (!isTime(s.timestamp)) return 'timestamp';
     if (s.version !== '2.0.0') return 'version';
-    if (!isObject(s.context)) return 'context';
+    if (!isObject(s.context) || !onlyKeys(s.context, ['platform', 'language', 'registration', 'contextActivities', 'extensions'])) return 'context';
+    var c = s.context;
+    if ((c.platform !== undefined && !(typeof c.platform === 'string' && c.platform.length <= 100)) ||
+        (c.language !== undefined && !(typeof c.language === 'string' && c.language.length <= 35)) ||
+        (c.registration !== undefined && !(typeof c.registration === 'string' && UUID_RE.test(c.registration)))) return 'context';
+    var ca = s.context.contextActivities;
+    if (ca !== undefined && (!isObject(ca) || !onlyKeys(ca, ['parent', 'grouping', 'category', 'other']) || !Object.keys(ca).every(function (k) {
+      return Array.isArray(ca[k]) && ca[k].length <= 20 && ca[k].every(isActivity);
+    }))) return 'context.contextActivities';
+    if (s.context.extensions !== undefined && (!isObject(s.context.extensions) || depth(s.context.extensions, 9) > 8 ||
+        JSON.stringify(s.context.extensions).length > 4000)) return 'context.extensions';
     var r = s.result;
     if (r !== undefined) {
       if (!isObject(r) || !onlyKeys(r, ['score', 'success', 'completion', 'duration', 'response'])) return 'result';
-      if (r.duration !== undefined && !DURATION_RE.test(r.duration)) return 'result.duration';
+      if (r.duration !== undefined && !(DURATION_RE.test(r.duration) && seconds(r.duration) <= MAX_SECONDS)) return 'result.duration';
       if (r.success !== undefined && typeof r.success !== 'boolean') return 'result.success';
       if (r.completion !== undefined && typeof r.completion !== 'boolean') return 'result.completion';
       if (r.response !== undefined && !(typeof r.response === 'string' && r.response.length <= 1000)) return 'result.response';
       var sc = r.score;
-      if (sc !== undefined && (!isObject(sc) || typeof sc.scaled !== 'number' || sc.scaled < 0 || sc.scaled > 1 ||
+      if (sc !== undefined && (!isObject(sc) || !onlyKeys(sc, ['scaled', 'raw', 'min', 'max']) || typeof sc.scaled !== 'number' || sc.scaled < 0 || sc.scaled > 1 ||
           ['raw', 'min', 'max'].some(function (k) { return sc[k] !== undefined && (typeof sc[k] !== 'number' || !isFinite(sc[k])); }))) return 'result.score';
     }
     return null;
   }
 
-  /* The progress file of one learner: their profile and every statement, oldest first. */
-  function file(curriculum, version, profile, statements) {
+  /* The progress file of one learner: their profile (with the device's public key, if it has
+   * one: progress-identity.js signs the file with it) and every statement, oldest first. */
+  function file(curriculum, version, profile, statements, publicKey) {
+    var who = { id: profile.id, name: profile.name, colour: profile.colour, picture: profile.picture };
+    if (publicKey) who.key = publicKey;
     return {
       format: FORMAT, version: FORMAT_VERSION,
       curriculum: { id: curriculum, version: version },
       exported: new Date().toISOString(),
-      profile: { id: profile.id, name: profile.name, colour: profile.colour, picture: profile.picture },
+      profile: who,
       statements: statements.slice().sort(function (a, b) {
         return a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
       }),
@@ -262,6 +311,7 @@
   var api = {
     FORMAT: FORMAT, FORMAT_VERSION: FORMAT_VERSION, PASS_MARK: PASS_MARK, MAX_FILE_BYTES: MAX_FILE_BYTES,
     uuid: uuid, homePage: homePage, lessonIri: lessonIri, lessonOf: lessonOf, statement: statement,
+    MAX_SECONDS: MAX_SECONDS, own: own,
     emptyState: emptyState, apply: apply, derive: derive, merge: merge, pick: pick, canonical: canonical,
     guide: guide, count: count, quizzesPassed: quizzesPassed, checkFile: checkFile, file: file,
   };

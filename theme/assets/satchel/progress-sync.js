@@ -4,13 +4,27 @@
  *
  * Every new statement's id waits in the 'outbox' store until the hub answers 200; a reply that
  * never arrives only means the statements are sent again, and the hub stores each id once. A
- * server without a hub (a CDN answers 404 or 405) leaves the outbox as it is. */
+ * server without a hub (a CDN answers 404 or 405) leaves the outbox as it is. Files are signed by
+ * the learner's key on this device (progress-identity.js); a class code the learner typed goes
+ * with them until the hub has taken it. A 409 means the hub holds some of these ids with other
+ * content: it stored the rest and keeps those aside for the teacher, so they are sent. A 401 or
+ * 403 (the hub does not know this device's key for the learner) keeps the outbox, and the reason
+ * is shown in the learners dialog. */
 (function (global) {
   'use strict';
   var BATCH = 500;  // statements per upload: about 380 KB, well under the hub's limit
   var NO_HUB = [404, 405, 501];
 
   function sameOrigin(path) { return new URL(path, global.location.origin).href; }
+
+  /* The text of a progress file: signed by the learner's key when the device has one. */
+  async function fileText(db, data, profileId) {
+    var ID = global.satchelIdentity;
+    var key = ID && ID.available && db.objectStoreNames.contains('keys') ? await db.get('keys', profileId) : null;
+    if (!key) return JSON.stringify(data);
+    data.profile.key = key.publicKey;
+    return ID.signedText(data, key);
+  }
 
   /* Upload what waits in the outbox of database `db` (an idb database). Returns
    * {sent, status}: status is 'done', 'nothing', 'no-hub', 'offline' or 'refused'. */
@@ -30,20 +44,31 @@
         var records = await Promise.all(ids.map(function (id) { return db.get('statements', id); }));
         var statements = records.filter(Boolean).map(function (r) { return r.statement; });
         var response;
+        var headers = { 'content-type': 'application/json' };
+        if (profile.enrolment) headers['satchel-enrolment'] = profile.enrolment;
         try {
           response = await fetch(sameOrigin('/api/progress'), {
-            method: 'POST', headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(M.file(curriculum.id, curriculum.version, profile, statements)),
+            method: 'POST', headers: headers,
+            body: await fileText(db, M.file(curriculum.id, curriculum.version, profile, statements), profile.id),
           });
         } catch (error) {
           return { sent: sent, status: 'offline' };
         }
         if (NO_HUB.indexOf(response.status) >= 0) return { sent: sent, status: 'no-hub' };
-        if (!response.ok) return { sent: sent, status: 'refused', reason: (await response.text()).slice(0, 300) };
+        if (!response.ok && response.status !== 409) {
+          var reason = (await response.text()).slice(0, 300);
+          try { reason = JSON.parse(reason).error || reason; } catch (e) { /* not JSON: as it came */ }
+          await note(db, profile.id, { refused: reason });
+          return { sent: sent, status: 'refused', reason: reason };
+        }
         var tx = db.transaction(['outbox', 'profiles'], 'readwrite');
         ids.forEach(function (id) { tx.objectStore('outbox').delete(id); });
         var fresh = await tx.objectStore('profiles').get(profile.id);
-        if (fresh) tx.objectStore('profiles').put(Object.assign(fresh, { synced: new Date().toISOString() }));
+        if (fresh) {
+          delete fresh.refused;
+          delete fresh.enrolment;  // taken: the hub knows this device now
+          tx.objectStore('profiles').put(Object.assign(fresh, { synced: new Date().toISOString() }));
+        }
         await tx.done;
         sent += statements.length;
       }
@@ -51,5 +76,13 @@
     return { sent: sent, status: 'done' };
   }
 
+  async function note(db, profileId, change) {
+    var tx = db.transaction('profiles', 'readwrite');
+    var fresh = await tx.store.get(profileId);
+    if (fresh) tx.store.put(Object.assign(fresh, change));
+    await tx.done;
+  }
+
+  sync.fileText = fileText;
   global.satchelSync = sync;
 }(typeof self !== 'undefined' ? self : this));

@@ -10,10 +10,13 @@
  *   pending     {id, profile, lesson, language, title, seconds, updated}
  *               time spent on the open lesson, saved every second; it becomes an 'experienced'
  *               statement when the page is hidden or closed, or at the next start after a crash.
- *   outbox      {id, profile}                     statements not yet on a hub (progress-sync.js) */
+ *   outbox      {id, profile}                     statements not yet on a hub (progress-sync.js)
+ *   keys        {profile, privateKey, publicKey}  the learner's key on this device (progress-identity.js):
+ *               the private key is a CryptoKey that cannot be read out; ids and files are made with it */
 (function () {
   'use strict';
   var M = window.satchelProgressModel;
+  var ID = window.satchelIdentity;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
   var config = JSON.parse(document.getElementById('satchel-config').textContent);
   var strings = config.progress.strings;
@@ -34,7 +37,7 @@
   var dbPromise = null;
   function db() {
     if (!dbPromise) {
-      dbPromise = idb.openDB('satchel-' + curriculum.id, 2, {
+      dbPromise = idb.openDB('satchel-' + curriculum.id, 3, {
         upgrade: function (database, oldVersion, newVersion, transaction) {
           function make(name, options, index) {
             if (database.objectStoreNames.contains(name)) return null;
@@ -46,6 +49,7 @@
           make('statements', { keyPath: 'id' }, 'profile');
           make('summaries', { keyPath: 'profile' });
           make('pending', { keyPath: 'id' });
+          make('keys', { keyPath: 'profile' });  // version 3: learners' keys
           // Version 2: the outbox of statements not yet on a hub; what was recorded before waits there too.
           if (make('outbox', { keyPath: 'id' }) && oldVersion >= 1) {
             transaction.objectStore('statements').openCursor().then(function copy(cursor) {
@@ -83,20 +87,55 @@
     return (await currentProfile()) || createProfile(format(strings.default_name, { n: 1 }), PICTURES[0], COLOURS[0]);
   }
 
+  /* A new learner, with a key made on this device; their id is derived from the key, unless it
+   * is given (a learner loaded from another device's file keeps theirs). Without WebCrypto (a
+   * page over plain http) the learner has no key, and their files are unsigned. */
   async function createProfile(name, picture, colour, id) {
-    var profile = { id: id || M.uuid(), name: name, picture: picture, colour: colour, created: new Date().toISOString() };
-    await (await db()).put('profiles', profile);
+    var key = ID.available ? await ID.makeKey() : null;
+    var profile = { id: id || (key ? await ID.learnerId(key.publicKey) : M.uuid()), name: name, picture: picture, colour: colour,
+                    created: new Date().toISOString() };
+    var tx = (await db()).transaction(['profiles', 'keys'], 'readwrite');
+    tx.objectStore('profiles').put(profile);
+    if (key) tx.objectStore('keys').put({ profile: profile.id, privateKey: key.privateKey, publicKey: key.publicKey });
+    await tx.done;
     localStorage.setItem(CURRENT, profile.id);
     return profile;
   }
 
+  /* The learner's key on this device, made now for a learner from before keys. */
+  var keyCache = new Map();
+  async function keyOf(profileId) {
+    if (!ID.available) return null;
+    if (keyCache.has(profileId)) return keyCache.get(profileId);
+    var d = await db();
+    var found = await d.get('keys', profileId);
+    if (!found) {
+      var key = await ID.makeKey();
+      found = { profile: profileId, privateKey: key.privateKey, publicKey: key.publicKey };
+      var tx = d.transaction('keys', 'readwrite');
+      var raced = await tx.store.get(profileId);  // another tab made one meanwhile: keep the first
+      if (raced) found = raced; else tx.store.put(found);
+      await tx.done;
+    }
+    keyCache.set(profileId, found);
+    return found;
+  }
+
+  /* A new statement id: bound to the learner's key when there is one. */
+  async function newId(profileId) {
+    var key = await keyOf(profileId);
+    return key ? ID.statementId(key.publicKey) : M.uuid();
+  }
+
   async function removeProfile(id) {
     var d = await db();
-    var tx = d.transaction(['profiles', 'statements', 'summaries', 'pending', 'outbox'], 'readwrite');
+    var tx = d.transaction(['profiles', 'statements', 'summaries', 'pending', 'outbox', 'keys'], 'readwrite');
     var cursor = await tx.objectStore('statements').index('profile').openKeyCursor(IDBKeyRange.only(id));
     while (cursor) { tx.objectStore('statements').delete(cursor.primaryKey); cursor = await cursor.continue(); }
     tx.objectStore('profiles').delete(id);
     tx.objectStore('summaries').delete(id);
+    tx.objectStore('keys').delete(id);
+    keyCache.delete(id);
     for (var name of ['pending', 'outbox']) {
       for (var p of await tx.objectStore(name).getAll()) if (p.profile === id) tx.objectStore(name).delete(p.id);
     }
@@ -121,20 +160,26 @@
     var summaries = tx.objectStore('summaries');
     var outbox = tx.objectStore('outbox');
     var kept = tx.objectStore('statements');
-    var summary = await summaries.get(profileId) || { profile: profileId, state: M.emptyState() };
     var added = 0;
-    // Many statements (an import): one read of every key beats a read per statement.
-    var known = statements.length > 50 ? new Set(await kept.getAllKeys()) : null;
-    for (var s of statements) {
-      if (known ? known.has(s.id) : await kept.getKey(s.id) !== undefined) continue;
-      if (known) known.add(s.id);
-      kept.add({ id: s.id, profile: profileId, statement: s });
-      outbox.put({ id: s.id, profile: profileId });
-      M.apply(summary.state, s, curriculum.id);
-      added++;
+    var summary;
+    try {
+      summary = await summaries.get(profileId) || { profile: profileId, state: M.emptyState() };
+      // Many statements (an import): one read of every key beats a read per statement.
+      var known = statements.length > 50 ? new Set(await kept.getAllKeys()) : null;
+      for (var s of statements) {
+        if (known ? known.has(s.id) : await kept.getKey(s.id) !== undefined) continue;
+        if (known) known.add(s.id);
+        M.apply(summary.state, s, curriculum.id);  // first: a statement it cannot take is written nowhere
+        kept.add({ id: s.id, profile: profileId, statement: s });
+        outbox.put({ id: s.id, profile: profileId });
+        added++;
+      }
+      if (added) summaries.put(summary);
+      if (extra) extra(tx);
+    } catch (error) {
+      tx.abort();  // all or nothing: what was queued in this transaction is not written
+      throw error;
     }
-    if (added) summaries.put(summary);
-    if (extra) extra(tx);
     await tx.done;
     if (journal) localStorage.removeItem(journal);
     if (added) { persistOnce(); syncSoon(); }
@@ -208,9 +253,9 @@
     return records.map(function (r) { return r.statement; });
   }
 
-  function event(profile, verb, extra) {
-    return M.statement(Object.assign({ verb: verb, curriculum: curriculum.id, profile: profile.id, lesson: lesson && lesson.id,
-                                       language: config.language, title: lesson && lesson.title }, extra));
+  async function event(profile, verb, extra) {
+    return M.statement(Object.assign({ id: await newId(profile.id), verb: verb, curriculum: curriculum.id, profile: profile.id,
+                                       lesson: lesson && lesson.id, language: config.language, title: lesson && lesson.title }, extra));
   }
 
   /* Time spent: while the lesson is on screen, its seconds are saved every second; a hidden or
@@ -218,7 +263,7 @@
   var session = null;
 
   async function tick() {
-    if (!session) return;
+    if (!session || !session.record.id) return;
     session.record.seconds = Math.round((Date.now() - session.since) / 1000);
     session.record.updated = Date.now();
     await (await db()).put('pending', session.record);
@@ -226,22 +271,27 @@
 
   function startSession(profile) {
     if (session || document.visibilityState !== 'visible') return;
-    session = { since: Date.now(), record: { id: M.uuid(), profile: profile.id, lesson: lesson.id, language: config.language,
+    session = { since: Date.now(), record: { id: null, profile: profile.id, lesson: lesson.id, language: config.language,
                                              title: lesson.title, seconds: 0, updated: Date.now() } };
     session.timer = setInterval(tick, TICK_MS);
-    // While this page lives it holds a lock named after its record: a record nobody holds is an orphan.
-    if (navigator.locks) {
-      var held = session;
-      navigator.locks.request(LOCK + held.record.id, function () { return new Promise(function (resolve) { held.release = resolve; }); });
-    }
+    var held = session;
+    newId(profile.id).then(function (id) {
+      held.record.id = id;
+      // While this page lives it holds a lock named after its record: a record nobody holds is an orphan.
+      if (navigator.locks && !held.ended) {
+        navigator.locks.request(LOCK + id, function () { return new Promise(function (resolve) { held.release = resolve; }); });
+      }
+    });
   }
 
   async function endSession() {
     if (!session) return;
     var ended = session;
     session = null;
+    ended.ended = true;
     clearInterval(ended.timer);
     if (ended.release) ended.release();
+    if (!ended.record.id) ended.record.id = await newId(ended.record.profile);
     ended.record.seconds = Math.round((Date.now() - ended.since) / 1000);
     await settle(ended.record);
   }
@@ -250,7 +300,7 @@
   async function settle(record) {
     var statements = record.seconds >= 1 ? [M.statement({
       id: record.id, verb: 'experienced', curriculum: curriculum.id, profile: record.profile, lesson: record.lesson,
-      language: record.language, title: record.title, result: { duration: 'PT' + record.seconds + 'S' },
+      language: record.language, title: record.title, result: { duration: 'PT' + Math.min(record.seconds, M.MAX_SECONDS) + 'S' },
       timestamp: new Date(record.updated).toISOString() })] : [];
     await store(record.profile, statements, function (tx) { tx.objectStore('pending').delete(record.id); });
   }
@@ -278,18 +328,18 @@
   async function onQuiz(profile, detail, quizNumber) {
     var scaled = detail.total ? Math.round(detail.score / detail.total * 1000) / 1000 : 0;
     var passed = scaled >= M.PASS_MARK;
-    var events = detail.results.map(function (value, n) {
+    var events = await Promise.all(detail.results.map(function (value, n) {
       return event(profile, 'answered', { quiz: quizNumber, question: n,
         result: { score: { scaled: value, raw: value, min: 0, max: 1 }, success: value === 1 } });
-    });
-    events.push(event(profile, passed ? 'passed' : 'failed', { quiz: quizNumber,
+    }));
+    events.push(await event(profile, passed ? 'passed' : 'failed', { quiz: quizNumber,
       result: { score: { scaled: scaled, raw: detail.score, min: 0, max: detail.total }, success: passed, completion: true } }));
     var after = JSON.parse(JSON.stringify(lastState || M.emptyState()));
     events.forEach(function (e) { M.apply(after, e, curriculum.id); });
     var quizzes = document.querySelectorAll('form[data-satchel-quiz]').length;
-    var l = after.lessons[lesson.id];
+    var l = M.own(after.lessons, lesson.id);
     if (!(l && l.completed) && M.quizzesPassed(after, lesson.id, quizzes)) {
-      events.push(event(profile, 'completed', { result: { completion: true } }));
+      events.push(await event(profile, 'completed', { result: { completion: true } }));
     }
     show(await store(profile.id, events));
   }
@@ -311,12 +361,13 @@
       meter.hidden = false;
     });
     document.querySelectorAll('[data-satchel-lesson]').forEach(function (link) {
-      var l = state.lessons[link.dataset.satchelLesson];
+      var l = M.own(state.lessons, link.dataset.satchelLesson);
       link.classList.toggle('satchel-done', !!(l && l.completed));
     });
     var finish = document.querySelector('[data-satchel-finish]');
     if (finish && lesson) {
-      var done = !!(state.lessons[lesson.id] && state.lessons[lesson.id].completed);
+      var mine = M.own(state.lessons, lesson.id);
+      var done = !!(mine && mine.completed);
       finish.hidden = false;
       finish.querySelector('button').hidden = done || lesson.quiz;
       finish.querySelector('[data-satchel-finish-done]').hidden = !done;
@@ -408,6 +459,9 @@
       var synced = dialog.querySelector('[data-satchel-synced]');
       synced.textContent = current && current.synced
         ? format(strings.synced, { when: new Date(current.synced).toLocaleString(config.language) }) : strings.not_synced;
+      var refused = dialog.querySelector('[data-satchel-refused]');
+      refused.hidden = !(current && current.refused);
+      refused.textContent = current && current.refused ? current.refused : '';
       form.hidden = true;
       confirmBox.hidden = true;
       return current;
@@ -457,10 +511,22 @@
       location.reload();
     });
     dialog.querySelector('[data-satchel-profiles-close]').addEventListener('click', function () { dialog.close(); });
+    var enrol = dialog.querySelector('[data-satchel-enrol-form]');
+    enrol.addEventListener('submit', async function (e) {
+      e.preventDefault();
+      var code = enrol.elements.code.value.replace(/[^0-9A-Za-z]/g, '').toUpperCase();
+      if (!code) return;
+      var current = await currentProfile();
+      await (await db()).put('profiles', Object.assign({}, current, { enrolment: code }));
+      enrol.elements.code.value = '';
+      status.textContent = strings.class_code_saved;
+      await syncNow().catch(report);
+      await refresh();
+    });
     dialog.querySelector('[data-satchel-export]').addEventListener('click', async function () {
       var profile = await currentProfile();
       var data = M.file(curriculum.id, curriculum.version, profile, await statementsOf(profile.id));
-      var blob = new Blob([JSON.stringify(data)], { type: 'application/json' });
+      var blob = new Blob([await window.satchelSync.fileText(await db(), data, profile.id)], { type: 'application/json' });
       var a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
       a.download = 'progress-' + profile.name.replace(/[^\p{L}\p{N}]+/gu, '-') + '-' + data.exported.slice(0, 10) + '.json';
@@ -483,9 +549,9 @@
    * checked whole before anything is written, then written in one transaction. */
   async function importFile(chosen) {
     if (chosen.size > M.MAX_FILE_BYTES) return format(strings.too_big, { size: Math.round(chosen.size / 1e6) + ' MB' });
-    var data;
-    try { data = JSON.parse(await chosen.text()); } catch (error) { return strings.foreign; }
-    var problem = M.checkFile(data, curriculum.id);
+    var data, text;
+    try { text = await chosen.text(); data = JSON.parse(text); } catch (error) { return strings.foreign; }
+    var problem = M.checkFile(data, curriculum.id) || await checkIdentity(text, data);
     if (problem) {
       return format(strings[problem.reason], { version: problem.detail, id: problem.detail, detail: problem.detail });
     }
@@ -500,6 +566,22 @@
     } catch (error) {
       return failure(error);
     }
+  }
+
+  /* A signed file must be rightly signed, and every statement made with a key must be the file's
+   * key's: a copy of someone else's progress under another name is refused before anything is
+   * written. (An unsigned file, saved before learners had keys, is taken as it is.) */
+  async function checkIdentity(text, data) {
+    if (!ID.available) return null;
+    var signed = await ID.checkSignature(text, data);
+    if (signed === false) return { reason: 'statement', detail: strings.tampered || 'signature' };
+    for (var i = 0; i < data.statements.length; i++) {
+      var id = data.statements[i].id;
+      if ((ID.isKeyed(id) && !(signed && await ID.isBound(id, data.profile.key))) || (ID.isKeyed(data.profile.id) && !ID.isKeyed(id))) {
+        return { reason: 'statement', detail: (i + 1) + ': ' + (strings.not_theirs || 'id') };
+      }
+    }
+    return null;
   }
 
   async function start() {
@@ -519,11 +601,11 @@
     if (!lesson) return;
     profile = await learner();
     showProfile(profile);
-    show(await store(profile.id, [event(profile, 'launched')]));
+    show(await store(profile.id, [await event(profile, 'launched')]));
     trackTime(profile);
     var finish = document.querySelector('[data-satchel-finish] button');
     finish.addEventListener('click', async function () {
-      show(await store(profile.id, [event(profile, 'completed', { result: { completion: true } })]));
+      show(await store(profile.id, [await event(profile, 'completed', { result: { completion: true } })]));
     });
     var forms = Array.from(document.querySelectorAll('form[data-satchel-quiz]'));
     document.addEventListener('satchel:quiz', function (e) {
@@ -543,7 +625,7 @@
   }
 
   // For tests and benchmarks: the same functions the pages use.
-  window.satchelProgress = { db: db, store: store, summary: summary, statementsOf: statementsOf, currentProfile: currentProfile,
+  window.satchelProgress = { db: db, store: store, summary: summary, statementsOf: statementsOf, currentProfile: currentProfile, keyOf: keyOf,
                              createProfile: createProfile, importFile: importFile, paint: paint, sync: syncNow, ready: null };
   window.satchelProgress.ready = start().catch(report);
 }());
