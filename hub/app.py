@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
@@ -109,6 +109,8 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
             body = await read_body(request, max_upload)
         except TooBig:
             return problem(413, f"a progress file is at most {max_upload:,} bytes")
+        except ClientDisconnect:  # the device went away, or was cut off by a deadline (hub/connections.py)
+            return problem(400, "the upload was cut off before its end; nothing was stored")
         status, answer = await intake.take(store, body, set(curricula), school=school,
                                            enrolment=request.headers.get("satchel-enrolment"))
         return JSONResponse(answer, status_code=status)
@@ -125,7 +127,8 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
         """POST: keep a device's subscription; DELETE: forget it (its endpoint in the body)."""
         if not subscribing.allow(request.client.host if request.client else ""):
             return JSONResponse({"error": "too many requests: try again in a minute"}, status_code=429, headers={"retry-after": "60"})
-        if data_dir is None or push.settings(data_dir) is None:
+        config = push.settings(data_dir) if data_dir else None
+        if config is None:
             return problem(404, "this hub sends no notifications (no push keys: satchel hub push-keys)")
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return problem(415, "send the subscription as application/json")
@@ -140,10 +143,17 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
             if not isinstance(endpoint, str):
                 return problem(422, "send {endpoint} of the subscription to forget")
             return JSONResponse({"removed": await run_in_threadpool(store.remove_push_subscription, endpoint)})
-        try:
-            fields = push.check_subscription(body, {c["id"]: c for c in described})
+        try:  # in a thread: it resolves the endpoint's name
+            fields = await run_in_threadpool(push.check_subscription, body, {c["id"]: c for c in described},
+                                             push.test_endpoints(config))
         except push.BadSubscription as error:
             return problem(422, str(error))
+        endpoint, curriculum = fields[:2]
+        limit = push.max_subscriptions(config)
+        if await run_in_threadpool(store.count_push_subscriptions, curriculum) >= limit and \
+                not await run_in_threadpool(store.query, "SELECT 1 FROM push_subscriptions WHERE endpoint = ?", endpoint):
+            return problem(507, f"this hub already keeps {limit:,} subscriptions for {curriculum}, as many as it takes: "
+                                "tell whoever runs the hub (satchel hub push-keys --max-subscriptions)")
         await run_in_threadpool(store.add_push_subscription, *fields)
         return JSONResponse({"ok": True}, status_code=201)
 

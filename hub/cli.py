@@ -3,6 +3,8 @@
     satchel hub init --data DIR [--db postgresql://...]   create the data directory (and the tables)
     satchel hub set-password --data DIR                   the teacher dashboard's password (/_hub/)
     satchel hub sync --data DIR --upstream URL [--user U] [--every S]   forward statements upstream
+    satchel hub sync --data DIR --status | --upstream URL --retry-quarantined   what upstream refused
+    satchel hub schools add NAME | list | revoke ID --data DIR   a central's school hub credentials
     satchel hub import FILE.satchel --data DIR             check an archive (a USB stick's) and switch to it
     satchel hub push-keys --data DIR --contact mailto:...  VAPID keys, for notifications
     satchel hub notify [SITE ...] --data DIR               tell subscribed devices that new lessons are here
@@ -32,11 +34,13 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 def cmd_init(args) -> int:
     data = Path(args.data)
     try:
-        Store.init(data, args.db).close()
+        store = Store.init(data, args.db)
     except Exception as error:  # a database that cannot be reached: say which and why
         print(f"satchel hub init: cannot use the database {args.db or data / DATABASE}: {error}", file=sys.stderr)
         return 2
-    print(f"Hub data directory ready: {data.resolve()} (database: {'PostgreSQL' if args.db else DATABASE})")
+    hub_id = store.hub_id()  # forwarded statements carry it (hub/upstream.py)
+    store.close()
+    print(f"Hub data directory ready: {data.resolve()} (database: {'PostgreSQL' if args.db else DATABASE}; hub id: {hub_id})")
     return 0
 
 
@@ -66,8 +70,20 @@ def cmd_import(args) -> int:
     print(f"Imported {what} (replacing {replaced}): a running hub serves it within a second." if replaced else
           f"Imported {what}. Start the hub with `satchel hub --data {data}` (a running hub serves it after a restart).")
     if replaced and not args.no_notify and push.settings(data) is not None:
-        curriculum = json.loads(archive.read("satchel/curriculum.json"))
-        return report_notified(push.notify(Store.in_data_dir(data), data, {curriculum["id"]: curriculum}, only=curriculum["id"]))
+        # In a process of its own, which outlives this one: an import (a teacher with a USB stick)
+        # never waits on push services, however slow or silent their endpoints are.
+        import subprocess
+        import time
+        curriculum = json.loads(archive.read("satchel/curriculum.json"))["id"]
+        log = data.resolve() / push.NOTIFY_LOG
+        with open(log, "a", encoding="utf-8") as output:
+            output.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} after importing {what}: satchel hub notify --curriculum {curriculum}\n")
+            output.flush()
+            notifying = subprocess.Popen([sys.executable, "-m", "builder.cli", "hub", "notify", "--data", str(data.resolve()),
+                                          "--curriculum", curriculum], stdin=subprocess.DEVNULL, stdout=output,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        print(f"Notifying the devices subscribed to {curriculum} in the background (process {notifying.pid}); "
+              f"its report goes to {log}.")
     return 0
 
 
@@ -79,7 +95,15 @@ def report_notified(report) -> int:
         print(f"  not delivered ({why}): {endpoint[:80]}", file=sys.stderr)
     if report.failed:
         print(f"{len(report.failed)} devices were not reached: run `satchel hub notify` again later.", file=sys.stderr)
-    return 1 if report.failed else 0
+    for endpoint, why in report.refused:
+        print(f"  not sent ({why}): {endpoint[:80]}", file=sys.stderr)
+    if report.refused:
+        # Kept, not removed: a network whose DNS answers every name with its own address (a captive
+        # portal) would otherwise cost the hub every subscription.
+        print(f"{len(report.refused)} subscriptions point where this hub does not send (its network, or this machine): "
+              "they were not sent to, and are kept; if it is this network's DNS, run `satchel hub notify` again later.",
+              file=sys.stderr)
+    return 1 if report.failed or report.refused else 0
 
 
 def cmd_push_keys(args) -> int:
@@ -87,12 +111,15 @@ def cmd_push_keys(args) -> int:
     if open_store(args, "push-keys") is None:
         return 2
     try:
-        public = push.create_keys(data, args.contact)
+        public = push.create_keys(data, args.contact, args.allow_test_endpoint, args.max_subscriptions)
     except ValueError as error:
         print(f"satchel hub push-keys: {error}", file=sys.stderr)
         return 2
     print(f"Push keys ready in {data} (the private key, {push.KEY_FILE}, stays there and is never served).\n"
           f"Public key (devices get it from /api/push/key): {public}")
+    for endpoint in args.allow_test_endpoint:
+        print(f"FOR TESTS ONLY: this hub now posts to {endpoint} although it is not a public push service. "
+              "Run push-keys again without --allow-test-endpoint on a real hub.", file=sys.stderr)
     return 0
 
 
@@ -104,7 +131,7 @@ def cmd_notify(args) -> int:
         return 2
     try:
         curricula = {c["id"]: c for c, _ in (open_bundle(site) for site in [Path(s) for s in args.sites] + imported(data))}
-        return report_notified(push.notify(store, data, curricula, only=args.curriculum))
+        return report_notified(push.notify(store, data, curricula, only=args.curriculum, deadline=args.deadline))
     except (FileNotFoundError, ArchiveError) as error:
         print(f"satchel hub notify: {error}", file=sys.stderr)
         return 2
@@ -125,9 +152,20 @@ def cmd_set_password(args) -> int:
     if len(password) < 8:
         print("satchel hub set-password: use at least 8 characters; nothing changed", file=sys.stderr)
         return 2
-    store.set_meta(PASSWORD_KEY, hash_password(password))
-    print("Teacher password set. Sign in at /_hub/ on the hub.")
+    ended = store.set_teacher_password(PASSWORD_KEY, hash_password(password))
+    print("Teacher password set. Sign in at /_hub/ on the hub."
+          + (f" {ended} dashboard sessions were signed out." if ended else ""))
     return 0
+
+
+def print_sync_status(store: Store, data: str) -> None:
+    forwarded, waiting, quarantined = store.sync_counts()
+    print(f"Forwarded: {forwarded:,}\nWaiting: {waiting:,}\nQuarantined (refused by the upstream, set aside): {quarantined:,}")
+    for reason, count in store.quarantine_summary():
+        ids = store.quarantined_ids(reason)
+        print(f"  {count:,} x {reason}\n    for example: {', '.join(ids)}{', ...' if count > len(ids) else ''}")
+    if quarantined:
+        print(f"Once the cause is fixed: satchel hub sync --data {data} --upstream URL --retry-quarantined")
 
 
 def cmd_sync(args) -> int:
@@ -137,27 +175,79 @@ def cmd_sync(args) -> int:
     store = open_store(args, "sync")
     if store is None:
         return 2
+    if args.status:
+        print_sync_status(store, args.data)
+        return 0
+    if not args.upstream:
+        print("satchel hub sync: give --upstream URL (or --status)", file=sys.stderr)
+        return 2
     password = os.environ.get("SATCHEL_UPSTREAM_PASSWORD")
     if args.password_file:
         password = Path(args.password_file).read_text(encoding="utf-8").strip()
+    if args.retry_quarantined:
+        print(f"{store.release_quarantined():,} quarantined statements are back in line.")
     if args.every:
         forward_forever(store, args.upstream, args.every, args.user, password)
         return 0
     try:
-        sent = forward(store, args.upstream, args.user, password)
+        done = forward(store, args.upstream, args.user, password)
     except UpstreamError as error:
         print(f"satchel hub sync: not everything was forwarded: {error}. Run it again: it goes on where it stopped.", file=sys.stderr)
         return 1
-    print(f"Forwarded {sent} statements to {args.upstream}." if sent else "Nothing new to forward.")
+    print(f"Forwarded {done.sent} statements to {args.upstream}." if done.sent else "Nothing new to forward.")
+    if done.quarantined:
+        print(f"{done.quarantined} {'statement was' if done.quarantined == 1 else 'statements were'} refused by the upstream "
+              "and set aside; the others went on. "
+              f"See why: satchel hub sync --data {args.data} --status")
+    return 0
+
+
+def cmd_schools(args) -> int:
+    from .schools import new_school, token_hash
+    store = open_store(args, "schools")
+    if store is None:
+        return 2
+    if args.action == "add":
+        school, token = new_school(args.name)
+        store.add_school(school, args.name, token_hash(token))
+        print(f"School hub: {school}\nToken: {token}\n"
+              "The token is shown this once (only its hash is kept). On the school hub, put it in a file only its owner reads, and:\n"
+              f"  satchel hub sync --data DIR --upstream https://THIS-HUB/api/progress --user {school} --password-file FILE\n"
+              "From now on this hub is a central: it takes uploads only with a school hub's credentials.")
+        return 0
+    if args.action == "revoke":
+        if not store.revoke_school(args.id):
+            print(f"satchel hub schools revoke: no school hub {args.id} with credentials in force (satchel hub schools list)",
+                  file=sys.stderr)
+            return 2
+        print(f"Revoked {args.id}: a running central refuses its uploads within 30 seconds.")
+        return 0
+    schools = store.schools()
+    if not schools:
+        print("No school hub credentials: this hub is no central (satchel hub schools add NAME).")
+    for school, name, created, revoked in schools:
+        print(f"{school}\t{name}\tadded {created}\t{'revoked ' + revoked if revoked else 'in force'}")
     return 0
 
 
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from . import connections
+
     if bool(args.tls_cert) != bool(args.tls_key):
         print("satchel hub: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
         return 2
+    if min(args.header_timeout, args.body_timeout) <= 0 or (args.max_connections or 1) < 1:
+        print("satchel hub: --header-timeout, --body-timeout and --max-connections are above 0", file=sys.stderr)
+        return 2
+    file_limit = connections.raise_file_limit()  # before --workers start: they inherit it
+    max_connections = args.max_connections or connections.default_max_connections(file_limit)
+    if max_connections >= file_limit:
+        print(f"satchel hub: --max-connections {max_connections} must be below the limit of open files ({file_limit}); "
+              f"the default is {connections.default_max_connections(file_limit)}", file=sys.stderr)
+        return 2
+    limits = connections.Limits(max_connections, header_timeout=args.header_timeout, body_timeout=args.body_timeout)
     sites = [Path(s) for s in args.sites] + imported(Path(args.data))
     if not sites:
         print(f"satchel hub: nothing to serve: give a bundle (a folder from `satchel build`, or a {SUFFIX} file from "
@@ -176,7 +266,10 @@ def cmd_serve(args) -> int:
               "installing and notifications only over https (or on localhost). See the 'Secure contexts' part of "
               "docs/hub.md; give --tls-cert and --tls-key for the name devices use.", flush=True)
     options = dict(host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
-                   log_level=args.log_level, timeout_graceful_shutdown=5)
+                   log_level=args.log_level, timeout_graceful_shutdown=5,
+                   # X-Forwarded-For and -Proto are believed only from the proxies named
+                   proxy_headers=bool(args.trusted_proxy), forwarded_allow_ips=args.trusted_proxy or None,
+                   **connections.uvicorn_options(limits))
     if args.workers > 1:
         # Several processes, each with its own copy of the app: uvicorn imports it by name.
         store.close()
@@ -223,11 +316,27 @@ def main(argv: list[str]) -> int:
             epilog="Examples: --upstream https://central.example.org/api/progress (a Satchel hub) or "
                    "--upstream https://lrs.example.org/xAPI/statements --user hub-12 (an LRS, basic auth).")
         parser.add_argument("--data", required=True, help="the hub's data directory")
-        parser.add_argument("--upstream", required=True, help="a hub's .../api/progress, or an LRS's .../statements")
-        parser.add_argument("--user", help="basic auth user of the upstream")
+        parser.add_argument("--upstream", help="a hub's .../api/progress, or an LRS's .../statements")
+        parser.add_argument("--user", help="basic auth user of the upstream (towards a central: the school hub's id)")
         parser.add_argument("--password-file", help="a file holding its password (or set SATCHEL_UPSTREAM_PASSWORD)")
         parser.add_argument("--every", type=float, help="keep running: forward again every this many seconds")
+        parser.add_argument("--status", action="store_true", help="only say how many statements were forwarded, wait, "
+                            "and were refused by the upstream and set aside (quarantined), with the reasons")
+        parser.add_argument("--retry-quarantined", action="store_true", help="put the quarantined statements back in line, "
+                            "then forward (after the cause of the refusal is fixed)")
         return cmd_sync(parser.parse_args(argv[1:]))
+    if argv[:1] == ["schools"]:
+        parser = argparse.ArgumentParser(prog="satchel hub schools", description="A central hub's school hub credentials: "
+                                         "a hub that has issued any takes uploads only with them.")
+        actions = parser.add_subparsers(dest="action", required=True)
+        add = actions.add_parser("add", help="issue credentials to a school hub: prints its id and token (once)")
+        add.add_argument("name", help="the school's name")
+        listing = actions.add_parser("list", help="every school hub, with its credentials in force or revoked")
+        revoke = actions.add_parser("revoke", help="revoke a school hub's credentials (a running central: within 30 s)")
+        revoke.add_argument("id", help="the school hub's id (satchel hub schools list)")
+        for action in (add, listing, revoke):
+            action.add_argument("--data", required=True, help="the central hub's data directory")
+        return cmd_schools(parser.parse_args(argv[1:]))
     if argv[:1] == ["import"]:
         parser = argparse.ArgumentParser(prog="satchel hub import", description=f"Check a bundle archive ({SUFFIX}, made by "
                                          "`satchel pack`), for example from a USB stick, and switch the hub to it.")
@@ -241,6 +350,11 @@ def main(argv: list[str]) -> int:
                                          "(once; run again to change the contact, the keys stay).")
         parser.add_argument("--data", required=True, help="the hub's data directory")
         parser.add_argument("--contact", required=True, help="mailto:you@example.org or https://...: push services contact whoever runs the hub")
+        parser.add_argument("--max-subscriptions", type=int, help="devices kept per curriculum, at most (default "
+                            f"{push.MAX_SUBSCRIPTIONS:,}; kept when run again without it)")
+        parser.add_argument("--allow-test-endpoint", action="append", default=[], metavar="URL",
+                            help="FOR TESTS ONLY: also post to this https://HOST:PORT/ (a push service on loopback); "
+                                 "running push-keys again without it removes it")
         return cmd_push_keys(parser.parse_args(argv[1:]))
     if argv[:1] == ["notify"]:
         parser = argparse.ArgumentParser(prog="satchel hub notify", description="Tell every subscribed device, in its language, "
@@ -248,12 +362,16 @@ def main(argv: list[str]) -> int:
         parser.add_argument("sites", nargs="*", help="bundles served besides those imported (for the titles and versions)")
         parser.add_argument("--data", required=True, help="the hub's data directory")
         parser.add_argument("--curriculum", help="only the devices of this curriculum")
+        parser.add_argument("--deadline", type=float, help="stop after this many seconds and report what was not sent "
+                            f"(default {push.RUN_SECONDS:g} s + {push.RUN_SECONDS_PER_SUBSCRIPTION:g} s a subscription; "
+                            f"each attempt ends after {push.ATTEMPT_SECONDS:g} s)")
         return cmd_notify(parser.parse_args(argv[1:]))
     if argv[:1] == ["set-password"]:
         parser = argparse.ArgumentParser(prog="satchel hub set-password",
                                          description="Set the teacher dashboard's password (asked twice; or one line on standard input).")
         parser.add_argument("--data", required=True, help="the hub's data directory")
         return cmd_set_password(parser.parse_args(argv[1:]))
+    from . import connections  # (it imports uvicorn: only for serving)
     parser = argparse.ArgumentParser(prog="satchel hub", description="Serve built bundles to a school's devices and receive their progress.",
                                      epilog="First run `satchel hub init --data DIR`.")
     parser.add_argument("sites", nargs="*", help=f"bundles: folders built by `satchel build` or {SUFFIX} archives from `satchel pack` "
@@ -265,5 +383,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tls-key", help="its private key (PEM)")
     parser.add_argument("--max-upload", type=int, default=DEFAULT_MAX_UPLOAD, help=f"largest progress file accepted, in bytes (default {DEFAULT_MAX_UPLOAD:,})")
     parser.add_argument("--workers", type=int, default=1, help="processes serving requests (a Raspberry Pi 4 has 4 cores; default 1)")
+    parser.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR",
+                        help="a reverse proxy in front of the hub (an address or a network such as 10.0.0.0/8; repeatable): "
+                             "only its X-Forwarded-For header is believed, for the sign-in limits. Default: none, every "
+                             "request's own address counts")
+    parser.add_argument("--max-connections", type=int, metavar="N",
+                        help="open connections per process; at the cap, the one idle longest is closed for a new one "
+                             "(default: 80 %% of the limit of open files, at most that limit - 100 and 10,000; the limit "
+                             "is first raised to the hard one, up to 16,384)")
+    parser.add_argument("--header-timeout", type=float, default=connections.HEADER_TIMEOUT, metavar="S",
+                        help="seconds a request's headers may take, from the connection or the previous answer "
+                             f"(default {connections.HEADER_TIMEOUT:g})")
+    parser.add_argument("--body-timeout", type=float, default=connections.BODY_TIMEOUT, metavar="S",
+                        help=f"seconds a request's body may take, plus 1 s per {connections.BODY_MIN_RATE // 1024} KB "
+                             f"received; also how long an answer the device stops reading is kept (default {connections.BODY_TIMEOUT:g})")
     parser.add_argument("--log-level", default="warning")
     return cmd_serve(parser.parse_args(argv))

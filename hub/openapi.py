@@ -52,7 +52,12 @@ def openapi(max_upload: int) -> dict:
                                 "subscriptions. Documented in docs/hub.md."},
         "paths": {
             "/api/progress": {"post": {
-                "summary": "Store a progress file; each statement once, by id.",
+                "summary": "Store a progress file; each statement once, by id. Signed files (format 2) bind the learner to "
+                           "their device's key (docs/security.md). A central hub takes files only with a school hub's "
+                           "credentials (HTTP Basic: school id and token).",
+                "parameters": [{"name": "satchel-enrolment", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 20},
+                                "description": "A class code from the teacher's dashboard: lets this device's key sign for the learner."}],
+                "security": [{}, {"school": []}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProgressFile"}}}},
                 "responses": {
                     "200": {"description": "Stored (after commit).", "content": {"application/json": {"schema": {
@@ -61,7 +66,21 @@ def openapi(max_upload: int) -> dict:
                     "400": answer("Not JSON: bad syntax or UTF-8, nesting too deep, a number too long, NaN."),
                     "413": answer(f"Bigger than the hub's limit ({max_upload:,} bytes by default)."),
                     "415": answer("Not sent as application/json."),
-                    "422": answer("Not a valid progress file, or for a curriculum this hub does not serve."),
+                    "401": answer("Not signed though the learner's files are, or (at a central) no valid school hub credentials."),
+                    "403": answer("Signed by a key that is not this learner's (a class code lets a new device in), or an unsigned "
+                                  "file for a learner whose files are signed."),
+                    "409": {"description": "Some statement ids are held with other content or for another learner: those are kept "
+                                           "aside for the teacher, the rest is stored.",
+                            "content": {"application/json": {"schema": {
+                                "type": "object", "required": ["error", "new", "known", "conflicts"],
+                                "properties": {"error": {"type": "string"}, "new": {"type": "integer", "minimum": 0},
+                                               "known": {"type": "integer", "minimum": 0},
+                                               "conflicts": {"type": "array", "items": {"type": "string"}}}}}}},
+                    "422": answer("Not a valid progress file (dates, durations, nesting, signature, statements made on another "
+                                  "learner's device), or for a curriculum this hub does not serve."),
+                    "429": answer("More statements for one learner on one day than anyone makes."),
+                    "503": answer("The database could not store it now; nothing was stored: try again."),
+                    "507": answer("The hub's disk is full; nothing was stored."),
                 }}},
             "/api/push/key": {"get": {
                 "summary": "The hub's VAPID public key (base64url), for PushManager.subscribe.",
@@ -87,5 +106,6 @@ def openapi(max_upload: int) -> dict:
                     "type": "object", "required": ["ok", "curricula"],
                     "properties": {"ok": {"const": True}, "curricula": {"type": "array", "items": {"type": "string"}}}}}}}}}},
         },
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {"school": {"type": "http", "scheme": "basic",
+                                                                           "description": "A school hub's id and token (satchel hub schools add)."}}},
     }

@@ -230,7 +230,9 @@ class Store:
                     try:
                         self.db.execute(self.begin)
                         try:
-                            results = [self._insert_alone(*upload) for upload, _ in batch]
+                            for upload, _ in batch:  # a large file is inserted in a thread: the loop goes on serving
+                                results.append(await asyncio.to_thread(self._insert_alone, *upload) if len(upload[0].rows) > 500
+                                               else self._insert_alone(*upload))
                             await asyncio.to_thread(self.db.execute, "COMMIT")
                         except BaseException as error:
                             self._rollback(error)
@@ -589,3 +591,7 @@ class Store:
             self.db.execute(self.sql("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
                             (password_key, password))
             return max(self.db.execute("DELETE FROM teacher_sessions").rowcount, 0)
+
+    def count_push_subscriptions(self, curriculum: str) -> int:
+        """How many devices are subscribed to a curriculum's notifications (hub/push.py caps it)."""
+        return self.query("SELECT COUNT(*) FROM push_subscriptions WHERE curriculum = ?", curriculum)[0][0]

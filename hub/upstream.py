@@ -154,11 +154,17 @@ def forward(store: Store, upstream: str, user: str | None = None, password: str 
         for (curriculum, learner), group in groups.items():
             found = store.query("SELECT name, colour, picture FROM learners WHERE curriculum = ? AND id = ?", curriculum, learner)
             name, colour, picture = found[0] if found else ("?", "#1f6f5c", "?")
+            # The learner's key (the one their id is derived from, else the first bound): the central
+            # checks statement ids against it, and vouches for the file on these credentials.
+            keys = store.query("SELECT key FROM learner_keys WHERE curriculum = ? AND learner = ? "
+                               "ORDER BY CASE how WHEN 'derived' THEN 0 ELSE 1 END, added LIMIT 1", curriculum, learner)
 
-            def to_central(rows, curriculum=curriculum, learner=learner, profile=(name, colour, picture)):
-                data = {"format": "satchel-progress", "version": 1, "curriculum": {"id": curriculum}, "exported": now(),
-                        "profile": dict(zip(("id", "name", "colour", "picture"), (learner, *profile), strict=True)),
-                        "statements": [json.loads(row[3]) for row in rows]}
+            def to_central(rows, curriculum=curriculum, learner=learner, profile=(name, colour, picture), keys=keys):
+                who = dict(zip(("id", "name", "colour", "picture"), (learner, *profile), strict=True))
+                if keys:
+                    who["key"] = keys[0][0]
+                data = {"format": "satchel-progress", "version": 2, "curriculum": {"id": curriculum}, "exported": now(),
+                        "profile": who, "statements": [json.loads(row[3]) for row in rows]}
                 _post(upstream, json.dumps(data, ensure_ascii=False).encode(), user, password, timeout)
 
             _deliver(store, upstream, group, to_central, done)

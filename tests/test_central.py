@@ -255,3 +255,28 @@ def test_a_central_takes_uploads_only_with_a_school_hubs_credentials(demo_site, 
     assert "Forwarded 25 statements" in result.stdout, result.stderr
     stamps = [s["context"]["extensions"]["urn:satchel:hub"] for s in upstream.held.values()]
     assert sorted(stamps) == sorted([school] * 20 + [other] * 5)
+
+
+def test_signed_progress_reaches_the_central_verified_through_a_school_hub(demo_site, tmp_path):
+    """A learner's signed file goes to the school hub; the school hub forwards it (unsigned, on its
+    credentials, with the learner's key): the central keeps the key and checks each id against it."""
+    from tests.progress_files import Learner
+    central_data, school_data = tmp_path / "central", tmp_path / "school"
+    subprocess.run([*HUB, "init", "--data", str(central_data)], check=True, capture_output=True)
+    school, token = re.search(r"School hub: (\S+)\nToken: (\S+)\n",
+                              satchel_hub("schools", "add", "Escola", "--data", central_data).stdout).groups()
+    amina = Learner("Amina")
+    hub = Hub([demo_site], school_data)
+    try:
+        status, _, _ = hub.request("api/progress", amina.sign(amina.file(12)), {"content-type": "application/json"})
+        assert status == 200
+    finally:
+        hub.stop()
+    central = Hub([demo_site], central_data)
+    try:
+        result = sync(school_data, "--upstream", central.url + "api/progress", "--user", school, "--password-file", write(tmp_path, token))
+        assert "Forwarded 12 statements" in result.stdout, result.stderr
+    finally:
+        central.stop()
+    assert query(central_data, "SELECT COUNT(*), SUM(verified) FROM statements") == [(12, 12)]
+    assert query(central_data, "SELECT learner, key FROM learner_keys") == [(amina.id, amina.key)]

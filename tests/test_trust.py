@@ -20,9 +20,12 @@ import pytest
 
 from hub.progress import BadProgress, StoreFailed, prepare
 from hub.store import Store
+from tests import test_hub
 from tests.progress_files import Learner, progress_file
 from tests.test_dashboard import Browser, set_password
-from tests.test_hub import Hub, any_hub, database  # noqa: F401 (fixtures)
+from tests.test_hub import Hub
+
+any_hub, database = test_hub.any_hub, test_hub.database  # the same fixtures: every test on SQLite and PostgreSQL
 
 
 def post(hub: Hub, body: bytes, headers: dict | None = None):
