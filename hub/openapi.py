@@ -34,8 +34,10 @@ def openapi(max_upload: int) -> dict:
         "404": answer("This hub sends no notifications (no push keys)."),
         "413": answer("Bigger than 4096 bytes."),
         "415": answer("Not sent as application/json."),
-        "422": answer("Not a valid subscription: an endpoint that is not https (http only on the hub's own machine), keys "
-                      "that are not a P-256 key and a 16-byte secret, or a curriculum or language the hub does not serve."),
+        "422": answer("Not a valid subscription: an endpoint that is not https on port 443 under a public DNS name (no "
+                      "loopback, private, link-local or own address), keys that are not a P-256 key and a 16-byte secret, or a "
+                      "curriculum or language the hub does not serve."),
+        "507": answer("The hub holds as many subscriptions for this curriculum as it takes (satchel hub push-keys --max-subscriptions)."),
         "429": answer("More than 10 requests a minute from one address."),
     }
     schemas["PushRequest"] = {

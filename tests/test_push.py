@@ -1,21 +1,32 @@
 """Web Push, end to end without a browser vendor: devices subscribe through the hub's API, `satchel
 hub notify` sends with pywebpush to a push service on loopback (tests/push_service.py) that checks
-the VAPID signature and decrypts each message; and Chromium shows a pushed message."""
+the VAPID signature and decrypts each message; and Chromium shows a pushed message. The hub posts
+only to public push services: the test service is let through by `push-keys
+--allow-test-endpoint`, and everything else on this machine stays out of reach."""
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
+import os
+import re
+import signal
+import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from builder.archive import pack
 from builder.build import build
+from hub import push
 from hub.store import Store
-from tests.push_service import PushService
+from tests.push_service import PINNED_NAME, PushService, Silent
 from tests.test_hub import Hub
 
 CONTACT = "mailto:hub@school.example.org"
@@ -28,23 +39,39 @@ EXPECTED = {
 
 
 def satchel(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "builder.cli", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "builder.cli", *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def push_keys(data: Path, *allowed: str, extra: tuple = ()) -> subprocess.CompletedProcess:
+    """`satchel hub push-keys`, letting the hub post to the given origins on loopback (for tests only)."""
+    options = [option for origin in allowed for option in ("--allow-test-endpoint", origin + "/")]
+    return satchel("hub", "push-keys", "--data", data, "--contact", CONTACT, *options, *extra)
 
 
 @pytest.fixture
-def push_hub(demo_site, tmp_path):
-    data = tmp_path / "data"
-    assert satchel("hub", "init", "--data", data).returncode == 0
-    result = satchel("hub", "push-keys", "--data", data, "--contact", CONTACT)
-    assert result.returncode == 0, result.stderr
-    running = Hub([demo_site], data)
+def service(tmp_path, monkeypatch):
+    """The push service; the hub's commands, run from here, trust its certificate."""
+    running = PushService(CONTACT, tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(running.ca))
     yield running
     running.stop()
 
 
 @pytest.fixture
-def service():
-    running = PushService(CONTACT)
+def silent():
+    running = Silent()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def push_hub(demo_site, tmp_path, service, silent):
+    """A hub with push keys that may post to `service` and to `silent`, both on loopback."""
+    data = tmp_path / "data"
+    assert satchel("hub", "init", "--data", data).returncode == 0
+    result = push_keys(data, service.origin, silent.origin)
+    assert result.returncode == 0 and "FOR TESTS ONLY" in result.stderr, result.stderr
+    running = Hub([demo_site], data)
     yield running
     running.stop()
 
@@ -78,6 +105,9 @@ def test_keys_are_made_once_and_the_private_key_is_never_served(push_hub, demo_s
     for path in ("push-vapid.pem", "../push-vapid.pem", "%2e%2e/push-vapid.pem", "api/push/key", "api/openapi.json"):
         assert secret.encode() not in push_hub.request(path)[2], path
     assert satchel("hub", "push-keys", "--data", push_hub.data, "--contact", "hub@school").returncode == 2
+    assert push_keys(push_hub.data, "http://127.0.0.1:9").returncode == 2, "a test endpoint is https too"
+    assert "allow_test_endpoints" not in json.loads((push_hub.data / "push.json").read_text(encoding="utf-8")), \
+        "running push-keys again without --allow-test-endpoint removes them"
 
 
 def test_every_subscriber_gets_the_exact_message_in_their_language(push_hub, service, demo_site):
@@ -170,25 +200,212 @@ def test_a_hub_without_keys_says_so(demo_site, tmp_path):
     assert result.returncode == 2 and "push-keys" in result.stderr
 
 
-def test_importing_a_new_version_notifies_the_subscribers(demo_copy, tmp_path, service):
+def loopback_only(name: str) -> bool:
+    """Whether `name` resolves, here, to loopback addresses only (from /etc/hosts: no DNS query)."""
+    try:
+        return all(ipaddress.ip_address(a[4][0]).is_loopback for a in socket.getaddrinfo(name, 443, type=socket.SOCK_STREAM))
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("endpoint, reason", [
+    ("https://127.0.0.2/push/x", "not an IP address"),
+    ("https://[::1]/push/x", "not an IP address"),
+    ("https://10.0.0.1/push/x", "not an IP address"),
+    ("https://localhost:8443/push/x", "port 443"),
+    ("http://example.org/push/x", "must be an https:// URL"),
+    ("https://user:secret@push.example.org/x", "user name or password"),
+    ("https://push..example.org/x", "not a DNS name"),
+    ("https://localhost/push/x", "this machine (loopback)"),  # a name, port 443: refused for where it resolves
+])
+def test_subscriptions_to_this_machine_or_its_network_are_refused(push_hub, service, endpoint, reason):
+    if "//localhost/" in endpoint and not loopback_only("localhost"):
+        pytest.skip("localhost does not resolve to loopback only on this machine")
+    status, reply = subscribe(push_hub, {**service.subscription("x"), "endpoint": endpoint})
+    assert status == 422 and reason in reply["error"], reply
+    assert subscriptions(push_hub.data) == []
+
+
+@pytest.mark.parametrize("address, why", [
+    ("127.0.0.2", "loopback"), ("::1", "loopback"), ("10.0.0.1", "private"), ("192.168.1.20", "private"),
+    ("172.16.5.4", "private"), ("100.64.0.1", "carrier-grade NAT"), ("169.254.169.254", "link-local"),
+    ("fe80::1%eth0", "link-local"), ("224.0.0.251", "multicast"), ("ff02::1", "multicast"), ("0.0.0.0", "unspecified"),
+    ("::", "unspecified"), ("240.0.0.1", ""), ("fc00::1", "private"), ("192.0.2.1", ""),
+    ("::ffff:127.0.0.1", "inside an IPv6 address"), ("::ffff:10.1.2.3", "inside an IPv6 address"),
+    ("2002:7f00:1::1", "loopback), inside an IPv6 address"), ("2002:a00:1::1", "private network's address, inside"),
+    ("64:ff9b::a9fe:a9fe", "link-local address, inside"), ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+    ("8.8.8.8", None), ("2606:4700:4700::1111", None), ("2002:808:808::1", None),
+])
+def test_which_addresses_the_hub_never_posts_to(address, why):
+    got = push.forbidden(ipaddress.ip_address(address))
+    assert got is None if why is None else (got is not None and why in got), got
+
+
+def test_the_hubs_own_addresses_are_refused_even_public_ones(monkeypatch):
+    assert ipaddress.ip_address("127.0.0.1") in push.own_addresses()
+    monkeypatch.setattr(push, "own_addresses", lambda: frozenset({ipaddress.ip_address("8.8.8.8")}))
+    assert push.forbidden(ipaddress.ip_address("8.8.8.8")) == "an address of this hub"
+    assert push.forbidden(ipaddress.ip_address("8.8.4.4")) is None
+
+
+def test_subscriptions_stored_before_these_rules_are_not_sent_to(demo_site, tmp_path, service):
+    """Subscriptions put into the database directly (from an older hub, or by hand) that point at
+    this machine: notify does not connect to any, and says so. The hub's own log and a listener
+    that counts connections show that nothing arrived."""
     data = tmp_path / "data"
-    for args in (("init",), ("push-keys", "--contact", CONTACT)):
-        assert satchel("hub", *args, "--data", data).returncode == 0
+    assert satchel("hub", "init", "--data", data).returncode == 0
+    assert push_keys(data, service.origin).returncode == 0
+    trap = Silent()  # on loopback, not allowed
+    port = trap.origin.rsplit(":", 1)[1]
+    hub = Hub([demo_site], data, "--log-level", "info")
+    try:
+        endpoints = [f"https://127.0.0.1:{hub.port}/_hub/logout", f"http://127.0.0.1:{hub.port}/_hub/logout",
+                     f"http://127.0.0.1:{port}/push/old-http", f"https://127.0.0.1:{port}/push/ip", f"https://localhost:{port}/push/name"]
+        if loopback_only("localhost"):
+            endpoints.append("https://localhost/push/name-443")  # passes every rule but where it resolves, checked again now
+        keys = service.subscription("stored")["keys"]
+        store = Store.in_data_dir(data)
+        try:
+            for endpoint in endpoints:
+                store.add_push_subscription(endpoint, "satchel-demo", "en", keys["p256dh"], keys["auth"])
+        finally:
+            store.close()
+        assert subscribe(hub, service.subscription("fine"))[0] == 201
+        result = satchel("hub", "notify", demo_site, "--data", data)
+    finally:
+        hub.stop()
+        out, err = hub.process.communicate()
+        trap.stop()
+    assert "/api/push/subscriptions" in out + err, "the hub logs every request (so the next line means something)"
+    assert "_hub/logout" not in out + err and "Invalid HTTP request" not in out + err, "nothing reached the hub"
+    assert trap.connections == [], "nothing connected to the listener"
+    assert result.returncode == 1 and "Notified 1 devices" in result.stdout, result.stderr
+    assert [name for name, _, _ in service.delivered] == ["fine"]
+    for endpoint in endpoints:
+        assert re.search(rf"not sent \([^\n]+\): {re.escape(endpoint)}\n", result.stderr), endpoint
+    assert f"{len(endpoints)} subscriptions point where this hub does not send" in result.stderr
+    assert len(subscriptions(data)) == len(endpoints) + 1, "kept: a captive portal's DNS must not cost every subscription"
+
+
+def test_subscriptions_past_the_cap_are_refused(push_hub, service, silent):
+    assert push_keys(push_hub.data, service.origin, silent.origin, extra=("--max-subscriptions", "2")).returncode == 0
+    one = service.subscription("one")
+    assert subscribe(push_hub, one)[0] == 201
+    assert subscribe(push_hub, service.subscription("two"))[0] == 201
+    status, reply = subscribe(push_hub, service.subscription("three"))
+    assert status == 507 and "already keeps 2 subscriptions for satchel-demo" in reply["error"]
+    assert subscribe(push_hub, one, "fr")[0] == 201, "a device already kept may still change its language"
+    assert [e.rsplit("/", 1)[1] for e in subscriptions(push_hub.data)] == ["one", "two"]
+    assert push_keys(push_hub.data, service.origin).returncode == 0
+    assert subscribe(push_hub, service.subscription("four"))[0] == 507, "the cap stays when push-keys runs again"
+
+
+def test_a_send_connects_to_the_checked_address_under_the_endpoints_name(service):
+    """What defeats DNS rebinding: the connection goes to the address that was checked, while TLS
+    (SNI, the certificate's name) and the Host header keep the endpoint's name. push.example.org
+    is never resolved here; the service, on 127.0.0.1, has a certificate for that name."""
+    port = int(service.origin.rsplit(":", 1)[1])
+    with push.PinnedSession(push.Target(PINNED_NAME, port, ("127.0.0.1",)), 5) as session:
+        response = session.post(f"https://{PINNED_NAME}:{port}/push/unknown", data=b"{}")
+        assert response.status_code == 403 and service.hosts == [f"{PINNED_NAME}:{port}"]
+        with pytest.raises(requests.exceptions.InvalidURL):
+            session.post(f"https://elsewhere.example.org:{port}/push/unknown", data=b"{}")
+    with push.PinnedSession(push.Target("other.example.org", port, ("127.0.0.1",)), 5) as session:
+        with pytest.raises(requests.exceptions.SSLError):  # its certificate is checked against the name, not the address
+            session.post(f"https://other.example.org:{port}/push/unknown", data=b"{}")
+    assert len(service.hosts) == 1
+
+
+def test_a_redirect_is_an_answer_and_is_not_followed(push_hub, service, demo_site):
+    assert subscribe(push_hub, service.subscription("moved"))[0] == 201
+    service.answers = {"moved": [307]}
+    result = satchel("hub", "notify", demo_site, "--data", push_hub.data)
+    assert result.returncode == 1 and "not delivered (HTTP 307)" in result.stderr, result.stderr
+    assert service.attempts == [("moved", 307)], "no request to the Location, and no retry"
+
+
+def test_the_push_services_certificate_is_checked(push_hub, service, demo_site, monkeypatch):
+    assert subscribe(push_hub, service.subscription("phone"))[0] == 201
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    result = satchel("hub", "notify", demo_site, "--data", push_hub.data, "--deadline", "2")
+    assert result.returncode == 1 and "not delivered (network: SSLError)" in result.stderr, result.stderr
+    assert service.delivered == [] and service.attempts == []
+
+
+def test_an_endpoint_that_never_answers_costs_at_most_the_deadline(push_hub, service, silent, demo_site):
+    assert subscribe(push_hub, service.subscription("fine"))[0] == 201
+    assert subscribe(push_hub, {**service.subscription("hang"), "endpoint": f"{silent.origin}/push/hang"})[0] == 201
+    started = time.monotonic()
+    result = satchel("hub", "notify", demo_site, "--data", push_hub.data, "--deadline", "3")
+    took = time.monotonic() - started
+    assert result.returncode == 1 and "Notified 1 devices" in result.stdout, result.stderr
+    assert f"not delivered (no answer before the run's deadline (3 s)): {silent.origin}/push/hang" in result.stderr
+    assert silent.connections, "it connected: the deadline ended it, nothing else"
+    assert took < 3 + 5, f"{took:.1f} s (a few of them to start Python)"  # without a deadline: 4 attempts of 10 s
+
+
+def test_each_attempt_ends_at_its_deadline_whatever_the_endpoint_does(push_hub, service, silent, demo_site):
+    """A silent endpoint (a TLS handshake that never ends) and one that answers a byte every 0.2 s,
+    for ever (each read is quick, so socket timeouts alone would never end it): each attempt ends
+    after attempt_seconds, and the next attempt is made."""
+    service.trickle = {"slow"}
+    hang = f"{silent.origin}/push/hang"
+    for subscription in (service.subscription("fine"), service.subscription("slow"), {**service.subscription("hang"), "endpoint": hang}):
+        assert subscribe(push_hub, subscription)[0] == 201
+    curriculum = json.loads((demo_site / "satchel" / "curriculum.json").read_text(encoding="utf-8"))
+    store = Store.in_data_dir(push_hub.data)
+    try:
+        started = time.monotonic()
+        report = push.notify(store, push_hub.data, {curriculum["id"]: curriculum}, attempts=2, backoff=0.2, attempt_seconds=1)
+        took = time.monotonic() - started
+    finally:
+        store.close()
+    assert report.sent == 1 and report.retried == 2
+    assert sorted(report.failed) == sorted([(hang, "no answer within 1 s"), (f"{service.origin}/push/slow", "no answer within 1 s")])
+    assert [status for name, status in service.attempts if name == "slow"] == [0, 0], "cut off, then tried again"
+    assert len(silent.connections) == 2
+    assert took < 2 * 1 + 0.2 + 1.5, f"{took:.1f} s"
+
+
+def test_importing_a_new_version_notifies_the_subscribers_in_the_background(demo_copy, tmp_path, service, silent):
+    data = tmp_path / "data"
+    assert satchel("hub", "init", "--data", data).returncode == 0
+    assert push_keys(data, service.origin, silent.origin).returncode == 0
     build(demo_copy, tmp_path / "v1", show_progress=False)
     pack(tmp_path / "v1", tmp_path / "v1.satchel")
     assert satchel("hub", "import", tmp_path / "v1.satchel", "--data", data).returncode == 0
     hub = Hub([], data)
     try:
         assert subscribe(hub, service.subscription("phone"), "fr")[0] == 201
+        assert subscribe(hub, {**service.subscription("hang"), "endpoint": f"{silent.origin}/push/hang"})[0] == 201
     finally:
         hub.stop()
     config = demo_copy / "curriculum.yml"
     config.write_text(config.read_text(encoding="utf-8").replace("version: 1.0.0", "version: 1.1.0"), encoding="utf-8")
     build(demo_copy, tmp_path / "v2", show_progress=False)
     pack(tmp_path / "v2", tmp_path / "v2.satchel")
+    service.delay = 6  # every endpoint hangs: this one answers after 6 s, the other never
+    started = time.monotonic()
     result = satchel("hub", "import", tmp_path / "v2.satchel", "--data", data)
-    assert result.returncode == 0 and "Notified 1 devices" in result.stdout, result.stderr
-    assert [payload["body"] for _, payload, _ in service.delivered] == [EXPECTED["fr"]["body"].replace("1.0.0", "1.1.0")]
+    took = time.monotonic() - started
+    log = data / "push-notify.log"
+    assert result.returncode == 0 and "in the background (process" in result.stdout and str(log.resolve()) in result.stdout, result.stderr
+    assert took < service.delay, f"the import took {took:.1f} s"
+    pid = int(re.search(r"\(process (\d+)\)", result.stdout).group(1))
+    try:
+        until = time.monotonic() + 30
+        while not service.delivered and time.monotonic() < until:
+            time.sleep(0.1)
+        assert [payload["body"] for _, payload, _ in service.delivered] == [EXPECTED["fr"]["body"].replace("1.0.0", "1.1.0")]
+        silent.stop()  # its connections are reset: the background run ends after its retries (1 + 2 + 4 s)
+        while "devices of the new lessons" not in log.read_text(encoding="utf-8") and time.monotonic() < until:
+            time.sleep(0.2)
+        report = log.read_text(encoding="utf-8")
+        assert "after importing satchel-demo 1.1.0" in report and "Notified 1 devices" in report, report
+        assert f"{silent.origin}/push/hang" in report, "what failed is in the log too"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # only if still running (a failed assertion)
 
 
 @pytest.mark.browser
