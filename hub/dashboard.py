@@ -256,7 +256,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
             conflict["old"] = describe(orjson.loads(conflict["stored_body"])) if conflict["stored_body"] else None
             conflict["name"] = names.get(conflict["learner"], conflict["learner"][:8])
             conflict["stored_name"] = names.get(conflict["stored_learner"], (conflict["stored_learner"] or "")[:8])
-        quarantine = await run_in_threadpool(store.quarantine_summary) if hasattr(store, "quarantine_summary") else []
+        quarantine = await run_in_threadpool(store.quarantine_summary)
         return page(request, "trust.html", curriculum=curriculum, conflicts=conflicts, quarantine=quarantine,
                     enrolments=await run_in_threadpool(store.enrolments, curriculum["id"]))
 

@@ -18,6 +18,7 @@ from hub.app import DEFAULT_MAX_UPLOAD
 from hub.openapi import openapi
 from tests.progress_files import Learner
 from tests.test_hub import Hub
+from tests.test_progress_model import paths
 
 # Generated requests per endpoint and mode (9 of them). SATCHEL_FUZZ_EXAMPLES=1100 gives the
 # 10,000 requests of docs/security.md's figure; the suite's default keeps CI short.
@@ -78,21 +79,12 @@ def test_signed_uploads_damaged_anywhere_never_get_a_5xx(api_hub):
     learners = [Learner(f"Learner {n}") for n in range(3)]
     documented = {int(code) for code in openapi(DEFAULT_MAX_UPLOAD)["paths"]["/api/progress"]["post"]["responses"]}
 
-    def places(value, prefix=()):
-        yield prefix
-        if isinstance(value, dict):
-            for key, child in value.items():
-                yield from places(child, prefix + (key,))
-        elif isinstance(value, list):
-            for i, child in enumerate(value):
-                yield from places(child, prefix + (i,))
-
     @given(data=st.data())
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
     def check(data):
         learner = data.draw(st.sampled_from(learners))
         file = learner.file(data.draw(st.integers(0, 5)))
-        path = data.draw(st.sampled_from([p for p in places(file) if p]))
+        path = data.draw(st.sampled_from([p for p in paths(file) if p]))
         target = file
         for key in path[:-1]:
             target = target[key]
