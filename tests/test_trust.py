@@ -269,13 +269,17 @@ def test_a_full_disk_is_said_and_loses_nothing_already_stored(tmp_path):
     store.db.execute("PRAGMA max_page_count = 60")  # a disk with a few pages left
     fitting = prepare(json.dumps(progress_file(5)).encode(), {"satchel-demo"})
 
-    async def upload(checked):
-        return await store.add_file(checked)
+    def upload(checked):
+        """add_file on an event loop of its own (in a thread: the browser tests keep one running here)."""
+        async def run():
+            return await store.add_file(checked)
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, run()).result(60)
 
-    assert asyncio.run(upload(fitting)).new == 5
+    assert upload(fitting).new == 5
     huge = prepare(json.dumps(progress_file(3000)).encode(), {"satchel-demo"})
     with pytest.raises(StoreFailed) as failure:
-        asyncio.run(upload(huge))
+        upload(huge)
     assert failure.value.disk_full and "cannot rollback" not in str(failure.value)
     assert store.query("SELECT COUNT(*) FROM statements") == [(5,)]
     store.close()
