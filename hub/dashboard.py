@@ -177,8 +177,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         if isinstance(found, Response):
             return found
         curriculum, report = found
-        conflicts = (await run_in_threadpool(store.query, "SELECT COUNT(*) FROM conflicts WHERE curriculum = ? AND resolved IS NULL",
-                                             curriculum["id"]))[0][0]
+        conflicts = await run_in_threadpool(store.count_open_conflicts, curriculum["id"])
         return page(request, "dashboard.html", curriculum=curriculum, report=report, conflicts=conflicts)
 
     async def csv_export(request: Request) -> Response:
@@ -249,13 +248,11 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
                 await run_in_threadpool(store.resolve_conflict, curriculum["id"], str(form.get("digest", "")), form.get("action") == "use")
             return RedirectResponse(f"/_hub/{curriculum['id']}/trust?lang={language_of(request)}", status_code=303)
         conflicts = await run_in_threadpool(store.open_conflicts, curriculum["id"])
-        names = {row[0]: row[1] for row in await run_in_threadpool(
-            store.query, "SELECT id, name FROM learners WHERE curriculum = ?", curriculum["id"])}
         for conflict in conflicts:
             conflict["new"] = describe(orjson.loads(conflict["body"]))
             conflict["old"] = describe(orjson.loads(conflict["stored_body"])) if conflict["stored_body"] else None
-            conflict["name"] = names.get(conflict["learner"], conflict["learner"][:8])
-            conflict["stored_name"] = names.get(conflict["stored_learner"], (conflict["stored_learner"] or "")[:8])
+            conflict["name"] = conflict["name"] or conflict["learner"][:8]
+            conflict["stored_name"] = conflict["stored_name"] or (conflict["stored_learner"] or "")[:8]
         quarantine = await run_in_threadpool(store.quarantine_summary)
         return page(request, "trust.html", curriculum=curriculum, conflicts=conflicts, quarantine=quarantine,
                     enrolments=await run_in_threadpool(store.enrolments, curriculum["id"]))

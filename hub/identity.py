@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 SIGNATURE_MEMBER = re.compile(rb',"signature":"([A-Za-z0-9_-]{86})"\}\s*\Z')
-KEY_PATTERN = re.compile(r"B[A-Za-z0-9_-]{86}\Z")  # 65 bytes, uncompressed point (0x04 ...)
 
 
 def unb64url(text: str) -> bytes:

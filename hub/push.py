@@ -43,6 +43,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError
 
+from .identity import unb64url
+
 KEY_FILE = "push-vapid.pem"
 SETTINGS_FILE = "push.json"
 TTL = 28 * 24 * 3600  # four weeks: the most push services keep a message
@@ -67,10 +69,6 @@ class BadSubscription(ValueError):
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def create_keys(data: Path, contact: str, test_endpoints: list[str] | None = None, max_subscriptions: int | None = None) -> str:

@@ -234,8 +234,8 @@ class Store:
                                 results.append(await asyncio.to_thread(self._insert_alone, *upload) if len(upload[0].rows) > 500
                                                else self._insert_alone(*upload))
                             await asyncio.to_thread(self.db.execute, "COMMIT")
-                        except BaseException as error:
-                            self._rollback(error)
+                        except BaseException:
+                            self._rollback()
                             raise
                     finally:
                         self._unlock_writers()
@@ -256,7 +256,7 @@ class Store:
         finally:
             self.committing = False
 
-    def _rollback(self, error: BaseException) -> None:
+    def _rollback(self) -> None:
         """Roll back, keeping the error that made us: SQLite has often rolled back by itself (a full
         disk), and its "cannot rollback" must not hide why."""
         try:
@@ -291,23 +291,20 @@ class Store:
             "SELECT key FROM learner_keys WHERE curriculum = ? AND learner = ?"), (curriculum, learner)).fetchall()}
         known_learner = self._one("SELECT name FROM learners WHERE curriculum = ? AND id = ?", curriculum, learner) is not None
         key = checked.key
-        update_profile = True
+        update_profile, how = True, None
         if checked.signed:
             how = self._admit_key(checked, keys, enrolment)
-            if how:
-                self.db.execute(self.sql("INSERT INTO learner_keys VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-                                (curriculum, learner, key, how, received))
-                keys.add(key)
         elif source is not None:  # a school hub vouches for the file (its credentials were checked)
-            if key and key not in keys:
-                self.db.execute(self.sql("INSERT INTO learner_keys VALUES (?, ?, ?, 'school', ?) ON CONFLICT DO NOTHING"),
-                                (curriculum, learner, key, received))
-                keys.add(key)
+            how = "school" if key and key not in keys else None
         else:  # unsigned: a file saved before learners had keys
             if keys and not teacher:
                 raise Refused(403, "this learner's progress is signed on their device, and this file is not: send it from "
                                    "the learner's device, or a teacher can load it on the hub's USB page (it is kept as unverified)")
             update_profile = not known_learner  # never renames anyone
+        if how:
+            self.db.execute(self.sql("INSERT INTO learner_keys VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                            (curriculum, learner, key, how, received))
+            keys.add(key)
         verified = []
         for n, row in enumerate(checked.rows, 1):
             if row.bound:
@@ -405,11 +402,19 @@ class Store:
                           curriculum, now())
 
     def open_conflicts(self, curriculum: str, limit: int = 200) -> list[dict]:
-        rows = self.query("SELECT c.digest, c.id, c.learner, c.body, c.verified, c.source, c.received, s.learner, s.body, s.verified "
-                          "FROM conflicts c LEFT JOIN statements s ON s.id = c.id WHERE c.curriculum = ? AND c.resolved IS NULL "
-                          "ORDER BY c.received DESC LIMIT ?", curriculum, limit)
-        keys = ("digest", "id", "learner", "body", "verified", "source", "received", "stored_learner", "stored_body", "stored_verified")
+        """The newest conflicts not yet resolved, beside the statement stored under the same id, with
+        both learners' names (None for a learner the hub has no profile of)."""
+        rows = self.query("SELECT c.digest, c.id, c.learner, c.body, c.verified, c.source, c.received, s.learner, s.body, s.verified, "
+                          "n.name, sn.name FROM conflicts c LEFT JOIN statements s ON s.id = c.id "
+                          "LEFT JOIN learners n ON n.curriculum = c.curriculum AND n.id = c.learner "
+                          "LEFT JOIN learners sn ON sn.curriculum = c.curriculum AND sn.id = s.learner "
+                          "WHERE c.curriculum = ? AND c.resolved IS NULL ORDER BY c.received DESC LIMIT ?", curriculum, limit)
+        keys = ("digest", "id", "learner", "body", "verified", "source", "received", "stored_learner", "stored_body", "stored_verified",
+                "name", "stored_name")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def count_open_conflicts(self, curriculum: str) -> int:
+        return self.query("SELECT COUNT(*) FROM conflicts WHERE curriculum = ? AND resolved IS NULL", curriculum)[0][0]
 
     def resolve_conflict(self, curriculum: str, digest: str, use_new: bool) -> bool:
         """The teacher's choice: keep the stored statement, or put the conflicting copy in its place
@@ -464,8 +469,8 @@ class Store:
                 self.db.execute(self.begin)
                 try:
                     yield
-                except BaseException as error:
-                    self._rollback(error)
+                except BaseException:
+                    self._rollback()
                     raise
                 self.db.execute("COMMIT")
             finally:

@@ -10,7 +10,6 @@ import resource
 import select
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from hub.connections import Limits, default_max_connections, uvicorn_options
-from tests.conftest import free_port
 from tests.test_hub import Hub
 
 FILE_LIMIT = 1024  # a Raspberry Pi's soft limit; here the hard one too, so the hub cannot raise it
@@ -35,31 +33,14 @@ class LimitedHub(Hub):
     """A `Hub` started with 1,024 open files at most; what it logs goes to a file, read by `log()`."""
 
     def __init__(self, site: Path, data: Path, *extra: str):
-        self.data, self.port = data, free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
         self.log_file = data.with_suffix(".log")
-        command = [sys.executable, "-m", "builder.cli", "hub"]
-        subprocess.run([*command, "init", "--data", str(data)], check=True, capture_output=True)
         with self.log_file.open("w") as log:
-            self.process = subprocess.Popen([*command, str(site), "--data", str(data), "--port", str(self.port), *extra],
-                                            stdout=log, stderr=subprocess.STDOUT, preexec_fn=lower_file_limit)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "api/health", timeout=1)
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"the hub did not start: {self.log()}") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
+            super().__init__([site], data, *extra, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lower_file_limit)
 
     def log(self) -> str:
         return self.log_file.read_text()
+
+    output = log
 
     def connect(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)

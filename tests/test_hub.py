@@ -27,15 +27,18 @@ from tests.progress_files import progress_file
 
 
 class Hub:
-    def __init__(self, sites: list[Path], data: Path, *extra: str, port: int | None = None, db: str | None = None):
+    """`satchel hub` in a process of its own, up once /api/health answers. `popen` overrides how the
+    process is started (its output goes to pipes, read by output(), unless said otherwise)."""
+
+    def __init__(self, sites: list[Path], data: Path, *extra: str, port: int | None = None, db: str | None = None, **popen):
         self.data = data
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         command = [sys.executable, "-m", "builder.cli", "hub"]
         if not data.exists():
             subprocess.run([*command, "init", "--data", str(data), *(["--db", db] if db else [])], check=True, capture_output=True)
-        self.process = subprocess.Popen([*command, *map(str, sites), "--data", str(data), "--port", str(self.port), *extra],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
+        self.process = subprocess.Popen([*command, *map(str, sites), "--data", str(data), "--port", str(self.port), *extra], **popen)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -43,8 +46,14 @@ class Hub:
                 return
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the hub did not start: {self.process.communicate()}") from None
+                    if self.process.poll() is None:
+                        self.stop()
+                    raise RuntimeError(f"the hub did not start: {self.output()}") from None
                 time.sleep(0.1)
+
+    def output(self):
+        """What the hub printed (once it has stopped)."""
+        return self.process.communicate()
 
     def stop(self) -> None:
         self.process.terminate()
@@ -267,7 +276,6 @@ def test_a_hub_killed_mid_burst_loses_nothing_and_duplicates_nothing(demo_site, 
         assert (answer["new"], answer["known"]) in ((5, 0), (0, 5)), answer
         assert answer["known"] == 0 or tries > 1, "known at the first try: reported as stored by someone else"
     assert sum(a["new"] for _, a in answered) + sum(a["known"] for t, a in answered if t > 1) == len(stored) == 5000
-    assert sum(a["new"] for _, a in answered) < 5000 or max(t for t, _ in answered) > 1
     assert max(t for t, _ in answered) > 1, "some uploads were cut off by the kill and sent again"
 
 
