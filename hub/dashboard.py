@@ -5,7 +5,8 @@ A teacher signs in with the hub's password (`satchel hub set-password`). The sig
 database has it (signing out, or a new password, ends it in every worker process). Every form
 carries the session's CSRF token; wrong passwords are limited per address and for the account
 (hub/auth.py, SignInLimits). Pages are Jinja2 templates with autoescaping, so what
-learners typed (their names) is always shown as text. Translated with hub/strings/<lang>.yml."""
+learners typed (their names) is always shown as text. Translated with hub/strings/<lang>.yml, whose
+counts are plural mappings (builder/strings.py, render) and numbers are written as the locale does."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from builder.strings import format_number, render
+
 from . import intake
 from .auth import SignInLimits, check_password
 from .report import build_report
@@ -41,7 +44,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet may run a cel
 
 
 @cache
-def strings(language: str) -> dict[str, str]:
+def strings(language: str) -> dict[str, str | dict]:
+    """The dashboard's strings: a text, or a plural mapping ({one: ..., other: ...}) for a count."""
     english = yaml.safe_load((HERE / "strings" / "en.yml").read_text(encoding="utf-8"))
     return {**english, **yaml.safe_load((HERE / "strings" / f"{language}.yml").read_text(encoding="utf-8"))}
 
@@ -92,13 +96,38 @@ def describe(statement: dict) -> str:
                                       statement["timestamp"][:16].replace("T", " ")) if part)
 
 
+def question_results(rows: list[tuple], lessons: list[dict], learners: list[dict]) -> list[dict]:
+    """Per lesson with answers, in curriculum order: each question (quiz and question numbers from 1)
+    with how many learners answered it and how many of them got it right at least once, and each
+    learner's answers ((answers, right answers), or None) in the same order. `rows` come from
+    Store.question_results."""
+    by_lesson: dict[str, dict] = {}
+    for lesson, quiz, question, learner, answers, right in rows:
+        by_lesson.setdefault(lesson, {}).setdefault((quiz, question), {})[learner] = (answers, right)
+    out = []
+    for lesson in lessons:
+        questions = by_lesson.get(lesson["id"])
+        if not questions:
+            continue
+        order = sorted(questions)
+        rows_of = [{"learner": learner, "answers": [questions[key].get(learner["id"]) for key in order]}
+                    for learner in learners if any(learner["id"] in questions[key] for key in order)]
+        out.append({"lesson": lesson, "quizzes": len({quiz for quiz, _ in order}), "learners": rows_of,
+                    "questions": [{"quiz": quiz + 1, "question": question + 1, "tried": len(questions[(quiz, question)]),
+                                   "right": sum(1 for _, right in questions[(quiz, question)].values() if right)}
+                                  for quiz, question in order]})
+    return out
+
+
 def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Route]:
     limits = SignInLimits(block=float(os.environ.get(BLOCK_SECONDS, 60)))
 
     def page(request: Request, template: str, status: int = 200, **values) -> HTMLResponse:
         language = language_of(request)
-        html = templates.get_template(template).render(t=strings(language), lang=language, dir=LANGUAGES[language],
-                                                       csrf=csrf_token(request), **values)
+        words = strings(language)
+        html = templates.get_template(template).render(
+            t=words, lang=language, dir=LANGUAGES[language], csrf=csrf_token(request),
+            say=lambda key, **filled: render(words[key], language, **filled), number=lambda n: format_number(language, n), **values)
         return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store", "x-frame-options": "DENY",
                                                                "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'"})
 
@@ -154,7 +183,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         if not ok:
             return PlainTextResponse("The form was too old or came from elsewhere: reload the page and try again.", status_code=403)
         await end_session(request)
-        return RedirectResponse("/_hub/login", status_code=303)
+        return RedirectResponse(f"/_hub/login?lang={language_of(request)}", status_code=303)
 
     async def home(request: Request) -> Response:
         if not await teacher_signed_in(request):
@@ -178,7 +207,10 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
             return found
         curriculum, report = found
         conflicts = await run_in_threadpool(store.count_open_conflicts, curriculum["id"])
-        return page(request, "dashboard.html", curriculum=curriculum, report=report, conflicts=conflicts)
+        answers = await run_in_threadpool(store.question_results, curriculum["id"])
+        unverified = await run_in_threadpool(store.unverified_counts, curriculum["id"])
+        return page(request, "dashboard.html", curriculum=curriculum, report=report, conflicts=conflicts, unverified=unverified,
+                    questions=question_results(answers, report.lessons, report.learners))
 
     async def csv_export(request: Request) -> Response:
         found = await report_of(request)

@@ -26,7 +26,7 @@ import orjson
 from . import identity
 from .progress import Checked, Refused, Stored, StoreFailed
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TABLES = """
 CREATE TABLE IF NOT EXISTS statements (
     id TEXT PRIMARY KEY,
@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS learners (
     colour TEXT NOT NULL,
     picture TEXT NOT NULL,
     updated TEXT NOT NULL,
+    unverified INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (curriculum, id)
 );
 CREATE TABLE IF NOT EXISTS learner_keys (
@@ -110,12 +111,51 @@ CREATE TABLE IF NOT EXISTS schools (
 );
 CREATE TABLE IF NOT EXISTS teacher_sessions (id TEXT PRIMARY KEY, created TEXT NOT NULL, expires TEXT NOT NULL);
 """
+# The dashboard's summary of 'answered' statements (docs/progress.md): per learner and question, how
+# many answers and how many of them right, kept up to date as statements are stored or replaced.
+QUESTION_RESULTS = """
+CREATE TABLE IF NOT EXISTS question_results (
+    curriculum TEXT NOT NULL,
+    lesson TEXT NOT NULL,
+    quiz INTEGER NOT NULL,
+    question INTEGER NOT NULL,
+    learner TEXT NOT NULL,
+    answers INTEGER NOT NULL,
+    correct INTEGER NOT NULL,
+    PRIMARY KEY (curriculum, lesson, quiz, question, learner)
+)"""
+TABLES += QUESTION_RESULTS + ";"
+# A migration is SQL, or a function of the store; each version's changes run in one transaction.
 MIGRATIONS = {2: ["ALTER TABLE statements ADD COLUMN source TEXT",
-                  "ALTER TABLE statements ADD COLUMN verified INTEGER NOT NULL DEFAULT 0"]}
+                  "ALTER TABLE statements ADD COLUMN verified INTEGER NOT NULL DEFAULT 0"],
+              3: ["ALTER TABLE learners ADD COLUMN unverified INTEGER NOT NULL DEFAULT 0",
+                  "UPDATE learners SET unverified = (SELECT COUNT(*) FROM statements s WHERE s.curriculum = learners.curriculum "
+                  "AND s.learner = learners.id AND s.verified = 0)",
+                  QUESTION_RESULTS,
+                  lambda store: store._count_all_answers()]}
 GROUP_COMMIT = 64  # files committed in one transaction, at most
 STATEMENTS_PER_LEARNER_DAY = 5_000  # by the statements' own dates: a busy learner makes a few hundred a day
 DATABASE = "hub.sqlite3"
 DB_FILE = "database.txt"  # in the data directory: the PostgreSQL URL, when the hub uses one
+
+
+def answer_of(curriculum: str, object_id: str, statement: dict) -> tuple[tuple[str, int, int], bool] | None:
+    """((lesson, quiz, question), right) of an 'answered' statement: its object is the lesson's id +
+    '#quiz-<n>-<k>' (numbers from 0); None for any other object."""
+    lesson, _, numbers = object_id.removeprefix(f"urn:satchel:{curriculum}:lesson:").partition("#quiz-")
+    quiz, _, question = numbers.partition("-")
+    if not (quiz.isdigit() and question.isdigit()):
+        return None
+    return (lesson, int(quiz), int(question)), statement.get("result", {}).get("success") is True
+
+
+def count_answer(tally: dict, curriculum: str, object_id: str, statement: dict, sign: int = 1) -> None:
+    """Add (sign 1) or take away (-1) an 'answered' statement in `tally`: {(lesson, quiz, question): [answers, right]}."""
+    found = answer_of(curriculum, object_id, statement)
+    if found is not None:
+        counts = tally.setdefault(found[0], [0, 0])
+        counts[0] += sign
+        counts[1] += sign * found[1]
 
 
 def now() -> str:
@@ -159,9 +199,45 @@ class Store:
             return
         version = int(found[0][0]) if found else SCHEMA_VERSION
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            for change in MIGRATIONS.get(target, []):
-                self.db.execute(change)
-            self.db.execute(self.sql("UPDATE meta SET value = ? WHERE key = 'schema'"), (str(target),))
+            self._lock_writers()
+            try:
+                self.db.execute(self.begin)
+                try:
+                    for change in MIGRATIONS.get(target, []):
+                        if callable(change):
+                            change(self)
+                        else:
+                            self.db.execute(change)
+                    self.db.execute(self.sql("UPDATE meta SET value = ? WHERE key = 'schema'"), (str(target),))
+                except BaseException:
+                    self._rollback()
+                    raise
+                self.db.execute("COMMIT")
+            finally:
+                self._unlock_writers()
+
+    def _count_all_answers(self) -> None:
+        """Fill question_results from the statements already stored (once, by migration 3)."""
+        tallies: dict[tuple[str, str], dict] = {}
+        for curriculum, learner, object_id, body in self.db.execute(
+                "SELECT curriculum, learner, object, body FROM statements WHERE verb = 'answered'").fetchall():
+            count_answer(tallies.setdefault((curriculum, learner), {}), curriculum, object_id, orjson.loads(body))
+        for (curriculum, learner), tally in tallies.items():
+            self._add_answers(curriculum, learner, tally)
+
+    def _add_answers(self, curriculum: str, learner: str, tally: dict) -> None:
+        """Add a tally of answers (count_answer) to the learner's rows of question_results."""
+        if tally:
+            self.db.cursor().executemany(self.sql(
+                "INSERT INTO question_results VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, lesson, quiz, question, learner) "
+                "DO UPDATE SET answers = question_results.answers + excluded.answers, correct = question_results.correct + excluded.correct"),
+                [(curriculum, lesson, quiz, question, learner, answers, right)
+                 for (lesson, quiz, question), (answers, right) in tally.items()])
+
+    def _add_unverified(self, curriculum: str, learner: str, count: int) -> None:
+        if count:
+            self.db.execute(self.sql("UPDATE learners SET unverified = unverified + ? WHERE curriculum = ? AND id = ?"),
+                            (count, curriculum, learner))
 
     @staticmethod
     def _postgresql(url: str):
@@ -325,13 +401,15 @@ class Store:
             part = ids[chunk:chunk + 500]
             stored.update((r[0], (r[1], r[2])) for r in self.db.execute(self.sql(
                 f"SELECT id, learner, body FROM statements WHERE id IN ({', '.join('?' * len(part))})"), part).fetchall())
-        new_rows, conflicts, known = [], [], 0
+        new_rows, conflicts, known, answers = [], [], 0, {}
         for row, is_verified in zip(checked.rows, verified, strict=True):
             found = stored.get(row.id)
             if found is None:
                 stored[row.id] = (learner, row.body)  # the same id twice in one file: the second is compared
                 new_rows.append((row.id, curriculum, learner, row.verb, row.object, row.timestamp, row.body, received, source,
                                  int(is_verified)))
+                if row.verb == "answered":
+                    count_answer(answers, curriculum, row.object, row.statement)
             elif found[0] == learner and (found[1] == row.body or orjson.loads(found[1]) == row.statement):
                 known += 1
             else:
@@ -343,6 +421,7 @@ class Store:
             self.db.cursor().executemany(self.sql(
                 "INSERT INTO statements (id, curriculum, learner, verb, object, timestamp, body, received, source, verified) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), new_rows)
+            self._add_answers(curriculum, learner, answers)
             days: dict[str, int] = {}
             for row in new_rows:
                 days[row[5][:10]] = days.get(row[5][:10], 0) + 1
@@ -357,9 +436,11 @@ class Store:
                                        f"{day}, more than anyone makes in a day: it was not stored")
         if update_profile:
             self.db.execute(self.sql(
-                "INSERT INTO learners VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, id) DO UPDATE SET "
+                "INSERT INTO learners (curriculum, id, name, colour, picture, updated) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (curriculum, id) DO UPDATE SET "
                 "name = excluded.name, colour = excluded.colour, picture = excluded.picture, updated = excluded.updated"),
                 (curriculum, learner, profile["name"], profile["colour"], profile["picture"], received))
+        self._add_unverified(curriculum, learner, sum(1 for row in new_rows if not row[9]))
         return Stored(new=len(new_rows), known=known, conflicts=conflicts)
 
     def _admit_key(self, checked: Checked, keys: set[str], enrolment: str | None) -> str | None:
@@ -413,6 +494,16 @@ class Store:
                 "name", "stored_name")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def question_results(self, curriculum: str) -> list[tuple[str, int, int, str, int, int]]:
+        """[(lesson, quiz, question, learner, answers, right answers)] for every question a learner
+        answered: the summary kept at insert (question_results), never a read of the statements."""
+        return self.query("SELECT lesson, quiz, question, learner, answers, correct FROM question_results "
+                          "WHERE curriculum = ? AND answers > 0 ORDER BY lesson, quiz, question", curriculum)
+
+    def unverified_counts(self, curriculum: str) -> dict[str, int]:
+        """{learner: how many of their statements are unverified}, for learners who have any."""
+        return dict(self.query("SELECT id, unverified FROM learners WHERE curriculum = ? AND unverified > 0", curriculum))
+
     def count_open_conflicts(self, curriculum: str) -> int:
         return self.query("SELECT COUNT(*) FROM conflicts WHERE curriculum = ? AND resolved IS NULL", curriculum)[0][0]
 
@@ -435,7 +526,18 @@ class Store:
                                              "SET resolved = excluded.resolved"),
                                     (old_digest, statement_id, curriculum, old[0][0], old[0][1], old[0][2], old[0][3], when,
                                      f"replaced {when}"))
+                    replaced = orjson.loads(old[0][1])
+                    taken: dict = {}
+                    if replaced["verb"]["id"].endswith("/answered"):
+                        count_answer(taken, curriculum, replaced["object"]["id"], replaced, -1)
+                    self._add_answers(curriculum, old[0][0], taken)
+                    self._add_unverified(curriculum, old[0][0], -(not old[0][2]))
                 statement = orjson.loads(body)
+                added: dict = {}
+                if statement["verb"]["id"].endswith("/answered"):
+                    count_answer(added, curriculum, statement["object"]["id"], statement)
+                self._add_answers(curriculum, learner, added)
+                self._add_unverified(curriculum, learner, int(not verified))
                 self.db.execute(self.sql("UPDATE statements SET learner = ?, verb = ?, object = ?, timestamp = ?, body = ?, "
                                          "verified = ?, source = ?, forwarded = NULL WHERE id = ?"),
                                 (learner, statement["verb"]["id"].rsplit("/", 1)[-1], statement["object"]["id"], statement["timestamp"],
