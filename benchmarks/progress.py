@@ -42,6 +42,7 @@ from search import CHROMIUM_ARGS, serve  # noqa: E402
 from synthetic import write_curriculum  # noqa: E402
 
 from builder.build import build  # noqa: E402
+from tests.conftest import WELCOMED  # noqa: E402
 
 # Makes `n` statements over the home page's lessons, as a year of use would: per lesson visited,
 # an opening, time, four answers, a quiz result and a completion; their ids bound to the learner's
@@ -181,6 +182,7 @@ def home_ms(page) -> float:
 def open_page(playwright, profile: Path, url: str, throttle: float):
     context = playwright.chromium.launch_persistent_context(str(profile), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS,
                                                             service_workers="block", viewport={"width": 412, "height": 915})
+    context.add_init_script(WELCOMED)
     page = context.new_page()
     page.goto(url)
     page.evaluate("window.satchelProgress.ready")

@@ -40,6 +40,7 @@ from synthetic import write_curriculum  # noqa: E402
 
 from builder.curriculum import require_valid  # noqa: E402
 from builder.search import build_indexes  # noqa: E402
+from tests.conftest import WELCOMED  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 QUERY = "river"  # in the synthetic English vocabulary; each keystroke of the second word is timed
@@ -70,6 +71,7 @@ def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 def first_results(playwright, url: str, kind: str, throttle: float, profile: Path, settle: bool) -> dict:
     context = playwright.chromium.launch_persistent_context(str(profile), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS,
                                                             service_workers="block", viewport={"width": 412, "height": 915})
+    context.add_init_script(WELCOMED)
     page = context.new_page()
     context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": throttle})
     page.add_init_script(TIMING_SCRIPT)

@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.synthetic import write_curriculum  # noqa: E402
 from builder.build import build  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, Server  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, WELCOMED, Server  # noqa: E402
 from tests.test_packs import wait_for_new_service_worker  # noqa: E402
 
 SUBJECT = "subject-00"
@@ -53,6 +53,7 @@ def counted(server: Server, action) -> tuple[int, int, float]:
 
 
 def open_home(context, server: Server):
+    context.add_init_script(WELCOMED)
     page = context.new_page()
     page.goto(server.url)
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)

@@ -9,10 +9,21 @@ from dataclasses import dataclass
 
 from .curriculum import Curriculum, Lesson, Node, Subject, Unit
 from .search import LANGUAGE_SCRIPT, SEARCH_DIR, vendor_files
-from .strings import ui_strings
+from .strings import render, ui_strings
 
 HOME = "home"
 OFFLINE_SLUG = "_offline"  # the offline fallback page of each language: <lang>/_offline/
+
+# The words app.js shows (offline dialog, updates, notifications): its name for each, and the string's key.
+APP_STRINGS = {
+    "ready": "offline_ready", "progress": "offline_progress", "failed": "offline_failed", "unsupported": "offline_unsupported",
+    "updating": "offline_updating", "noroom": "offline_noroom", "all": "offline_all", "partOn": "offline_part_on",
+    "partPaused": "offline_part_paused", "download": "offline_download", "remove": "offline_remove", "resume": "offline_resume",
+    "cancelled": "offline_cancelled", "removed": "offline_removed", "free": "offline_free", "updateOffer": "update_offer",
+    "updateGet": "update_get", "updateReady": "update_ready", "updateNow": "update_button", "pushOn": "push_on",
+    "pushOff": "push_off", "pushStarted": "push_started", "pushStopped": "push_stopped", "pushDenied": "push_denied",
+    "pushFailed": "push_failed",
+}
 
 
 def language_prefix(curriculum: Curriculum, code: str) -> str:
@@ -65,8 +76,13 @@ class PageContext:
     # text
 
     def t(self, key: str, **values) -> str:
-        text = self.strings.get(key, key)
-        return text.format(**values) if values else text
+        """The interface string `key` filled in: its plural form for the count, numbers as the language writes them."""
+        return render(self.strings.get(key, key), self.code, **values)
+
+    def spec(self, key: str) -> str | dict:
+        """The interface string `key` as the scripts get it: a text, or a mapping of plural forms that
+        theme/assets/satchel/common.js fills in (satchelCommon.format)."""
+        return self.strings.get(key, key)
 
     def title(self, node: Node | None) -> str:
         if node is None:
@@ -92,16 +108,21 @@ class PageContext:
     @property
     def search(self) -> dict:
         """What search.js needs: the scripts to load, the index and the stores of this language."""
-        keys = ("hint", "none", "one", "many", "failed")
+        keys = ("hint", "none", "found", "failed")
         return {"scripts": [*vendor_files(self.code), LANGUAGE_SCRIPT], "index": f"{SEARCH_DIR}/{self.code}/index.json",
-                "stores": f"{SEARCH_DIR}/{self.code}/store/", "strings": {key: self.t(f"search_{key}") for key in keys}}
+                "stores": f"{SEARCH_DIR}/{self.code}/store/", "strings": {key: self.spec(f"search_{key}") for key in keys}}
+
+    @property
+    def app_strings(self) -> dict:
+        """What app.js needs: its words by its names for them, plural mappings kept (config.strings)."""
+        return {name: self.spec(key) for name, key in APP_STRINGS.items()}
 
     @property
     def quiz(self) -> dict | None:
         """What quiz.js needs, on lessons that hold a quiz."""
         if not self.has_quiz:
             return None
-        return {key: self.t(f"quiz_{key}") for key in ("correct", "partial", "wrong", "score")}
+        return {key: self.spec(f"quiz_{key}") for key in ("correct", "partial", "wrong", "score")}
 
     @property
     def progress(self) -> dict:

@@ -106,7 +106,7 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
             self.progress()
         context = self._context(page)
         if context.kind in ("lesson", "unit", "subject"):
-            trail = " › ".join(crumb.title for crumb in context.breadcrumbs[1:])
+            trail = [crumb.title for crumb in context.breadcrumbs[1:]]
             self.search_documents.setdefault(self.language, []).append(search_document(
                 context.node_id, str(page.title), trail, page.url, context.subject.id, html))
         return html

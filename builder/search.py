@@ -4,7 +4,8 @@ browser runs on queries). The browser only loads an index: it never builds one.
 
 Per language, under satchel/search/<code>/:
   index.json             the serialised lunr index (lunr.Index.load)
-  store/<subject>.json   title, trail, URL and text of each page, for results and their snippets
+  store/<subject>.json   title, trail (the titles of its subject and unit), URL and text of each
+                         page, for results and their snippets
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def page_text(page_html: str) -> str:
     return SPACE_RE.sub(" ", html.unescape(text)).strip()
 
 
-def search_document(ref: str, title: str, trail: str, url: str, subject: str, body_html: str) -> dict:
+def search_document(ref: str, title: str, trail: list[str], url: str, subject: str, body_html: str) -> dict:
+    """A page as search sees it. The trail is a list: the browser isolates each title and puts the
+    separators in the page's direction, which a joined string could not do for mixed scripts."""
     return {"ref": ref, "title": title, "trail": trail, "url": url, "subject": subject, "body": page_text(body_html)}
 
 
@@ -46,7 +49,7 @@ def start_index(code: str, documents: list[dict], site_dir: Path) -> NodeJob:
     built meanwhile, on the other core."""
     folder = Path(tempfile.mkdtemp(prefix="satchel-search-"))
     source = folder / "documents.json"
-    index_input = {code: [{k: d[k] for k in ("ref", "title", "trail", "body")} for d in documents]}
+    index_input = {code: [{"ref": d["ref"], "title": d["title"], "trail": " ".join(d["trail"]), "body": d["body"]} for d in documents]}
     source.write_text(json.dumps(index_input, ensure_ascii=False), encoding="utf-8")
     return NodeJob(BUILD_SCRIPT, [str(source), str(site_dir / SEARCH_DIR)], scratch=folder)
 

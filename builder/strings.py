@@ -71,7 +71,7 @@ def format_number(language: str, n: int | float) -> str:
     return text.translate({ord("0") + d: zero + d for d in range(10)}) if zero else text
 
 
-def render(text: str | dict, language: str, **values) -> str:
+def render(text: str | dict, language: str, /, **values) -> str:
     """A string filled in: the plural form chosen by the counted value, numbers as the locale writes them."""
     if isinstance(text, dict):
         counted = values.get(str(text.get("plural", "n")))

@@ -47,3 +47,19 @@ def test_progress_history_and_signing(tmp_path):
     for key in ("key_ms", "ids_50_ms", "sign_50_ms", "stringify_50_ms", "sign_500_ms", "stringify_500_ms"):
         assert signing[key] > 0, key
     assert signing["bytes_500"] > signing["bytes_50"]
+
+
+@pytest.mark.browser
+def test_lighthouse_home(tmp_path):
+    """benchmarks/lighthouse.py on the demo's home, one round: Lighthouse (installed once) runs in
+    Chromium against the hub and its scores and metrics come back."""
+    out = tmp_path / "lighthouse.json"
+    printed = run("lighthouse.py", "--pages", "/", "--rounds", "1", "--json", str(out), timeout=180)
+    assert "Lighthouse 12.2.3, mobile, simulated throttling, median of 1:" in printed
+    result = json.loads(out.read_text(encoding="utf-8"))
+    home = result["pages"]["/"]["median"]
+    for category in ("performance", "accessibility", "best-practices", "seo"):
+        assert 0 <= home[category] <= 100, category
+    assert home["lcp_ms"] > 0 and home["bytes"] > 10_000 and home["cls"] >= 0 and home["tbt_ms"] >= 0
+    warnings = result["pages"]["/"]["runs"][0]["warnings"]
+    assert warnings == [], warnings

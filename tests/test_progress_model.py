@@ -156,6 +156,29 @@ def test_guide_follows_curriculum_order_and_prerequisites(model, done, last, exp
     assert model.evaluate(GUIDE, [done, last, OUTLINE]) == expected
 
 
+SUBJECTS = [
+    {"id": "art/colours", "title": "Colours", "url": "art/colours/", "prerequisites": []},
+    {"id": "art/shapes", "title": "Shapes", "url": "art/shapes/", "prerequisites": []},
+    {"id": "maths/halves", "title": "Halves", "url": "maths/halves/", "prerequisites": []},
+    {"id": "maths/quarters", "title": "Quarters", "url": "maths/quarters/", "prerequisites": ["maths/halves"]},
+    {"id": "maths/shapes", "title": "Fraction shapes", "url": "maths/shapes/", "prerequisites": ["art/shapes"]},
+]
+
+
+@pytest.mark.parametrize("done, last, expected", [
+    # studying maths: the next lesson is maths', not the curriculum's first (art)
+    (["maths/halves"], "maths/halves", "maths/quarters"),
+    # quarters needs halves, which is being resumed; fraction shapes needs art's shapes: that one
+    ([], "maths/halves", "art/shapes"),
+    # fraction shapes needs art's shapes: the learner is led to that prerequisite
+    (["maths/halves", "maths/quarters"], "maths/quarters", "art/shapes"),
+    # maths all done: the first lesson open anywhere
+    (["maths/halves", "maths/quarters", "art/shapes", "maths/shapes"], "maths/shapes", "art/colours"),
+])
+def test_next_lesson_stays_in_the_subject_being_studied(model, done, last, expected):
+    assert model.evaluate(GUIDE, [done, last, SUBJECTS])["next"] == expected
+
+
 # The progress file: the app's check and the JSON Schema
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,7 @@
 (function () {
   'use strict';
 
-  /* Empty `box` and put `nodes` in it (Element.replaceChildren needs Chrome 86; the floor is 80). */
-  function fill(box, nodes) {
-    box.textContent = '';
-    (nodes || []).forEach(function (node) { box.append(node); });
-  }
+  var fill = window.satchelCommon.fill;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
   var config = JSON.parse(document.getElementById('satchel-config').textContent);
   var strings = config.strings;
@@ -17,14 +13,11 @@
   var SHARED = '_shared';
 
   function format(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
+    return window.satchelCommon.format(text, values);
   }
 
   function humanSize(bytes) {
-    var units = ['B', 'KB', 'MB', 'GB'];
-    var i = 0;
-    while (bytes >= 1000 && i < units.length - 1) { bytes /= 1000; i++; }
-    return (i ? bytes.toFixed(1) : bytes) + ' ' + units[i];
+    return window.satchelCommon.size(bytes);
   }
 
   /* Bytes this site may still store, or null when the browser does not say. */
@@ -350,6 +343,39 @@
     await paint();
   }
 
+  /* The header's menu (a drawer of the subject's units and lessons on phones) and language menu
+   * work by keyboard too; Escape closes either, and a tap elsewhere closes the language menu. */
+  function setUpNavigation() {
+    var drawer = document.getElementById('__drawer');
+    var menu = document.querySelector('[data-satchel-menu]');
+    if (menu) {
+      var opened = function (open) {
+        drawer.checked = open;
+        menu.setAttribute('aria-expanded', String(open));
+        if (open) {
+          var first = document.querySelector('#satchel-nav a');
+          if (first) setTimeout(function () { first.focus(); }, 0);
+        }
+      };
+      menu.addEventListener('click', function () { opened(!drawer.checked); });
+      drawer.addEventListener('change', function () { menu.setAttribute('aria-expanded', String(drawer.checked)); });  // the overlay
+      document.addEventListener('keydown', function (event) {
+        if (event.key === 'Escape' && drawer.checked) { opened(false); menu.focus(); }
+      });
+    }
+    var languages = document.querySelector('.satchel-languages');
+    languages.addEventListener('keydown', function (event) {
+      if (event.key === 'Escape' && languages.open) {
+        languages.open = false;
+        languages.querySelector('summary').focus();
+      }
+    });
+    document.addEventListener('click', function (event) {
+      if (languages.open && !languages.contains(event.target)) languages.open = false;
+    });
+  }
+
+  setUpNavigation();
   setUpOfflineControl();
   registerServiceWorker().catch(function (error) { console.warn('Satchel: service worker not registered:', error); });
 }());

@@ -155,16 +155,40 @@
     return Array.from(byId.keys()).sort().map(function (id) { return byId.get(id); });
   }
 
-  /* What to do next, in curriculum order. `outline` is the home page's list of lessons
-   * [{id, title, url, prerequisites, unit, subject}]. "Continue" is the lesson last worked on, if
-   * not done; "next" is the first lesson not done whose prerequisites all are. */
+  /* What to do next. `outline` is the home page's list of lessons in curriculum order
+   * [{id, title, url, prerequisites}]; a lesson's subject is the first part of its id.
+   * "Continue" is the lesson last worked on, if not done. "Next" stays in the subject being
+   * studied: its first lesson not done; if that lesson needs others first, the first of those
+   * (so a learner is led to the prerequisite, not to another subject). A subject all done: the
+   * first lesson anywhere whose prerequisites are done. */
   function guide(state, outline) {
     var known = new Map(outline.map(function (lesson) { return [lesson.id, lesson]; }));
     var done = function (id) { var l = own(state.lessons, id); return !!(l && l.completed); };
     var resume = state.last && known.has(state.last.lesson) && !done(state.last.lesson) ? known.get(state.last.lesson) : null;
+    var subjectOf = function (lesson) { return lesson.id.split('/')[0]; };
+    var here = state.last && known.has(state.last.lesson) ? subjectOf(known.get(state.last.lesson)) : null;
+    // The lesson to do before `lesson` (itself when its prerequisites are done), or null.
+    function ready(lesson, seen) {
+      if (seen.has(lesson.id)) return null;  // a cycle of prerequisites
+      seen.add(lesson.id);
+      var missing = (lesson.prerequisites || []).filter(function (id) { return !done(id) && known.has(id); });
+      if (!missing.length) return lesson;
+      for (var i = 0; i < missing.length; i++) {
+        var found = ready(known.get(missing[i]), seen);
+        if (found) return found;
+      }
+      return null;
+    }
     var next = null;
-    for (var i = 0; i < outline.length && !next; i++) {
-      var lesson = outline[i];
+    var studied = here ? outline.filter(function (l) { return subjectOf(l) === here; }) : [];
+    for (var i = 0; i < studied.length && !next; i++) {
+      if (!done(studied[i].id) && studied[i] !== resume) {
+        next = ready(studied[i], new Set());
+        if (next === resume) next = null;
+      }
+    }
+    for (var j = 0; j < outline.length && !next; j++) {
+      var lesson = outline[j];
       if (!done(lesson.id) && lesson !== resume && (lesson.prerequisites || []).every(done)) next = lesson;
     }
     var retired = Object.keys(state.lessons).filter(function (id) { return !known.has(id); }).sort();

@@ -16,11 +16,7 @@
 (function () {
   'use strict';
 
-  /* Empty `box` and put `nodes` in it (Element.replaceChildren needs Chrome 86; the floor is 80). */
-  function fill(box, nodes) {
-    box.textContent = '';
-    (nodes || []).forEach(function (node) { box.append(node); });
-  }
+  var fill = window.satchelCommon.fill;
   var M = window.satchelProgressModel;
   var ID = window.satchelIdentity;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
@@ -35,9 +31,12 @@
   var SYNC_DELAY_MS = 1500;
   var LOCK = 'satchel-time-';
   var JOURNAL = 'satchel-journal-' + curriculum.id + '-';
+  var WELCOMED = 'satchel-welcomed';  // set once a child of this device was asked their name
+  var C = window.satchelCommon;
+  var welcome = function () { return null; };  // the first run's question (setUpDialog)
 
   function format(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
+    return window.satchelCommon.format(text, values);
   }
 
   var dbPromise = null;
@@ -87,10 +86,23 @@
     return null;
   }
 
-  /* The learner whose progress this is; on a device with none yet, the first learner is made,
-   * so a child who never opened the profiles still keeps every step. */
+  /* The learner whose progress this is; on a device with none yet (the welcome was skipped), a
+   * learner is made, so a child who never opened the profiles still keeps every step. */
   async function learner() {
-    return (await currentProfile()) || createProfile(format(strings.default_name, { n: 1 }), PICTURES[0], COLOURS[0]);
+    return (await currentProfile()) || createAnonymous();
+  }
+
+  /* A learner who gave no name: a picture and colour picked at random, named after the picture
+   * ("Giraffe"), so that a class's dashboard is not a column of identical names. */
+  function createAnonymous() {
+    var i = Math.floor(Math.random() * PICTURES.length);
+    var names = pictureNames();
+    var name = names[i] || format(strings.default_name, { n: i + 1 });
+    return createProfile(name, PICTURES[i], COLOURS[Math.floor(Math.random() * COLOURS.length)]);
+  }
+
+  function pictureNames() {
+    return String(strings.picture_names || '').split('|').map(function (n) { return n.trim(); });
   }
 
   /* A new learner, with a key made on this device; their id is derived from the key, unless it
@@ -350,68 +362,19 @@
     show(await store(profile.id, events));
   }
 
-  // What the pages show
+  // What the pages show (paint.js draws it)
 
   var lastState = null;
+  var shownProfile = null;
 
   function show(result) {
     lastState = result.state;
-    paint(lastState);
-  }
-
-  function paint(state) {
-    document.querySelectorAll('[data-satchel-lessons]').forEach(function (meter) {
-      var c = M.count(state, meter.dataset.satchelLessons.split(' '));
-      meter.querySelector('progress').value = c.total ? c.done / c.total : 0;
-      meter.querySelector('span').textContent = format(strings.count, c);
-      meter.hidden = false;
-    });
-    document.querySelectorAll('[data-satchel-lesson]').forEach(function (link) {
-      var l = M.own(state.lessons, link.dataset.satchelLesson);
-      link.classList.toggle('satchel-done', !!(l && l.completed));
-    });
-    var finish = document.querySelector('[data-satchel-finish]');
-    if (finish && lesson) {
-      var mine = M.own(state.lessons, lesson.id);
-      var done = !!(mine && mine.completed);
-      finish.hidden = false;
-      finish.querySelector('button').hidden = done || lesson.quiz;
-      finish.querySelector('[data-satchel-finish-done]').hidden = !done;
-      finish.querySelector('[data-satchel-finish-quiz]').hidden = done || !lesson.quiz;
-    }
-    var outline = document.getElementById('satchel-outline');
-    if (outline) paintGuide(state, JSON.parse(outline.textContent));
-    document.documentElement.dataset.satchelProgress = String(state.count);
-  }
-
-  function paintGuide(state, outline) {
-    var box = document.querySelector('[data-satchel-guide]');
-    var g = M.guide(state, outline);
-    function link(selector, target) {
-      var a = box.querySelector(selector);
-      a.hidden = !target;
-      if (target) { a.href = new URL(target.url, root).href; a.querySelector('strong').textContent = target.title; }
-    }
-    link('[data-satchel-resume]', g.resume);
-    link('[data-satchel-next]', g.next);
-    box.querySelector('[data-satchel-finished]').hidden = !g.finished;
-    var retired = box.querySelector('[data-satchel-retired]');
-    retired.hidden = !g.retired.length;
-    fill(retired.querySelector('ul'), g.retired.map(function (r) {
-      var li = document.createElement('li');
-      li.textContent = r.title + (r.completed ? ' ✓' : '');
-      return li;
-    }));
-    box.hidden = false;
+    window.satchelPaint.show(shownProfile, lastState);
   }
 
   function showProfile(profile) {
-    var button = document.querySelector('[data-satchel-profile-open]');
-    button.hidden = false;
-    var avatar = button.querySelector('[data-satchel-avatar]');
-    avatar.textContent = profile ? profile.picture : '👤';
-    avatar.style.backgroundColor = profile ? profile.colour : '';
-    button.querySelector('[data-satchel-profile-name]').textContent = profile ? profile.name : strings.who;
+    shownProfile = profile;
+    window.satchelPaint.show(profile, lastState || M.emptyState());
   }
 
   // The profiles dialog: switch, add, rename, remove, save and load progress.
@@ -424,7 +387,7 @@
     var confirmBox = dialog.querySelector('[data-satchel-remove-confirm]');
     var editing = null;
 
-    function choices(name, values, selected, label) {
+    function choices(name, values, selected, label, names) {
       var box = form.querySelector('[data-satchel-' + name + 's]');
       fill(box, values.map(function (value, i) {
         var input = document.createElement('input');
@@ -432,11 +395,15 @@
         input.name = name;
         input.value = value;
         input.checked = value === selected || (!selected && i === 0);
-        input.setAttribute('aria-label', label + ' ' + (i + 1));
+        input.setAttribute('aria-label', (names && names[i]) || label + ' ' + C.number(i + 1));
+        // The face follows the input, so CSS marks the chosen one with `input:checked + span`.
+        var face = document.createElement('span');
+        face.className = 'satchel-choice__face';
+        face.setAttribute('aria-hidden', 'true');
+        if (name === 'colour') face.style.backgroundColor = value; else face.textContent = value;
         var wrap = document.createElement('label');
         wrap.className = 'satchel-choice';
-        if (name === 'colour') wrap.style.backgroundColor = value; else wrap.append(value);
-        wrap.prepend(input);
+        wrap.append(input, face);
         return wrap;
       }));
     }
@@ -473,15 +440,47 @@
       return current;
     }
 
-    function openForm(profile) {
+    function openForm(profile, first) {
       editing = profile;
       form.hidden = false;
-      form.querySelector('[data-satchel-form-title]').textContent = profile ? strings.edit : strings.add;
+      form.querySelector('[data-satchel-form-title]').textContent = first ? strings.welcome : profile ? strings.edit : strings.add;
+      form.querySelector('[data-satchel-welcome]').hidden = !first;
+      form.querySelector('[data-satchel-form-skip]').hidden = !first;
+      form.querySelector('[data-satchel-form-cancel]').hidden = !!first;
       form.elements.name.value = profile ? profile.name : '';
-      choices('picture', PICTURES, profile && profile.picture, strings.picture);
-      choices('colour', COLOURS, profile && profile.colour, strings.colour);
+      choices('picture', PICTURES, profile && profile.picture, strings.picture, pictureNames());
+      choices('colour', COLOURS, profile && profile.colour, strings.colour, String(strings.colour_names || '').split('|'));
       form.elements.name.focus();
     }
+
+    /* The first run: on a device with no learner yet, the child is asked their name and picture
+     * (or skips). Answered with the learner made; once answered, never asked again here. */
+    var welcoming = null;
+    welcome = function () {
+      if (localStorage.getItem(WELCOMED)) return null;
+      return new Promise(function (resolve) {
+        welcoming = resolve;
+        status.textContent = '';
+        refresh().then(function () {
+          dialog.showModal();
+          openForm(null, true);
+        });
+      });
+    };
+    async function welcomed(profile) {
+      localStorage.setItem(WELCOMED, '1');
+      var answer = welcoming;
+      welcoming = null;
+      if (dialog.open) dialog.close();
+      showProfile(profile);
+      if (answer) answer(profile);
+    }
+    form.querySelector('[data-satchel-form-skip]').addEventListener('click', async function () {
+      welcomed(await createAnonymous());
+    });
+    dialog.addEventListener('close', function () {  // Escape, or the Close button: skipped too
+      if (welcoming) createAnonymous().then(welcomed).catch(report);
+    });
 
     document.querySelector('[data-satchel-profile-open]').addEventListener('click', async function () {
       status.textContent = '';
@@ -501,8 +500,8 @@
         await (await db()).put('profiles', Object.assign({}, editing, { name: name, picture: picture, colour: colour }));
         await refresh();
       } else {
-        await createProfile(name, picture, colour);
-        location.reload();
+        var made = await createProfile(name, picture, colour);
+        if (welcoming) welcomed(made); else location.reload();
       }
     });
     dialog.querySelector('[data-satchel-profile-remove]').addEventListener('click', async function () {
@@ -535,12 +534,15 @@
       var blob = new Blob([await window.satchelSync.fileText(await db(), data, profile.id)], { type: 'application/json' });
       var a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
-      a.download = 'progress-' + profile.name.replace(/[^\p{L}\p{N}]+/gu, '-') + '-' + data.exported.slice(0, 10) + '.json';
+      a.download = 'progress-' + profile.name.replace(/[^\p{L}\p{M}\p{N}]+/gu, '-') + '-' + data.exported.slice(0, 10) + '.json';
       document.body.append(a);
       a.click();
       a.remove();
       setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
       status.textContent = format(strings.exported, { n: data.statements.length });
+    });
+    dialog.querySelector('[data-satchel-import-open]').addEventListener('click', function () {
+      dialog.querySelector('[data-satchel-import]').click();
     });
     dialog.querySelector('[data-satchel-import]').addEventListener('change', async function (e) {
       var chosen = e.target.files[0];
@@ -554,7 +556,7 @@
   /* Load a progress file into the profile it belongs to (made on this device if new). A file is
    * checked whole before anything is written, then written in one transaction. */
   async function importFile(chosen) {
-    if (chosen.size > M.MAX_FILE_BYTES) return format(strings.too_big, { size: Math.round(chosen.size / 1e6) + ' MB' });
+    if (chosen.size > M.MAX_FILE_BYTES) return format(strings.too_big, { size: C.size(chosen.size) });
     var data, text;
     try { text = await chosen.text(); data = JSON.parse(text); } catch (error) { return strings.foreign; }
     var problem = M.checkFile(data, curriculum.id) || await checkIdentity(text, data);
@@ -596,23 +598,26 @@
     await replayJournal();
     var first = await currentWithSummary();
     var profile = first.profile;
-    showProfile(profile);
     lastState = first.state;
-    paint(first.state);
+    showProfile(profile);
     performance.measure('satchel-progress-shown', 'satchel-progress');  // benchmarks/progress.py reads it
     // Time left by pages that closed without saving it: counted now, then drawn again.
-    if (await settleOrphans() && profile) paint(lastState = await summary(profile.id));
+    if (await settleOrphans() && profile) show({ state: await summary(profile.id) });
     window.addEventListener('online', function () { syncNow().catch(report); });
     syncNow().catch(function (error) { console.warn('Satchel: sending progress failed:', error); });
+    var welcomed = profile ? null : welcome();
     if (!lesson) return;
-    profile = await learner();
+    profile = (await welcomed) || await learner();
     showProfile(profile);
     show(await store(profile.id, [await event(profile, 'launched')]));
     trackTime(profile);
-    var finish = document.querySelector('[data-satchel-finish] button');
-    finish.addEventListener('click', async function () {
-      show(await store(profile.id, [await event(profile, 'completed', { result: { completion: true } })]));
-    });
+    // A lesson with a quiz has no finish button: it is finished by passing its quizzes (onQuiz).
+    var finish = document.querySelector('[data-satchel-finish-button]');
+    if (finish && !lesson.quiz) {
+      finish.addEventListener('click', async function () {
+        show(await store(profile.id, [await event(profile, 'completed', { result: { completion: true } })]));
+      });
+    }
     var forms = Array.from(document.querySelectorAll('form[data-satchel-quiz]'));
     document.addEventListener('satchel:quiz', function (e) {
       onQuiz(profile, e.detail, forms.indexOf(e.target)).catch(report);
@@ -632,6 +637,6 @@
 
   // For tests and benchmarks: the same functions the pages use.
   window.satchelProgress = { db: db, store: store, summary: summary, statementsOf: statementsOf, currentProfile: currentProfile, keyOf: keyOf,
-                             createProfile: createProfile, importFile: importFile, paint: paint, sync: syncNow, ready: null };
+                             createProfile: createProfile, importFile: importFile, sync: syncNow, ready: null };
   window.satchelProgress.ready = start().catch(report);
 }());

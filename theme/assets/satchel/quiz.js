@@ -3,6 +3,7 @@
  * the progress store records. */
 (function () {
   'use strict';
+  var common = window.satchelCommon;
   var config = JSON.parse(document.getElementById('satchel-config').textContent);
   var strings = config.quiz;
   var fold = window.satchelSearchLanguage.fold;
@@ -40,6 +41,17 @@
     return { value: ok ? 1 : 0, notes: [] };
   }
 
+  /* What a checked question says. The author's feedback for the option chosen in a single-choice
+   * or true/false question is the whole answer (it says "Yes!" or "Not quite." itself), so the
+   * general verdict is not put before it; a multiple-choice question gets its verdict, then a note
+   * for each option ticked. */
+  function feedbackText(answer, state, notes) {
+    if (notes.length && answer.type !== 'multiple') return notes.join(' ');
+    var verdict = state === 'correct' ? (answer.correct || strings.correct)
+      : state === 'partial' ? strings.partial : (answer.wrong || strings.wrong);
+    return [verdict].concat(notes).join(' ');
+  }
+
   document.querySelectorAll('form[data-satchel-quiz]').forEach(function (form) {
     var answers = JSON.parse(form.dataset.answers);
     form.addEventListener('submit', function (event) {
@@ -53,14 +65,12 @@
         results.push(result.value);
         var state = result.value === 1 ? 'correct' : result.value > 0 ? 'partial' : 'wrong';
         fieldset.dataset.result = state;
-        var general = state === 'correct' ? (answer.correct || strings.correct)
-          : state === 'partial' ? strings.partial : (answer.wrong || strings.wrong);
         var feedback = fieldset.querySelector('.satchel-quiz__feedback');
-        feedback.textContent = [general].concat(result.notes).join(' ');
+        feedback.textContent = feedbackText(answer, state, result.notes);
         feedback.hidden = false;
       });
       var shown = Math.round(total * 10) / 10;
-      form.querySelector('output').textContent = strings.score.replace('{score}', shown).replace('{total}', answers.length);
+      form.querySelector('output').textContent = common.format(strings.score, { score: shown, total: answers.length });
       form.dispatchEvent(new CustomEvent('satchel:quiz', { bubbles: true, detail: {
         quiz: form.dataset.satchelQuiz, score: total, total: answers.length, results: results } }));
     });

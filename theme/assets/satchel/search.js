@@ -4,11 +4,8 @@
 (function () {
   'use strict';
 
-  /* Empty `box` and put `nodes` in it (Element.replaceChildren needs Chrome 86; the floor is 80). */
-  function fill(box, nodes) {
-    box.textContent = '';
-    (nodes || []).forEach(function (node) { box.append(node); });
-  }
+  var common = window.satchelCommon;
+  var fill = common.fill;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
   var config = JSON.parse(document.getElementById('satchel-config').textContent);
   var code = config.language;
@@ -109,6 +106,22 @@
 
   function say(text) { status.textContent = text; }
 
+  /* Where a page is: its subject's and unit's titles, each isolated (<bdi>) so that a title in
+   * another script keeps its punctuation, and the separators between them follow the page's
+   * direction. "›" is mirrored in right-to-left text, so it points the way Arabic reads. A store
+   * from before trails were lists has the trail as one text. */
+  function trailOf(titles) {
+    var trail = document.createElement('span');
+    trail.className = 'satchel-search__trail';
+    [].concat(titles || []).forEach(function (title, i) {
+      if (i) trail.append(' › ');
+      var part = document.createElement('bdi');
+      part.textContent = title;
+      trail.append(part);
+    });
+    return trail;
+  }
+
   var latest = 0;
   async function search() {
     var ticket = ++latest;
@@ -118,14 +131,14 @@
       await load();
       var results = query(text);
       if (ticket !== latest) return;
-      if (!results.length) { fill(list); say(strings.none.replace('{query}', text.slice(0, 60))); return finished(); }
+      if (!results.length) { fill(list); say(common.format(strings.none, { query: text.slice(0, 60) })); return finished(); }
       var subjects = Array.from(new Set(results.map(function (r) { return r.id.split('/')[0]; })));
       // Offline, a subject not kept on the device has no text store: its results are left out.
       var loaded = await Promise.all(subjects.map(function (subject) { return store(subject).catch(function () { return {}; }); }));
       if (ticket !== latest) return;
       var docs = Object.assign.apply(null, [{}].concat(loaded));
       results = results.filter(function (result) { return docs[result.id]; });
-      if (!results.length) { fill(list); say(strings.none.replace('{query}', text.slice(0, 60))); return finished(); }
+      if (!results.length) { fill(list); say(common.format(strings.none, { query: text.slice(0, 60) })); return finished(); }
       fill(list, results.map(function (result) {
         var doc = docs[result.id];
         var matched = new Set(Object.keys(result.matchData.metadata));
@@ -134,9 +147,7 @@
         link.href = new URL(doc[2], root).href;
         var title = document.createElement('strong');
         title.textContent = doc[0];
-        var trail = document.createElement('span');
-        trail.className = 'satchel-search__trail';
-        trail.textContent = doc[1];
+        var trail = trailOf(doc[1]);
         var excerpt = document.createElement('span');
         excerpt.className = 'satchel-search__snippet';
         excerpt.append(snippet(doc[3], matched));
@@ -144,7 +155,7 @@
         item.append(link);
         return item;
       }));
-      say((results.length === 1 ? strings.one : strings.many).replace('{n}', results.length));
+      say(common.format(strings.found, { n: results.length }));
       finished();
     } catch (error) {
       fill(list);

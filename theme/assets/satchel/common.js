@@ -1,0 +1,70 @@
+/* What every learner script shares: the page's language, and its words and numbers as that
+ * language writes them. `format` is builder/strings.py's `render` in the browser: a string is a
+ * text, or a mapping of CLDR plural categories ({one: ..., other: ...}, `other` required) with an
+ * optional `plural` naming the value that chooses the form (default `n`). The floor is Chrome 80;
+ * a browser without a piece of Intl gets plain digits and English units, never an error. */
+(function () {
+  'use strict';
+
+  var language = document.documentElement.lang || 'en';
+  var UNITS = ['byte', 'kilobyte', 'megabyte', 'gigabyte'];
+  var PLAIN_UNITS = ['B', 'kB', 'MB', 'GB'];
+  var formatters = {};
+  var rules;
+
+  /* An Intl object for this language, made once; null when the browser cannot make it. */
+  function intl(key, make) {
+    if (!(key in formatters)) {
+      try { formatters[key] = make(); } catch (error) { formatters[key] = null; }
+    }
+    return formatters[key];
+  }
+
+  /* Empty `box` and put `nodes` in it (Element.replaceChildren needs Chrome 86). */
+  function fill(box, nodes) {
+    box.textContent = '';
+    (nodes || []).forEach(function (node) { box.append(node); });
+  }
+
+  function number(n) {
+    var formatter = intl('number', function () { return new Intl.NumberFormat(language); });
+    return formatter ? formatter.format(n) : String(n);
+  }
+
+  /* Bytes in B, kB, MB or GB (powers of 1000, as the pack lists count them), one decimal at most. */
+  function size(bytes) {
+    var value = Number(bytes) || 0;
+    var i = 0;
+    while (Math.round(value * 10) / 10 >= 1000 && i < UNITS.length - 1) { value /= 1000; i++; }
+    var formatter = intl(UNITS[i], function () {
+      var made = new Intl.NumberFormat(language, { style: 'unit', unit: UNITS[i], unitDisplay: 'short', maximumFractionDigits: 1 });
+      return made.resolvedOptions().style === 'unit' ? made : null;  // an older Intl may ignore the unit
+    });
+    if (formatter) return formatter.format(value);
+    return (Math.round(value * 10) / 10) + ' ' + PLAIN_UNITS[i];
+  }
+
+  function category(n) {
+    if (rules === undefined) rules = intl('plural', function () { return new Intl.PluralRules(language); });
+    if (rules) return rules.select(n);
+    return n === 1 ? 'one' : 'other';
+  }
+
+  /* `spec` filled with `values`: the plural form its counted value chooses, numbers as the
+   * language writes them. A placeholder without a value is left as it is. */
+  function format(spec, values) {
+    values = values || {};
+    var text = spec;
+    if (spec && typeof spec === 'object') {
+      var counted = values[spec.plural || 'n'];
+      text = (typeof counted === 'number' && spec[category(counted)]) || spec.other;
+    }
+    return String(text).replace(/\{(\w+)\}/g, function (placeholder, key) {
+      if (!Object.prototype.hasOwnProperty.call(values, key)) return placeholder;
+      var value = values[key];
+      return typeof value === 'number' ? number(value) : String(value);
+    });
+  }
+
+  window.satchelCommon = { language: language, fill: fill, number: number, size: size, format: format };
+}());
