@@ -67,6 +67,34 @@ def test_without_a_hub_the_outbox_waits(context, demo_site, serve):
     assert outbox(page) == len(statement_ids(page)) > 0
 
 
+def test_without_a_hub_the_outbox_is_not_sent_again_in_full(context, demo_site, tmp_path, serve):
+    """A CDN answers 'no hub' once to the whole outbox; after that an empty file asks, and the
+    outbox goes only to a hub that appears at the same origin."""
+    site = serve(demo_site)
+    page = context.new_page()
+    posted: list[int] = []
+    page.on("request", lambda r: r.method == "POST" and r.url.endswith("/api/progress") and posted.append(len(r.post_data_buffer or b"")))
+    visit(page, site.url + LESSON + "/")
+    answer_quiz(page, right=True)
+    page.wait_for_function("document.documentElement.dataset.satchelSync === 'no-hub'", timeout=15000)
+    assert posted and max(posted) > 2000, "the first try sends the outbox"
+    posted.clear()
+    visit(page, site.url + LESSON_3 + "/")
+    page.evaluate("window.satchelProgress.sync()")
+    assert posted and max(posted) <= 2, f"only an empty file asks again: {posted}"
+    assert outbox(page) > 0
+
+    port = site.port
+    site.stop()
+    hub = Hub([demo_site], tmp_path / "data", port=port)  # a hub answers at the same origin now
+    try:
+        visit(page, hub.url)
+        wait_for_empty_outbox(page)
+        assert statement_ids(page) <= set(hub.stored()), "nothing lost"
+    finally:
+        hub.stop()
+
+
 def test_progress_files_from_a_usb_stick(browser, demo_site, tmp_path):
     hub = Hub([demo_site], tmp_path / "data")
     good = progress_file(7, name="Kofi")

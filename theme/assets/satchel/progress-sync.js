@@ -9,13 +9,37 @@
  * with them until the hub has taken it. A 409 means the hub holds some of these ids with other
  * content: it stored the rest and keeps those aside for the teacher, so they are sent. A 401 or
  * 403 (the hub does not know this device's key for the learner) keeps the outbox, and the reason
- * is shown in the learners dialog. */
+ * is shown in the learners dialog.
+ *
+ * Every byte costs money: once this origin answered "no hub", the page remembers it
+ * (localStorage) and first asks with an empty file (a few hundred bytes) before sending the
+ * outbox (up to 380 KB); a hub answers that with a 4xx of its own, a CDN again with 404. */
 (function (global) {
   'use strict';
   var BATCH = 500;  // statements per upload: about 380 KB, well under the hub's limit
   var NO_HUB = [404, 405, 501];
 
+  var NO_HUB_SEEN = 'satchel-no-hub';
+
   function sameOrigin(path) { return new URL(path, global.location.origin).href; }
+
+  /* localStorage where there is one (a page; not the service worker). */
+  function remember(key, value) {
+    try {
+      if (!global.localStorage) return null;
+      if (value === undefined) return global.localStorage.getItem(key);
+      if (value === null) global.localStorage.removeItem(key); else global.localStorage.setItem(key, value);
+    } catch (error) { /* storage refused: ask in full next time */ }
+    return null;
+  }
+
+  /* Whether a hub may answer at this origin: yes, unless it said "no hub" before and still does
+   * to an empty file. Throws when offline. */
+  async function hubHere() {
+    if (!remember(NO_HUB_SEEN)) return true;
+    var probe = await fetch(sameOrigin('/api/progress'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    return NO_HUB.indexOf(probe.status) < 0;
+  }
 
   /* The text of a progress file: signed by the learner's key when the device has one. */
   async function fileText(db, data, profileId) {
@@ -33,6 +57,11 @@
     if (!db.objectStoreNames.contains('outbox')) return { sent: 0, status: 'nothing' };
     var waiting = await db.getAll('outbox');
     if (!waiting.length) return { sent: 0, status: 'nothing' };
+    try {
+      if (!(await hubHere())) return { sent: 0, status: 'no-hub' };
+    } catch (error) {
+      return { sent: 0, status: 'offline' };
+    }
     var byProfile = new Map();
     waiting.forEach(function (w) { (byProfile.get(w.profile) || byProfile.set(w.profile, []).get(w.profile)).push(w.id); });
     var sent = 0;
@@ -54,7 +83,11 @@
         } catch (error) {
           return { sent: sent, status: 'offline' };
         }
-        if (NO_HUB.indexOf(response.status) >= 0) return { sent: sent, status: 'no-hub' };
+        if (NO_HUB.indexOf(response.status) >= 0) {
+          remember(NO_HUB_SEEN, '1');
+          return { sent: sent, status: 'no-hub' };
+        }
+        remember(NO_HUB_SEEN, null);
         if (!response.ok && response.status !== 409) {
           var reason = (await response.text()).slice(0, 300);
           try { reason = JSON.parse(reason).error || reason; } catch (e) { /* not JSON: as it came */ }
