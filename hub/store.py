@@ -199,22 +199,13 @@ class Store:
             return
         version = int(found[0][0]) if found else SCHEMA_VERSION
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            self._lock_writers()
-            try:
-                self.db.execute(self.begin)
-                try:
-                    for change in MIGRATIONS.get(target, []):
-                        if callable(change):
-                            change(self)
-                        else:
-                            self.db.execute(change)
-                    self.db.execute(self.sql("UPDATE meta SET value = ? WHERE key = 'schema'"), (str(target),))
-                except BaseException:
-                    self._rollback()
-                    raise
-                self.db.execute("COMMIT")
-            finally:
-                self._unlock_writers()
+            with self._held_transaction():  # each version's changes whole, or not at all (the caller holds self.lock)
+                for change in MIGRATIONS.get(target, []):
+                    if callable(change):
+                        change(self)
+                    else:
+                        self.db.execute(change)
+                self.db.execute(self.sql("UPDATE meta SET value = ? WHERE key = 'schema'"), (str(target),))
 
     def _count_all_answers(self) -> None:
         """Fill question_results from the statements already stored (once, by migration 3)."""
@@ -565,18 +556,23 @@ class Store:
     @contextlib.contextmanager
     def _transaction(self):
         """A write transaction, holding the connection: committed, or rolled back on any error."""
-        with self.lock:
-            self._lock_writers()
+        with self.lock, self._held_transaction():
+            yield
+
+    @contextlib.contextmanager
+    def _held_transaction(self):
+        """The same, for a caller that already holds the connection (self.lock)."""
+        self._lock_writers()
+        try:
+            self.db.execute(self.begin)
             try:
-                self.db.execute(self.begin)
-                try:
-                    yield
-                except BaseException:
-                    self._rollback()
-                    raise
-                self.db.execute("COMMIT")
-            finally:
-                self._unlock_writers()
+                yield
+            except BaseException:
+                self._rollback()
+                raise
+            self.db.execute("COMMIT")
+        finally:
+            self._unlock_writers()
 
     def _lock_writers(self, blocking: bool = True) -> bool:
         if self.writers is None:
