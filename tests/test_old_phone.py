@@ -384,3 +384,22 @@ def test_every_shipped_script_keeps_to_es2020(site, tmp_path):
     newer = tmp_path / "newer.js"
     newer.write_text("let seen; seen ??= 'a,b'.replaceAll(',', ' ');\n", encoding="utf-8")
     assert es_check("es2020", [newer]).returncode != 0
+
+
+# CSS newer than the floor, in Satchel's own stylesheet (material's is checked by its authors).
+NEWER_CSS = {r":has\(": ":has() (Chrome 105)", r"(?<![\w-])inset(-inline|-block)?(-start|-end)?\s*:": "inset (Chrome 87)",
+             r"(?<![\w-])(margin|padding|border)-(inline|block)\s*:": "the two-sided logical shorthands (Chrome 87)",
+             r"aspect-ratio": "aspect-ratio (Chrome 88)", r":is\(|:where\(": ":is() and :where() (Chrome 88)"}
+
+
+def test_the_stylesheet_keeps_to_chrome_80():
+    """No :has(), inset, two-sided logical shorthands, :is()/:where(), and no `gap` in a flex box
+    (Chrome 84; grid gap is older); every :focus-visible rule has a :focus one (Chrome 86)."""
+    from builder import ROOT
+    css = re.sub(r"/\*.*?\*/", "", (ROOT / "theme" / "assets" / "satchel" / "satchel.css").read_text(encoding="utf-8"), flags=re.S)
+    for pattern, what in NEWER_CSS.items():
+        assert not re.search(pattern, css), what
+    for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        if re.search(r"display\s*:\s*(inline-)?flex", body):
+            assert not re.search(r"(?<![\w-])(row-|column-)?gap\s*:", body), f"flex gap in {selector.strip()}"
+    assert ":focus-visible" not in css or re.search(r"(?<![\w-]):focus\s*[,{]", css), "a :focus fallback"
