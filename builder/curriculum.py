@@ -22,8 +22,28 @@ from .quiz import find_quizzes
 CONFIG_FILE = "curriculum.yml"
 STRINGS_DIR = "strings"  # optional interface translations, strings/<code>.yml
 RTL_LANGUAGES = {"ar", "he", "fa", "ur", "ps", "ckb", "dv", "yi", "sd", "ug"}
-# What mkdocs-static-i18n accepts as a language folder: 'en', 'pt-BR', 'zh-Hant', 'pt_BR'.
-LANGUAGE_CODE_RE = re.compile(r"(^[a-z]{2}(-[A-Za-z]{4})?(-[A-Z]{2})?$)|(^[a-z]{2}_[A-Z]{2}$)")
+# A BCP 47 language tag (RFC 5646): language (2 or 3 letters), up to three extended language
+# subtags, script (4 letters), region (2 letters or 3 digits), variants; any case. Examples: en,
+# tet, fil, ckb, pt-TL, zh-CN, sr-Latn, zh-Hant-TW, sl-rozaj. Not taken: the 5-8 letter languages
+# no registry has ('english' is a mistake), private-use and extension subtags (a language folder's
+# name stays simple).
+LANGUAGE_CODE_RE = re.compile(r"^[a-z]{2,3}(?:-[a-z]{3}){0,3}(?:-[a-z]{4})?(?:-(?:[a-z]{2}|[0-9]{3}))?"
+                              r"(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*$", re.IGNORECASE)
+
+
+def canonical_tag(tag: str) -> str:
+    """A language tag in its one canonical case (RFC 5646, 2.1.1): 'ZH-cn' -> 'zh-CN',
+    'sr-latn' -> 'sr-Latn', 'TET' -> 'tet'. `_` is read as `-`."""
+    parts = tag.replace("_", "-").split("-")
+    out = [parts[0].lower()]
+    for part in parts[1:]:
+        if len(part) == 4 and part.isalpha():
+            out.append(part.title())
+        elif len(part) == 2 and part.isalpha():
+            out.append(part.upper())
+        else:
+            out.append(part.lower())
+    return "-".join(out)
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Top-level names of a bundle (docs/bundle.md) and of a hub (docs/hub.md): no subject may take them.
 RESERVED_TOP = {"api", "assets", "icons", "satchel", "search", "sw.js"}
@@ -242,10 +262,13 @@ def _read_languages(raw: Any, path: Path, line: int, problems: list[Problem]) ->
         for key in item:
             if key not in LANGUAGE_KEYS:
                 problems.append(Problem(path, line, f"{where} has unknown key '{key}' (allowed: {', '.join(sorted(LANGUAGE_KEYS))})"))
-        code = str(item["code"])
+        code = str(item["code"]).strip()
         if not LANGUAGE_CODE_RE.match(code):
-            problems.append(Problem(path, line, f"language code '{code}' must be a two-letter code, optionally with a region or script, "
-                                                "such as 'fr', 'pt-BR' or 'zh-Hant'"))
+            problems.append(Problem(path, line, f"language code '{code}' is not a BCP 47 language tag: write the language "
+                                                "(2 or 3 letters), then optionally a script and a region, such as 'fr', 'tet', "
+                                                "'pt-TL', 'zh-CN' or 'sr-Latn'"))
+        else:
+            code = canonical_tag(code)
         if code in {lang.code for lang in languages}:
             problems.append(Problem(path, line, f"language '{code}' is declared twice"))
         direction = item.get("dir", "rtl" if code.split("-")[0].split("_")[0] in RTL_LANGUAGES else "ltr")
@@ -265,12 +288,13 @@ def _per_language(raw: Any, key: str, codes: list[str], required: str | None, pa
     if not isinstance(raw, dict):
         problems.append(Problem(path, line, f"'{key}' must be text, or one text per language such as 'en: ...'"))
         return {}
-    for code in raw:
+    texts = {canonical_tag(str(k)) if LANGUAGE_CODE_RE.match(str(k)) else str(k): str(v) for k, v in raw.items()}
+    for code in texts:
         if code not in codes:
             problems.append(Problem(path, line, f"'{key}' has a text for '{code}', which is not a declared language"))
-    if required and not raw.get(required):
+    if required and not texts.get(required):
         problems.append(Problem(path, line, f"'{key}' needs a text for the default language '{required}'"))
-    return {str(k): str(v) for k, v in raw.items()}
+    return texts
 
 
 def _check_icon(icon: Path, path: Path, line: int, problems: list[Problem]) -> Path | None:
@@ -297,13 +321,20 @@ def _check_top_level(curriculum: Curriculum, problems: list[Problem]) -> None:
     for entry in sorted(curriculum.root.iterdir()):
         if entry.name.startswith(".") or entry.name in (CONFIG_FILE, STRINGS_DIR) or entry == curriculum.icon:
             continue
-        if entry.is_dir() and entry.name not in codes:
+        if entry.is_dir() and entry.name not in codes and entry.name.replace("_", "-").lower() not in {c.lower() for c in codes}:
             problems.append(Problem(entry, 0, f"folder '{entry.name}' is not a declared language: "
                                                "add it to 'languages' in curriculum.yml, or move it out of the curriculum"))
         elif entry.is_file():
             problems.append(Problem(entry, 0, "files at the top of a curriculum are not published: put lessons in a language folder"))
     for code in sorted(codes):
-        if not (curriculum.root / code).is_dir():
+        if (curriculum.root / code).is_dir():
+            continue
+        # A folder named by the tag in another case ('zh-cn'): URLs, packs and search use the canonical name.
+        other = [f for f in curriculum.root.iterdir() if f.is_dir() and f.name.replace("_", "-").lower() == code.lower()]
+        if other:
+            problems.append(Problem(other[0], 0, f"is the folder of language '{code}': rename it to '{code}' (language "
+                                                 "folders are named by the tag in its canonical case, as URLs are)"))
+        else:
             problems.append(Problem(curriculum.root / CONFIG_FILE, 0, f"language '{code}' is declared but has no folder '{code}/'"))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from . import ROOT
+from . import i18n_shim  # noqa: F401 (BCP 47 tags for mkdocs-static-i18n)
 from .curriculum import Curriculum
 
 MARKDOWN_EXTENSIONS = [

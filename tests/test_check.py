@@ -95,7 +95,7 @@ def test_a_valid_curriculum_has_no_problems(tmp_path):
     ("curriculum.yml", CURRICULUM_YML.replace("version: \"1\"\n", "version: [1\n"),
      "tiny/curriculum.yml:2: is not valid YAML"),
     ("curriculum.yml", CURRICULUM_YML.replace("code: fr", "code: french"),
-     "language code 'french' must be a two-letter code"),
+     "language code 'french' is not a BCP 47 language tag"),
 ])
 def test_each_problem_is_reported_with_file_and_line(tmp_path, name, text, expected):
     root = write(tmp_path / "tiny", {**valid_files(), name: text})
