@@ -26,6 +26,9 @@ const [input, output] = process.argv.slice(2);
 const documents = JSON.parse(fs.readFileSync(input, 'utf8'));
 for (const [code, docs] of Object.entries(documents)) {
   const b = language.base(code);
+  if (language.isSegmented(code) && !language.hasSegmenter()) {
+    throw new Error(`${code} is written without spaces between words: its index needs Intl.Segmenter, a Node.js with full ICU`);
+  }
   if (language.STEMMED.includes(b) && !lunr[b]) require(path.join(modules, 'lunr-languages', `lunr.${b}`))(lunr);
   const index = lunr(function () {
     language.configure(lunr, this, code);

@@ -66,7 +66,7 @@
    * index and are added as plain terms, the last one also as a prefix while it is being typed. */
   function query(text) {
     var lunr = window.lunr;
-    var parts = window.satchelSearchLanguage.queryTerms(lunr, code, text);
+    var parts = window.satchelSearchLanguage.queryTerms(lunr, code, text, known);
     if (!parts.terms.length && !parts.prefix) return [];
     return index.query(function (q) {
       parts.terms.forEach(function (term) { q.term(term, { usePipeline: false, boost: 10 }); });
@@ -76,17 +76,29 @@
     });
   }
 
+  /* Whether the index has this term: a language written without spaces cuts its queries by the
+   * words the index knows where the browser has no Intl.Segmenter. */
+  function known(term) { return term in index.invertedIndex; }
+
   /* The index term a word of the text becomes (memoised: the same words recur). */
   function stem(word) {
     if (!stems.has(word)) {
-      var out = window.satchelSearchLanguage.queryTerms(window.lunr, code, word).terms;
+      var out = window.satchelSearchLanguage.queryTerms(window.lunr, code, word, known).terms;
       stems.set(word, out.length ? out[0] : '');
     }
     return stems.get(word);
   }
 
+  /* The text's words and what lies between them: split on spaces, or, in a language written
+   * without spaces, cut into words the way its queries are. */
+  function wordsOf(text) {
+    var language = window.satchelSearchLanguage;
+    if (!language.isSegmented(code)) return text.split(/(\s+)/);
+    return language.pieces(code, text, known).map(function (piece) { return piece.segment; });
+  }
+
   function snippet(text, matched) {
-    var words = text.split(/(\s+)/);
+    var words = wordsOf(text);
     var first = words.findIndex(function (w) { return /\S/.test(w) && matched.has(stem(w)); });
     var start = Math.max(0, (first < 0 ? 0 : first) - 12);
     var fragment = document.createDocumentFragment();
