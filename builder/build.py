@@ -11,9 +11,11 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from tqdm import tqdm
 
+from . import remote
 from .coverage import report
-from .curriculum import Curriculum, require_valid
+from .curriculum import Curriculum, load_curriculum, require_valid
 from .nodejs import ensure_node_env
+from .problems import CurriculumError
 from .site_config import mkdocs_yml
 
 
@@ -34,11 +36,12 @@ def show_mkdocs_warnings() -> None:
         logger.propagate = False
 
 
-def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True) -> Curriculum:
-    """Build `curriculum_dir` into `site_dir`. Raises CurriculumError if the curriculum has problems."""
+def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True, fetch_remote: bool = False) -> Curriculum:
+    """Build `curriculum_dir` into `site_dir`. Raises CurriculumError if the curriculum has problems.
+    With `fetch_remote`, first download the remote images and media its pages load (remote.py)."""
     started = time.perf_counter()
-    curriculum = require_valid(curriculum_dir)
     say = print if show_progress else (lambda *a, **k: None)
+    curriculum = _fetch_then_check(curriculum_dir, say) if fetch_remote else require_valid(curriculum_dir)
     lessons = len(curriculum.lessons)
     say(f"Curriculum '{curriculum.id}' {curriculum.version}: {len(curriculum.subjects)} subjects, {lessons} lessons, "
         f"{len(curriculum.languages)} languages ({', '.join(lang.code for lang in curriculum.languages)})")
@@ -54,4 +57,12 @@ def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True) -> C
         mkdocs_build(config)
     say(report(curriculum))
     say(f"Built {site_dir} in {time.perf_counter() - started:.1f} s")
+    return curriculum
+
+
+def _fetch_then_check(curriculum_dir: Path, say) -> Curriculum:
+    refused = remote.fetch_remote(curriculum_dir, log=say)
+    curriculum, problems = load_curriculum(curriculum_dir)
+    if refused or problems or curriculum is None:
+        raise CurriculumError(problems + refused, Path(curriculum_dir).resolve())
     return curriculum

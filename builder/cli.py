@@ -29,7 +29,7 @@ def cmd_build(args) -> int:
     from .build import build
     from .nodejs import NodeError
     try:
-        build(Path(args.curriculum), Path(args.output))
+        build(Path(args.curriculum), Path(args.output), fetch_remote=args.fetch_remote)
         if args.precompress:
             from .precompress import precompress
             print(f"Precompressed {precompress(Path(args.output))} files (.br and .gz beside each).")
@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))
     build.add_argument("-o", "--output", default="site", help="the folder to write the site to (default: site)")
     build.add_argument("--precompress", action="store_true", help="also write .br and .gz copies of text files, for `satchel hub`")
+    build.add_argument("--fetch-remote", action="store_true",
+                       help="download, once, the images and media the pages load from other sites, and use the copies")
     build.set_defaults(run=cmd_build)
 
     pack = commands.add_parser("pack", help="write a built site into one .satchel archive (for hubs, on a USB stick)")

@@ -1,9 +1,11 @@
-"""Check the links and images in a lesson's Markdown: every target must exist in the bundle."""
+"""Check the links and images in a lesson's Markdown: every target must exist in the bundle, and
+nothing the page loads (images, media, frames, scripts, styles) may come from another origin."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from .frontmatter import Document
@@ -14,6 +16,95 @@ INLINE_CODE_RE = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
 LINK_RE = re.compile(r"(!?)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'(][^)]*)?\)")
 REFERENCE_RE = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?", re.M)
 HTML_SRC_RE = re.compile(r"<(?:img|source|video|audio)\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.I)
+
+# What a page loads by itself (as opposed to links, which a learner follows).
+IMAGE_RE = re.compile(r"!\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'(][^)]*)?\)")
+REFERENCE_IMAGE_RE = re.compile(r"!\[((?:[^\[\]]|\[[^\]]*\])*)\](?:\[([^\]]*)\]|(?![\[(]))")
+DEFINITION_RE = re.compile(r"^ {0,3}\[([^\]]+)\]:[ \t]*<?([^\s>]+)>?", re.M)
+TAG_RE = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.S)
+ATTR_RE = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+STYLE_BLOCK_RE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
+CSS_URL_RE = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
+# The attributes each element loads from; `style` is read on every element.
+LOADING_ATTRIBUTES = {
+    "img": ("src", "srcset"), "source": ("src", "srcset"), "video": ("src", "poster"), "audio": ("src",),
+    "track": ("src",), "iframe": ("src",), "object": ("data",), "embed": ("src",), "link": ("href",),
+    "script": ("src",), "input": ("src",),
+}
+
+
+class RemoteLoad(NamedTuple):
+    """A reference the page loads from another origin: where its URL sits in the body, and what loads it."""
+    start: int
+    end: int
+    url: str
+    kind: str  # "image", "<img src>", "<iframe src>", "<p style> url()", ...
+    tag_start: int = -1  # raw HTML: where the element's tag starts (a video <iframe> becomes a card)
+    where: int = -1  # where to report it, when not at `start` (a reference image, not its definition)
+
+    @property
+    def offset(self) -> int:
+        return self.where if self.where >= 0 else self.start
+
+
+def is_remote(url: str) -> bool:
+    """True for a URL with a host: https://host/..., http://host/..., //host/..."""
+    return bool(urlsplit(url.strip()).netloc)
+
+
+def find_remote_loads(body: str) -> list[RemoteLoad]:
+    """Every reference in `body` that the built page would load from another origin, in order.
+    Code (fenced and inline) is ignored; links to other sites are navigation and are not listed."""
+    text = _blank_code(body)
+    found: list[RemoteLoad] = []
+    for m in IMAGE_RE.finditer(text):
+        found.append(RemoteLoad(m.start(2), m.end(2), m.group(2), "image"))
+    definitions = {m.group(1).strip().lower(): m for m in DEFINITION_RE.finditer(text)}
+    for m in REFERENCE_IMAGE_RE.finditer(text):
+        label = (m.group(2) or m.group(1)).strip().lower()
+        definition = definitions.get(label)
+        if definition is not None:
+            # Reported where the image is; the URL to replace sits in the definition.
+            found.append(RemoteLoad(definition.start(2), definition.end(2), definition.group(2), "image", where=m.start()))
+    for tag in TAG_RE.finditer(text):
+        name = tag.group(1).lower()
+        attributes = LOADING_ATTRIBUTES.get(name, ()) + ("style",)
+        for attr in ATTR_RE.finditer(tag.group(2)):
+            key = attr.group(1).lower()
+            if key not in attributes:
+                continue
+            group = next(i for i in (2, 3, 4) if attr.group(i) is not None)
+            start = tag.start(2) + attr.start(group)
+            value = attr.group(group)
+            if key == "style":
+                found += _css_urls(value, start, f"<{name} style> url()")
+            elif key == "srcset":
+                found += _srcset(value, start, f"<{name} srcset>", tag.start())
+            else:
+                found.append(RemoteLoad(start, start + len(value), value, f"<{name} {key}>", tag.start()))
+    for block in STYLE_BLOCK_RE.finditer(text):
+        found += _css_urls(block.group(1), block.start(1), "<style> url()")
+    return sorted((load for load in found if is_remote(load.url)), key=lambda load: (load.offset, load.start))
+
+
+def _srcset(value: str, start: int, kind: str, tag_start: int) -> list[RemoteLoad]:
+    """One load per candidate of `srcset="a.png 1x, b.png 2x"`: each candidate's first word is its URL."""
+    loads = []
+    for m in re.finditer(r"[^,]+", value):
+        word = re.match(r"\s*(\S+)", m.group(0))
+        if word:
+            url = word.group(1)
+            at = start + m.start() + word.start(1)
+            loads.append(RemoteLoad(at, at + len(url), url, kind, tag_start))
+    return loads
+
+
+def _css_urls(css: str, start: int, kind: str) -> list[RemoteLoad]:
+    loads = []
+    for m in CSS_URL_RE.finditer(css):
+        group = next(i for i in range(1, 6) if m.group(i) is not None)
+        loads.append(RemoteLoad(start + m.start(group), start + m.end(group), m.group(group), kind if group <= 3 else "CSS @import"))
+    return loads
 
 
 def _blank_code(text: str) -> str:
@@ -38,10 +129,7 @@ def check_links(doc: Document, language_dir: Path, fallback_dir: Path, problems:
         line = doc.body_line + doc.body[:offset].count("\n")
         parts = urlsplit(target)
         if parts.scheme or parts.netloc:
-            if is_image:
-                problems.append(Problem(doc.path, line, f"image '{target}' loads from another site, which learners offline cannot reach: "
-                                                       "save the file beside the lesson and link to it by name"))
-            continue
+            continue  # a link to another site is navigation; what the page loads is checked below
         if not parts.path:
             continue  # '#section' within the page
         if parts.path.startswith("/"):
@@ -52,6 +140,19 @@ def check_links(doc: Document, language_dir: Path, fallback_dir: Path, problems:
             continue
         what = "image" if is_image else "link"
         problems.append(Problem(doc.path, line, f"{what} '{target}' points to a file that does not exist (looked for {_shown(language_dir, relative)})"))
+    check_remote_loads(doc, language_dir.parent, problems)
+
+
+def check_remote_loads(doc: Document, curriculum_root: Path, problems: list[Problem]) -> None:
+    """Append a problem for each reference the page would load from another origin, unless
+    `satchel build --fetch-remote` already keeps a local copy of it (the build then uses that copy)."""
+    from .remote import fix_for, is_resolved  # remote imports this module
+    for load in find_remote_loads(doc.body):
+        if is_resolved(curriculum_root, load):
+            continue
+        line = doc.body_line + doc.body[:load.offset].count("\n")
+        problems.append(Problem(doc.path, line, f"{load.kind} '{load.url}' loads from another site, which learners offline "
+                                                f"cannot reach: {fix_for(load)}"))
 
 
 def _exists(base: Path, relative: PurePosixPath) -> bool:

@@ -14,7 +14,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 
-from . import bundle, i18n_shim, quiz  # noqa: F401 (i18n_shim: BCP 47 tags for mkdocs-static-i18n)
+from . import bundle, i18n_shim, quiz, remote  # noqa: F401 (i18n_shim: BCP 47 tags for mkdocs-static-i18n)
 from .curriculum import CONFIG_FILE, STRINGS_DIR, Curriculum, load_curriculum
 from .pages import OFFLINE_SLUG, PageContext, home_markdown, offline_markdown, page_id
 from .problems import format_problems
@@ -96,6 +96,7 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
             page.meta = dict(doc.meta)
         context = self._context(page)
         page.meta["template"] = f"{context.kind}.html" if context.kind != "page" else "main.html"
+        markdown = remote.localize_page(markdown, page, config)  # remote images -> the copies --fetch-remote made
         if context.kind == "lesson" and quiz.QUIZ_FENCE_RE.search(markdown):
             context.has_quiz = True
             markdown = quiz.render(markdown, context.strings, context.node_id.replace("/", "-"))

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from . import ROOT
-from . import i18n_shim  # noqa: F401 (BCP 47 tags for mkdocs-static-i18n)
+from . import (
+    ROOT,
+    i18n_shim,  # noqa: F401 (BCP 47 tags for mkdocs-static-i18n)
+)
 from .curriculum import Curriculum
 
 MARKDOWN_EXTENSIONS = [
@@ -30,6 +32,8 @@ def mkdocs_config(curriculum: Curriculum, site_dir: Path, base: Path | None = No
         "docs_dir": path(curriculum.root),
         "site_dir": path(site_dir),
         "use_directory_urls": True,
+        # mkdocs leaves out every '.' folder: the copies `satchel build --fetch-remote` made are let in (builder/remote.py).
+        "exclude_docs": "!/.satchel-cache/remote/\n/.satchel-cache/remote/sources.json\n",
         "strict": True,
         "theme": {"name": "material", "custom_dir": path(ROOT / "theme"), "font": False, "language": default},
         "markdown_extensions": MARKDOWN_EXTENSIONS,
