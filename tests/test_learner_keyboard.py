@@ -67,6 +67,7 @@ def test_load_progress_is_reached_and_opened_by_keyboard(phone):
     page, url = phone
     with_learner(page, url)
     page.click("[data-satchel-profile-open]")
+    page.wait_for_selector("[data-satchel-profiles][open] [data-satchel-import-open]")
     opener = page.locator("[data-satchel-import-open]")
     opener.focus()
     assert page.evaluate("document.activeElement.matches('[data-satchel-import-open]')"), "a keyboard can reach Load progress"
