@@ -12,20 +12,99 @@ STRINGS_DIR = Path(__file__).parent / "strings"
 
 @cache
 def _load(path: Path) -> dict[str, str | dict]:
+    """A strings file as {key: text or plural mapping}; meta keys (`_review`, any key starting with `_`) left out."""
     if not path.is_file():
         return {}
     loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {str(k): {str(f): str(t) for f, t in v.items()} if isinstance(v, dict) else str(v) for k, v in loaded.items()}
+    return {str(k): {str(f): str(t) for f, t in v.items()} if isinstance(v, dict) else str(v)
+            for k, v in loaded.items() if not str(k).startswith("_")}
 
 
-def ui_strings(language: str, curriculum_root: Path | None = None) -> dict[str, str | dict]:
-    """English, overlaid by our translation, overlaid by the curriculum's own strings/<language>.yml."""
+def _normal_tag(tag: str) -> str:
+    """A BCP 47 tag written one way: `sr_latn_rs` and `SR-LATN-RS` are `sr-Latn-RS`."""
+    parts = [p for p in tag.replace("_", "-").split("-") if p]
+    if not parts:
+        return ""
+    out = [parts[0].lower()]
+    for part in parts[1:]:
+        out.append(part.title() if len(part) == 4 and part.isalpha() else part.upper() if len(part) == 2 and part.isalpha() else part.lower())
+    return "-".join(out)
+
+
+def _script(tag: str) -> str | None:
+    """The script a tag means when it does not say (zh-CN is zh-Hans, sr is sr-Cyrl): Babel, then CLDR likely subtags."""
+    from babel import Locale, UnknownLocaleError
+    from babel.core import get_global
+    try:
+        script = Locale.parse(tag, sep="-").script
+    except (UnknownLocaleError, ValueError, TypeError):
+        script = None
+    if script:
+        return script
+    likely = get_global("likely_subtags")
+    parts = tag.split("-")
+    for key in ("_".join(parts[:2]), parts[0]):
+        expanded = likely.get(key, "").split("_")
+        if len(expanded) > 1 and len(expanded[1]) == 4:
+            return expanded[1]
+    return None
+
+
+@cache
+def lookup_chain(language: str) -> tuple[str, ...]:
+    """The tags whose files make up a language, most specific first, by BCP 47 truncation:
+    sr-Latn-RS, sr-Latn, sr. A tag without a script gets the one it implies before its bare
+    language: zh-CN, zh-Hans-CN, zh-Hans, zh (so zh-TW never reads Simplified Chinese)."""
+    tag = _normal_tag(language)
+    if not tag:
+        return ()
+    parts = tag.split("-")
+    chain = ["-".join(parts[:i]) for i in range(len(parts), 0, -1)]
+    has_script = len(parts) > 1 and len(parts[1]) == 4 and parts[1].isalpha()
+    script = None if has_script else _script(tag)
+    if script:
+        implied = [f"{parts[0]}-{script}-{parts[1]}"] if len(parts) > 1 else []
+        chain[-1:-1] = [t for t in [*implied, f"{parts[0]}-{script}"] if t not in chain]
+    return tuple(dict.fromkeys(chain))
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    """The strings files of a folder by their tag in lower case, so `TET.yml` and `sr_latn.yml` are found."""
+    if not folder.is_dir():
+        return {}
+    return {_normal_tag(p.stem).lower(): p for p in folder.glob("*.yml")}
+
+
+def _layers(language: str, curriculum_root: Path | None, fallbacks) -> list[Path]:
+    """The files that give a language its strings, most important first: for each tag of the
+    language's chain, then of each declared fallback's, the curriculum's file before ours."""
+    ours = _files(STRINGS_DIR)
+    theirs = _files(Path(curriculum_root) / "strings") if curriculum_root is not None else {}
+    layers = []
+    for wanted in (language, *fallbacks):
+        for tag in lookup_chain(wanted):
+            layers += [files[tag.lower()] for files in (theirs, ours) if tag.lower() in files]
+    return list(dict.fromkeys(layers))
+
+
+def ui_strings(language: str, curriculum_root: Path | None = None, fallbacks=()) -> dict[str, str | dict]:
+    """English, overlaid by each declared fallback language (tet -> pt), overlaid by the language's
+    own files: ours and the curriculum's strings/<tag>.yml, the more specific tag on top."""
     strings = dict(_load(STRINGS_DIR / "en.yml"))
-    strings.update(_load(STRINGS_DIR / f"{language.split('-')[0]}.yml"))
-    strings.update(_load(STRINGS_DIR / f"{language}.yml"))
-    if curriculum_root is not None:
-        strings.update(_load(Path(curriculum_root) / "strings" / f"{language}.yml"))
+    for path in reversed(_layers(language, curriculum_root, tuple(fallbacks))):
+        strings.update(_load(path))
     return strings
+
+
+def missing_strings(language: str, curriculum_root: Path | None = None, fallbacks=()) -> list[str]:
+    """The keys of en.yml that a learner in `language` would read in English: neither the language's
+    own files (ours, the curriculum's) nor its declared fallbacks translate them. English has none."""
+    english = _load(STRINGS_DIR / "en.yml")
+    layers = _layers(language, curriculum_root, tuple(fallbacks))
+    if any(_normal_tag(p.stem).lower().split("-")[0] == "en" for p in layers) or not lookup_chain(language):
+        return []
+    given = set().union(*(_load(p) for p in layers))
+    return [key for key in english if key not in given]
 
 
 # Plurals and numbers. A string may be one text, or a mapping of CLDR plural categories
