@@ -5,6 +5,7 @@ language with a notice (docs/bundle.md), so a gap is a warning, never an error."
 from __future__ import annotations
 
 from .curriculum import Curriculum
+from .strings import missing_strings
 
 SHOWN = 5  # missing lessons named per language; the rest are counted
 
@@ -27,4 +28,11 @@ def report(curriculum: Curriculum) -> str:
             more = len(row["missing"]) - SHOWN
             line += f", missing: {named}" + (f" and {more} more" if more > 0 else "")
         lines.append(line)
+    untranslated = [(lang, missing_strings(lang.code, curriculum.root, lang.fallbacks)) for lang in curriculum.languages]
+    untranslated = [(lang, keys) for lang, keys in untranslated if keys]
+    if untranslated:
+        lines.append("Interface strings (search, the offline dialog, progress...) shown in English:")
+        for lang, keys in untranslated:
+            lines.append(f"  {lang.code:<5} {len(keys)} strings, such as '{keys[0]}': add strings/{lang.code}.yml to the curriculum "
+                         "(docs/translating.md), or declare a 'fallback' language for it in curriculum.yml")
     return "\n".join(lines)

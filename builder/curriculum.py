@@ -48,7 +48,7 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Top-level names of a bundle (docs/bundle.md) and of a hub (docs/hub.md): no subject may take them.
 RESERVED_TOP = {"api", "assets", "icons", "satchel", "search", "sw.js"}
 CURRICULUM_KEYS = {"id", "version", "title", "description", "languages", "colours", "icon"}
-LANGUAGE_KEYS = {"code", "name", "default", "dir"}
+LANGUAGE_KEYS = {"code", "name", "default", "dir", "fallback"}
 DEFAULT_COLOURS = {"primary": "#1f6f5c", "accent": "#f2a541"}
 MISPLACED_LESSON = "a lesson must sit in a unit folder inside a subject folder, such as mathematics/fractions/halves.md"
 
@@ -59,6 +59,7 @@ class Language:
     name: str
     default: bool = False
     dir: str = "ltr"
+    fallbacks: tuple[str, ...] = ()  # languages whose interface strings stand in for missing ones (tet -> pt), before English
 
 
 @dataclass
@@ -274,7 +275,16 @@ def _read_languages(raw: Any, path: Path, line: int, problems: list[Problem]) ->
         direction = item.get("dir", "rtl" if code.split("-")[0].split("_")[0] in RTL_LANGUAGES else "ltr")
         if direction not in ("ltr", "rtl"):
             problems.append(Problem(path, line, f"language '{code}': 'dir' must be ltr or rtl (got {direction!r})"))
-        languages.append(Language(code, str(item["name"]), bool(item.get("default", False)), direction))
+        raw_fallbacks = item.get("fallback") or []
+        raw_fallbacks = [raw_fallbacks] if isinstance(raw_fallbacks, str) else raw_fallbacks
+        fallbacks = []
+        for tag in raw_fallbacks if isinstance(raw_fallbacks, list) else [raw_fallbacks]:
+            if isinstance(tag, str) and LANGUAGE_CODE_RE.match(tag.strip()):
+                fallbacks.append(canonical_tag(tag.strip()))
+            else:
+                problems.append(Problem(path, line, f"language '{code}': 'fallback' must be a language tag or a list of them, "
+                                                    f"such as 'fallback: pt' or 'fallback: [pt, es]' (got {tag!r})"))
+        languages.append(Language(code, str(item["name"]), bool(item.get("default", False)), direction, tuple(fallbacks)))
     defaults = [lang.code for lang in languages if lang.default]
     if len(defaults) != 1:
         found = "none" if not defaults else ", ".join(defaults)

@@ -61,7 +61,7 @@ class PageContext:
         self.code = code
         self.language = curriculum.language(code)
         self.default = curriculum.default_language.code
-        self.strings = ui_strings(code, curriculum.root)
+        self.strings = ui_strings(code, curriculum.root, curriculum.language(code).fallbacks)
         self.node_id = node_id
         self.node: Node | None = curriculum.node(node_id)
         self.kind = _kind(self.node, node_id)
@@ -233,7 +233,7 @@ def home_markdown(curriculum: Curriculum, code: str) -> str:
 
 
 def offline_markdown(curriculum: Curriculum, code: str) -> str:
-    strings = ui_strings(code, curriculum.root)
+    strings = ui_strings(code, curriculum.root, curriculum.language(code).fallbacks)
     return f"---\ntitle: {_yaml_text(strings['offline_page_title'])}\n---\n\n{strings['offline_page_text']}\n"
 
 

@@ -72,3 +72,28 @@ def test_a_tag_that_is_not_bcp_47_is_refused_with_examples(tmp_path, bad):
     (folder / "curriculum.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     _, problems = load_curriculum(folder)
     assert any(f"language code '{bad}' is not a BCP 47 language tag" in p.message and "'tet'" in p.message for p in problems), problems
+
+
+def test_a_language_without_strings_falls_back_along_its_declared_chain(tmp_path):
+    """Filipino has no interface strings in Satchel: the check says so, and with `fallback: pt` its
+    pages speak Portuguese (then English for what Portuguese lacks), never a silent English."""
+    from builder.coverage import report
+    from builder.strings import ui_strings
+    folder = tmp_path / "course"
+    curriculum_in(folder, {"fil": ("fil", "ltr")})
+    curriculum, problems = load_curriculum(folder)
+    assert problems == []
+    said = report(curriculum)
+    assert re.search(r"  fil +\d+ strings, such as '\w+': add strings/fil.yml", said), said
+
+    config = yaml.safe_load((folder / "curriculum.yml").read_text(encoding="utf-8"))
+    config["languages"][-1]["fallback"] = "PT"
+    (folder / "curriculum.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    curriculum, problems = load_curriculum(folder)
+    assert problems == [] and curriculum.language("fil").fallbacks == ("pt",)
+    assert "add strings/fil.yml" not in report(curriculum), "Portuguese stands in"
+    site = tmp_path / "site"
+    build(folder, site, show_progress=False)
+    portuguese = ui_strings("pt")["skip"]
+    assert portuguese != ui_strings("en")["skip"]
+    assert f'class="md-skip">{portuguese}</a>' in (site / "fil" / "index.html").read_text(encoding="utf-8")
