@@ -28,7 +28,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from builder.strings import format_number, render
+from builder.curriculum import RTL_LANGUAGES
+from builder.strings import format_number, lookup_chain, render
 
 from . import intake
 from .auth import SignInLimits, check_password
@@ -36,7 +37,8 @@ from .report import build_report
 from .store import Store
 
 HERE = Path(__file__).parent
-LANGUAGES = {"en": "ltr", "fr": "ltr", "ar": "rtl"}
+# Every language the hub has strings for (hub/strings/<tag>.yml), with its direction.
+LANGUAGES = {path.stem: "rtl" if path.stem.split("-")[0] in RTL_LANGUAGES else "ltr" for path in sorted((HERE / "strings").glob("*.yml"))}
 PASSWORD_KEY = "teacher_password"
 SESSION_SECONDS = 8 * 3600  # a school day; the cookie (hub/app.py) lasts as long
 BLOCK_SECONDS = "SATCHEL_HUB_SIGN_IN_BLOCK"  # environment: the first sign-in block, in seconds (60; tests make it short)
@@ -53,13 +55,23 @@ def strings(language: str) -> dict[str, str | dict]:
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
 
 
+def known_language(tag: str) -> str | None:
+    """The hub's language for a BCP 47 tag, by truncation and implied script, any case:
+    'sr-latn-RS' -> 'sr-Latn', 'zh-CN' -> 'zh-Hans', 'fr-CA' -> 'fr'; None if it has none."""
+    by_case = {code.lower(): code for code in LANGUAGES}
+    for candidate in lookup_chain(tag) if tag and len(tag) <= 35 else ():
+        if candidate.lower() in by_case:
+            return by_case[candidate.lower()]
+    return None
+
+
 def language_of(request: Request) -> str:
-    asked = request.query_params.get("lang")
-    if asked in LANGUAGES:
+    asked = known_language(request.query_params.get("lang") or "")
+    if asked:
         return asked
-    for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip().lower().split("-")[0]
-        if code in LANGUAGES:
+    for part in request.headers.get("accept-language", "").split(",")[:20]:
+        code = known_language(part.split(";")[0].strip())
+        if code:
             return code
     return "en"
 

@@ -258,9 +258,11 @@ def check_subscription(body: dict, curricula: dict[str, dict], allowed: list[str
 @functools.cache
 def words(language: str) -> dict[str, str]:
     """The hub's strings in a language (hub/strings/<code>.yml), English where one is missing."""
+    from .dashboard import known_language  # the same choice of language as the dashboard's (sr-Latn-RS -> sr-Latn)
     english = yaml.safe_load((STRINGS / "en.yml").read_text(encoding="utf-8"))
-    path = STRINGS / f"{language}.yml"
-    return {**english, **(yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {})}
+    found = known_language(language)
+    path = STRINGS / f"{found}.yml"
+    return {**english, **(yaml.safe_load(path.read_text(encoding="utf-8")) if found else {})}
 
 
 def message(curriculum: dict | None, language: str, version: str | None) -> dict:
