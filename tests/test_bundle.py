@@ -22,7 +22,7 @@ HTML_LANG_RE = re.compile(r'<html lang="([^"]+)" dir="(ltr|rtl)">')
 # Anything that could make a browser fetch from another origin: absolute URLs in src/href/url(),
 # protocol-relative URLs, @import of remote CSS, importScripts of remote scripts.
 FOREIGN_RE = re.compile(
-    r"""(?:src|href|action|poster)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//"""
+    r"""(?:\bsrc|href|action|poster|\bdata)\s*=\s*["']?(?:https?:)?//|srcset\s*=\s*["'][^"']*(?:https?:)?//|url\(\s*["']?(?:https?:)?//"""
     r"""|@import\s+["']?(?:https?:)?//|importScripts\(\s*["'](?:https?:)?//""",
     re.IGNORECASE,
 )
@@ -59,7 +59,10 @@ def test_the_scan_catches_foreign_urls():
     assert FOREIGN_RE.search('<link rel="stylesheet" href="https://fonts.googleapis.com/css">')
     assert FOREIGN_RE.search("importScripts('https://storage.googleapis.com/workbox-cdn/workbox-sw.js')")
     assert FOREIGN_RE.search("src: url(//fonts.gstatic.com/x.woff2)")
+    assert FOREIGN_RE.search('<img srcset="a.png 1x, https://img.example.org/b.png 2x">')
+    assert FOREIGN_RE.search('<object data="//example.org/x.swf">')
     assert not FOREIGN_RE.search('<a href="../halves/">Halves</a>')
+    assert not FOREIGN_RE.search('<div data-satchel-lessons="a b">')
 
 
 def test_web_manifests_per_language(demo_site):
