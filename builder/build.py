@@ -50,7 +50,7 @@ def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True, fetc
     config = load_mkdocs_config(curriculum, Path(site_dir).resolve())
     plugin = config.plugins["satchel"]
     plugin.curriculum = curriculum
-    pages = len(curriculum.lessons) + len(curriculum.units) + len(curriculum.subjects) + 2
+    pages = len(curriculum.lessons) + len(curriculum.units) + len(curriculum.subjects) + sum(len(u.pages) for u in curriculum.units) + 2
     # Each page counts twice: once converted from Markdown, once written.
     with tqdm(total=2 * pages * len(curriculum.languages), unit="step", desc="Building pages", disable=not show_progress) as bar:
         plugin.progress = bar.update

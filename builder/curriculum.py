@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from . import schema
+from . import headings, schema
 from .frontmatter import Document, load_yaml, read_document
 from .links import check_links
 from .problems import CurriculumError, Problem
@@ -47,10 +47,14 @@ def canonical_tag(tag: str) -> str:
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Top-level names of a bundle (docs/bundle.md) and of a hub (docs/hub.md): no subject may take them.
 RESERVED_TOP = {"api", "assets", "icons", "satchel", "search", "sw.js"}
+# Top-level names a folder of media cannot take: the bundle's and hub's own (assets/ is let in, beside material's).
+RESERVED_MEDIA = {"api", "icons", "satchel", "search", "sw.js", STRINGS_DIR}
 CURRICULUM_KEYS = {"id", "version", "title", "description", "languages", "colours", "icon"}
 LANGUAGE_KEYS = {"code", "name", "default", "dir", "fallback"}
 DEFAULT_COLOURS = {"primary": "#1f6f5c", "accent": "#f2a541"}
 MISPLACED_LESSON = "a lesson must sit in a unit folder inside a subject folder, such as mathematics/fractions/halves.md"
+LESSON_FILES = ("index.md", "README.md")  # a folder inside a unit holding one of these is a lesson
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
 @dataclass
@@ -92,9 +96,18 @@ class Lesson(Node):
 
 
 @dataclass
+class Page(Node):
+    """Markdown of a unit that is not a lesson (an assignment, a glossary), beside a lesson's README.md:
+    built and packed with its subject, not counted, not in the lesson pager."""
+
+    unit: Unit | None = None
+
+
+@dataclass
 class Unit(Node):
     subject: Subject | None = None
     lessons: list[Lesson] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
 
 
 @dataclass
@@ -154,6 +167,7 @@ class Curriculum:
                 for unit in subject.units:
                     nodes[unit.id] = unit
                     nodes.update((lesson.id, lesson) for lesson in unit.lessons)
+                    nodes.update((page.id, page) for page in unit.pages)
             self._nodes = nodes
         return self._nodes
 
@@ -331,6 +345,9 @@ def _check_top_level(curriculum: Curriculum, problems: list[Problem]) -> None:
     for entry in sorted(curriculum.root.iterdir()):
         if entry.name.startswith(".") or entry.name in (CONFIG_FILE, STRINGS_DIR) or entry == curriculum.icon:
             continue
+        if entry.is_dir() and entry.name.lower() not in RESERVED_MEDIA and not entry.name.lower().startswith("workbox-") \
+                and not _markdown_in(entry):
+            continue  # a folder of images and media shared by every language, /shared/map.png in a lesson
         if entry.is_dir() and entry.name not in codes and entry.name.replace("_", "-").lower() not in {c.lower() for c in codes}:
             problems.append(Problem(entry, 0, f"folder '{entry.name}' is not a declared language: "
                                                "add it to 'languages' in curriculum.yml, or move it out of the curriculum"))
@@ -361,6 +378,7 @@ def _read_language(curriculum: Curriculum, code: str, problems: list[Problem]) -
 
     def read(path: Path, fields: tuple, kind: str) -> Document:
         doc = read_document(path, problems)
+        headings.take_title(doc)
         schema.validate(doc, fields, kind, problems)
         check_links(doc, language_dir, fallback_dir, problems)
         return doc
@@ -432,18 +450,58 @@ def _read_unit(curriculum, code, folder: Path, unit: Unit, read, claim, problems
             fallback = curriculum.root / curriculum.default_language.code / unit.id / illustration
             if not fallback.is_file():
                 problems.append(Problem(index, doc.line_of("illustration"), f"illustration '{illustration}' does not exist beside this index.md"))
+
+    def read_lesson(lesson_id: str, path: Path) -> None:
+        lesson = _node(unit.lessons, Lesson, lesson_id, unit=unit)
+        claim(lesson.id, path)
+        doc = lesson.docs[code] = read(path, schema.LESSON_FIELDS, "lesson")
+        find_quizzes(doc.body, doc.body_line, doc.path, problems)
+
     for entry in _children(folder):
         if entry.is_dir():
-            problems.append(Problem(entry, 0, "folders inside a unit are not read: a unit holds lessons (.md files) and their images"))
+            source = _lesson_file(entry, problems)
+            if source is None:
+                _check_media_folder(entry, "inside a unit is a lesson when it holds README.md or index.md: add one, or move "
+                                           "this file into the unit as a lesson of its own", problems)
+                continue
+            read_lesson(f"{unit.id}/{entry.name}", source)
+            for path in _markdown_in(entry):
+                if path.parent == entry and path.name in LESSON_FILES:
+                    continue
+                if path.suffix != ".md":
+                    problems.append(Problem(path, 0, "pages must end in '.md' (lower case)"))
+                    continue
+                page_path = path.relative_to(folder).with_suffix("").as_posix()
+                page_path = page_path.removesuffix("/index").removesuffix("/README")  # as mkdocs builds it: extra/README.md -> extra/
+                page = _node(unit.pages, Page, f"{unit.id}/{page_path}", unit=unit)
+                claim(page.id, path)
+                page.docs[code] = read(path, schema.PAGE_FIELDS, "page")
             continue
-        if entry.suffix.lower() in (".md", ".markdown") and entry.name != "index.md":
+        if entry.suffix.lower() in MARKDOWN_SUFFIXES and entry.name != "index.md":
             if entry.suffix != ".md":
                 problems.append(Problem(entry, 0, "lessons must end in '.md' (lower case)"))
                 continue
-            lesson = _node(unit.lessons, Lesson, f"{unit.id}/{entry.stem}", unit=unit)
-            claim(lesson.id, entry)
-            doc = lesson.docs[code] = read(entry, schema.LESSON_FIELDS, "lesson")
-            find_quizzes(doc.body, doc.body_line, doc.path, problems)
+            read_lesson(f"{unit.id}/{entry.stem}", entry)
+
+
+def _markdown_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MARKDOWN_SUFFIXES and p.is_file()
+                  and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts))
+
+
+def _lesson_file(folder: Path, problems: list[Problem]) -> Path | None:
+    """The README.md or index.md that makes `folder` a lesson (index.md when both: mkdocs skips README.md)."""
+    found = [folder / name for name in LESSON_FILES if (folder / name).is_file()]
+    if len(found) == 2:
+        problems.append(Problem(found[1], 0, "sits beside index.md, and a lesson folder has one of them: merge README.md "
+                                             "into index.md and delete it"))
+    return found[0] if found else None
+
+
+def _check_media_folder(folder: Path, why: str, problems: list[Problem]) -> None:
+    """A folder of images and media is published as it is; Markdown in it would be lost, so it is reported."""
+    for path in _markdown_in(folder):
+        problems.append(Problem(path, 1, f"is in '{folder.name}/', which is a folder of media, not read as Markdown: a folder {why}"))
 
 
 def _sort(curriculum: Curriculum) -> None:

@@ -26,6 +26,7 @@ class Document:
     body_line: int  # the file line on which the body starts
     key_lines: dict[str, int] = field(default_factory=dict)
     readable: bool = True  # False when the front matter could not be read (already reported)
+    front_matter: bool = True  # False for a file with none (its title may be its first '# heading')
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, 1)
@@ -41,8 +42,7 @@ def read_document(path: Path, problems: list[Problem]) -> Document:
     text = text.replace("\r\n", "\n")
     match = FRONT_MATTER_RE.match(text)
     if not match:
-        problems.append(Problem(path, 1, "has no front matter: start the file with a '---' line, then 'title: ...', then '---'"))
-        return Document(path, {}, text, 1, readable=False)
+        return Document(path, {}, text, 1, front_matter=False)
     yaml_text = match.group(1)
     body_line = yaml_text.count("\n") + 3
     body = text[match.end():]

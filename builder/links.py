@@ -133,7 +133,13 @@ def check_links(doc: Document, language_dir: Path, fallback_dir: Path, problems:
         if not parts.path:
             continue  # '#section' within the page
         if parts.path.startswith("/"):
-            problems.append(Problem(doc.path, line, f"link '{target}' starts with '/': use a path relative to this file, so the site works under any address"))
+            # From the curriculum's root, such as /shared/map.png: the build makes it relative (rewrite_root_links).
+            from_root = PurePosixPath(unquote(parts.path).lstrip("/"))
+            unpublished = from_root.parts[:1] in (("curriculum.yml",), ("strings",)) or str(from_root).startswith(".")
+            if unpublished or not _exists(language_dir.parent, from_root):
+                problems.append(Problem(doc.path, line, f"link '{target}' starts with '/': use a path relative to this file, or one "
+                                                        f"from the top of the curriculum to a file there, such as /shared/map.png "
+                                                        f"(looked for {language_dir.parent.name}{unquote(parts.path)})"))
             continue
         relative = doc.path.parent.relative_to(language_dir) / PurePosixPath(unquote(parts.path))
         if _exists(language_dir, relative) or _exists(fallback_dir, relative):
@@ -160,8 +166,23 @@ def _exists(base: Path, relative: PurePosixPath) -> bool:
     if not path.is_relative_to(base.resolve()):
         return False
     if path.is_dir():
-        return (path / "index.md").is_file()
+        return (path / "index.md").is_file() or (path / "README.md").is_file()
     return path.is_file()
+
+
+def rewrite_root_links(body: str, markdown_up: str, html_url) -> str:
+    """Make each target that starts with one '/' (from the curriculum's root) relative, so the site
+    works at any address: `markdown_up` leads from the Markdown file to the root (mkdocs then resolves
+    the link as any other); raw HTML, which mkdocs leaves alone, gets `html_url(path)`."""
+    text = _blank_code(body)
+    spans = [(m.start(2), m.end(2), True) for m in LINK_RE.finditer(text)]
+    spans += [(m.start(1), m.end(1), True) for m in REFERENCE_RE.finditer(text)]
+    spans += [(m.start(1), m.end(1), False) for m in HTML_SRC_RE.finditer(text)]
+    for start, end, markdown in sorted(spans, reverse=True):
+        target = body[start:end]
+        if target.startswith("/") and not target.startswith("//"):
+            body = body[:start] + (markdown_up + target[1:] if markdown else html_url(target[1:])) + body[end:]
+    return body
 
 
 def _shown(base: Path, relative: PurePosixPath) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .curriculum import Curriculum, Lesson, Node, Subject, Unit
+from .curriculum import Curriculum, Lesson, Node, Page, Subject, Unit
 from .search import LANGUAGE_SCRIPT, SEARCH_DIR, vendor_files
 from .strings import render, ui_strings
 
@@ -40,11 +40,12 @@ def node_url(curriculum: Curriculum, code: str, node_id: str) -> str:
 
 
 def page_id(norm_src_uri: str) -> str:
-    """'mathematics/fractions/halves.md' -> 'mathematics/fractions/halves'; 'index.md' -> 'home'."""
+    """'mathematics/fractions/halves.md' -> 'mathematics/fractions/halves'; 'index.md' -> 'home';
+    a lesson folder's 'mathematics/fractions/halves/README.md' -> 'mathematics/fractions/halves'."""
     path = norm_src_uri.removesuffix(".md")
     if path == "index":
         return HOME
-    return path.removesuffix("/index")
+    return path.removesuffix("/index").removesuffix("/README")
 
 
 @dataclass
@@ -157,7 +158,7 @@ class PageContext:
     @property
     def subject(self) -> Subject | None:
         node = self.node
-        if isinstance(node, Lesson):
+        if isinstance(node, (Lesson, Page)):
             return node.unit.subject
         if isinstance(node, Unit):
             return node.subject
@@ -166,7 +167,7 @@ class PageContext:
     @property
     def unit(self) -> Unit | None:
         node = self.node
-        if isinstance(node, Lesson):
+        if isinstance(node, (Lesson, Page)):
             return node.unit
         return node if isinstance(node, Unit) else None
 

@@ -6,7 +6,9 @@ and `bundle.finish` runs once, after the last language is written.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from urllib.parse import unquote
 
 from mkdocs.config import base, config_options
 from mkdocs.config.defaults import MkDocsConfig
@@ -16,6 +18,7 @@ from mkdocs.structure.files import File, Files, InclusionLevel
 
 from . import bundle, i18n_shim, quiz, remote  # noqa: F401 (i18n_shim: BCP 47 tags for mkdocs-static-i18n)
 from .curriculum import CONFIG_FILE, STRINGS_DIR, Curriculum, load_curriculum
+from .links import rewrite_root_links
 from .pages import OFFLINE_SLUG, PageContext, home_markdown, offline_markdown, page_id
 from .problems import format_problems
 from .search import search_document, start_index
@@ -97,6 +100,9 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         context = self._context(page)
         page.meta["template"] = f"{context.kind}.html" if context.kind != "page" else "main.html"
         markdown = remote.localize_page(markdown, page, config)  # remote images -> the copies --fetch-remote made
+        if doc is not None:  # /shared/map.png -> ../../../shared/map.png
+            markdown = rewrite_root_links(markdown, Path(os.path.relpath(self.curriculum.root, doc.path.parent)).as_posix() + "/",
+                                          lambda path: _url_from(page, files, path))
         if context.kind == "lesson" and quiz.QUIZ_FENCE_RE.search(markdown):
             context.has_quiz = True
             markdown = quiz.render(markdown, context.strings, context.node_id.replace("/", "-"))
@@ -155,6 +161,12 @@ def _as_i18n_file(file: File, code: str, name: str, default: str, config: MkDocs
     file.locale = file.locale_alternate_of = file.localization = code
     file.alternates = {code: file}
     file.norm_src_uri = name
+
+
+def _url_from(page, files: Files, path: str) -> str:
+    """The URL of the curriculum's file `path` relative to `page`: where this language's build put it."""
+    file = files.get_file_from_path(unquote(path.split("#", 1)[0].split("?", 1)[0]))
+    return "../" * page.url.count("/") + (file.url if file is not None else path)
 
 
 def _material_stylesheet(config: MkDocsConfig) -> str:

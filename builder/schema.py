@@ -56,6 +56,7 @@ SUBJECT_FIELDS = (
 )
 UNIT_FIELDS = SUBJECT_FIELDS + (Field("illustration", _text),)
 HOME_FIELDS = (Field("title", _text),)
+PAGE_FIELDS = (Field("title", _text),)
 
 
 def validate(doc: Document, fields: tuple[Field, ...], kind: str, problems: list[Problem]) -> None:
@@ -69,8 +70,12 @@ def validate(doc: Document, fields: tuple[Field, ...], kind: str, problems: list
             problems.append(Problem(doc.path, doc.line_of(key), f"unknown key '{key}' in {kind} front matter (allowed: {allowed})"))
     for field in fields:
         if field.name not in doc.meta:
-            if field.required:
-                problems.append(Problem(doc.path, 1, f"{kind} has no '{field.name}': add '{field.name}: ...' to its front matter"))
+            if field.required and not doc.front_matter:
+                problems.append(Problem(doc.path, 1, f"has no front matter: start the file with a '---' line, then '{field.name}: ...', "
+                                                     f"then '---'; or start it with its {field.name} as a heading, '# ...'"))
+            elif field.required:
+                problems.append(Problem(doc.path, 1, f"{kind} has no '{field.name}': add '{field.name}: ...' to its front matter, "
+                                                     f"or start its text with a heading, '# ...'"))
             continue
         error = field.check(doc.meta[field.name])
         if error:
