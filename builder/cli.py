@@ -43,6 +43,24 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from .importer import CourseImportError, import_course
+    try:
+        result = import_course(Path(args.source), Path(args.dest), force=args.force, default_language=args.source_language,
+                               remote_images=args.remote_images)
+    except CourseImportError as error:
+        print(f"satchel import: {error}", file=sys.stderr)
+        return 1
+    root = Path(args.source).resolve()
+    for problem in result.problems:
+        print(problem.format(root), file=sys.stderr)
+    if result.problems:
+        print(f"{len(result.problems)} not converted: each is kept as it was, or left out, as said above.", file=sys.stderr)
+    print(f"Wrote {result.curriculum}: {result.lessons} lessons in {len(result.languages)} languages "
+          f"({', '.join(result.languages)}). Next: satchel check {args.dest}")
+    return 0
+
+
 def cmd_pack(args) -> int:
     from .archive import SUFFIX, ArchiveError, pack
     output = Path(args.output or Path(args.site).resolve().name + SUFFIX)
@@ -117,6 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--fetch-remote", action="store_true",
                        help="download, once, the images and media the pages load from other sites, and use the copies")
     build.set_defaults(run=cmd_build)
+
+    imp = commands.add_parser("import", help="turn a multilingual Markdown course (mkdocs, Docusaurus, translations/ folders) into a curriculum")
+    imp.add_argument("source", help="the course's folder")
+    imp.add_argument("dest", help="the curriculum folder to write (must be empty, unless --force)")
+    imp.add_argument("--force", action="store_true", help="replace what DEST holds")
+    imp.add_argument("--source-language", help="the language of the course's untranslated pages (default: from its config, else en)")
+    imp.add_argument("--remote-images", choices=["keep", "link"], default="keep",
+                     help="keep images from other sites (then build with --fetch-remote) or turn each into a link to it")
+    imp.set_defaults(run=cmd_import)
 
     pack = commands.add_parser("pack", help="write a built site into one .satchel archive (for hubs, on a USB stick)")
     pack.add_argument("site", help="a folder written by `satchel build`")
