@@ -97,3 +97,21 @@ def test_a_language_without_strings_falls_back_along_its_declared_chain(tmp_path
     portuguese = ui_strings("pt")["skip"]
     assert portuguese != ui_strings("en")["skip"]
     assert f'class="md-skip">{portuguese}</a>' in (site / "fil" / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_language_with_subtags_missing_a_lesson_still_builds(tmp_path):
+    """mkdocs titles the folder 'zh-CN' as 'zh CN': a language whose build falls back to a default
+    language's lesson must keep its home page (builder/i18n_shim.py)."""
+    folder = tmp_path / "course"
+    tags = {"zh-CN": ("zh-CN", "ltr"), "pt-TL": ("pt-TL", "ltr"), "sr-Latn": ("sr-Latn", "ltr"), "tet": ("tet", "ltr")}
+    curriculum_in(folder, tags)
+    lesson = "mathematics/fractions/comparing-fractions.md"
+    for canonical, _ in tags.values():
+        (folder / canonical / lesson).unlink()
+    curriculum, problems = load_curriculum(folder)
+    assert problems == []
+    site = tmp_path / "site"
+    build(folder, site, show_progress=False)
+    for canonical, _ in tags.values():
+        page = (site / canonical / lesson.removesuffix(".md") / "index.html").read_text(encoding="utf-8")
+        assert 'class="satchel-fallback"' in page, canonical  # the English lesson, with its notice
