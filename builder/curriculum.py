@@ -217,7 +217,6 @@ def _read_config(path: Path, problems: list[Problem]) -> Curriculum | None:
         problems.append(Problem(path, 1, "must be a mapping of keys such as 'id:', 'version:', 'languages:'"))
         return None
     lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value} if isinstance(node, yaml.MappingNode) else {}
-    count_before = len(problems)
 
     for key in data:
         if key not in CURRICULUM_KEYS:
@@ -254,7 +253,9 @@ def _read_config(path: Path, problems: list[Problem]) -> Curriculum | None:
     if data.get("icon") is not None:
         icon = _check_icon(path.parent / str(data["icon"]), path, lines.get("icon", 1), problems)
 
-    if len(problems) > count_before or not languages or default is None:
+    # Problems here are reported with the rest: the lessons are read whenever the languages, their
+    # default and the curriculum's id, version and title are known (one problem never hides others).
+    if not languages or default is None or any(key not in data for key in ("id", "version", "title")) or not titles.get(default):
         return None
     return Curriculum(
         root=path.parent, id=curriculum_id, version=str(data["version"]), titles=titles,
@@ -282,8 +283,8 @@ def _read_languages(raw: Any, path: Path, line: int, problems: list[Problem]) ->
             problems.append(Problem(path, line, f"language code '{code}' is not a BCP 47 language tag: write the language "
                                                 "(2 or 3 letters), then optionally a script and a region, such as 'fr', 'tet', "
                                                 "'pt-TL', 'zh-CN' or 'sr-Latn'"))
-        else:
-            code = canonical_tag(code)
+            continue  # the other languages are still read and checked
+        code = canonical_tag(code)
         if code in {lang.code for lang in languages}:
             problems.append(Problem(path, line, f"language '{code}' is declared twice"))
         direction = item.get("dir", "rtl" if code.split("-")[0].split("_")[0] in RTL_LANGUAGES else "ltr")

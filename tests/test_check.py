@@ -114,6 +114,16 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert len(found) == 4, found
 
 
+def test_a_bad_language_code_hides_no_other_problem(tmp_path):
+    files = valid_files()
+    files["curriculum.yml"] = CURRICULUM_YML.replace("code: fr", "code: french")
+    files["en/maths/fractions/halves.md"] = lesson(body="See [this](#) and [that](nowhere.md).\n")
+    found = problems_of(write(tmp_path / "tiny", files))
+    assert any("language code 'french' is not a BCP 47 language tag" in f for f in found), found
+    assert any(f.startswith("tiny/en/maths/fractions/halves.md:5: link 'nowhere.md' points to a file that does not exist") for f in found), found
+    assert not any("'#'" in f for f in found), "a link to the page itself is no problem"
+
+
 def test_check_command_exits_1_and_prints_problems(tmp_path, capsys):
     root = write(tmp_path / "tiny", {**valid_files(), "en/maths/fractions/halves.md": lesson(extra="tilte: x\n")})
     assert main(["check", str(root)]) == 1
