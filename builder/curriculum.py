@@ -400,6 +400,8 @@ def _read_language(curriculum: Curriculum, code: str, problems: list[Problem]) -
             if entry.suffix == ".md":
                 problems.append(Problem(entry, 0, MISPLACED_LESSON))
             continue
+        if not any(entry.rglob("*.md")):
+            continue  # a folder of this language's images and media (en/shared/map.png), published as it is
         reserved = RESERVED_TOP | {lang.code for lang in curriculum.languages}
         if entry.name.lower() in reserved or entry.name.lower().startswith("workbox-"):
             problems.append(Problem(entry, 0, f"a subject cannot be called '{entry.name}': the bundle and the hub use that name at the top "

@@ -189,3 +189,15 @@ def test_media_and_pages_load_at_the_root_and_under_a_path(tmp_path, serve, pref
             absolute = urljoin(url, target)
             assert absolute.startswith(server.url), (page, target)
             assert urllib.request.urlopen(absolute).status == 200, (page, target)
+
+
+def test_a_folder_of_media_in_a_language_is_shared_by_its_lessons(tmp_path):
+    """`en/shared/` with no Markdown is media, not a subject: `../../shared/x.svg` from a lesson works
+    and the file travels in the language's shared pack."""
+    svg = "<svg xmlns='http://www.w3.org/2000/svg' width='4' height='4'/>"
+    site = checked_and_built(tmp_path, {
+        "en/shared/map.svg": svg,
+        "en/mathematics/fractions/a-map.md": "# A map\n\n![The map](../../shared/map.svg)\n"})
+    page = html(site, "mathematics/fractions/a-map")
+    assert 'src="../../../shared/map.svg"' in page and (site / "shared" / "map.svg").is_file()
+    assert "shared/map.svg" in pack(site, "en", "_shared")
