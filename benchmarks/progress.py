@@ -38,14 +38,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from search import CHROMIUM_ARGS, serve  # noqa: E402
+from search import CHROMIUM_ARGS, WELCOMED, serve  # noqa: E402
 from synthetic import write_curriculum  # noqa: E402
 
 from builder.build import build  # noqa: E402
-
-# A device whose child answered the first run's question (as tests/conftest.py's WELCOMED): the
-# welcome dialog would wait for an answer.
-WELCOMED = "try { localStorage.setItem('satchel-welcomed', '1'); } catch (e) {}"
 
 # Makes `n` statements over the home page's lessons, as a year of use would: per lesson visited,
 # an opening, time, four answers, a quiz result and a completion; their ids bound to the learner's

@@ -291,7 +291,6 @@ def _read_languages(raw: Any, path: Path, line: int, problems: list[Problem]) ->
         if direction not in ("ltr", "rtl"):
             problems.append(Problem(path, line, f"language '{code}': 'dir' must be ltr or rtl (got {direction!r})"))
         raw_fallbacks = item.get("fallback") or []
-        raw_fallbacks = [raw_fallbacks] if isinstance(raw_fallbacks, str) else raw_fallbacks
         fallbacks = []
         for tag in raw_fallbacks if isinstance(raw_fallbacks, list) else [raw_fallbacks]:
             if isinstance(tag, str) and LANGUAGE_CODE_RE.match(tag.strip()):

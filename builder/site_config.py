@@ -14,6 +14,7 @@ from . import (
     i18n_shim,  # noqa: F401 (BCP 47 tags for mkdocs-static-i18n)
 )
 from .curriculum import Curriculum
+from .remote import CACHE_DIR, SOURCES_FILE
 
 MARKDOWN_EXTENSIONS = [
     "tables", "admonition", "attr_list", "md_in_html", "footnotes", "def_list",
@@ -33,7 +34,7 @@ def mkdocs_config(curriculum: Curriculum, site_dir: Path, base: Path | None = No
         "site_dir": path(site_dir),
         "use_directory_urls": True,
         # mkdocs leaves out every '.' folder: the copies `satchel build --fetch-remote` made are let in (builder/remote.py).
-        "exclude_docs": "!/.satchel-cache/remote/\n/.satchel-cache/remote/sources.json\n",
+        "exclude_docs": f"!/{CACHE_DIR}/\n/{CACHE_DIR}/{SOURCES_FILE}\n",
         "strict": True,
         "theme": {"name": "material", "custom_dir": path(ROOT / "theme"), "font": False, "language": default},
         "markdown_extensions": MARKDOWN_EXTENSIONS,

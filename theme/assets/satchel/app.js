@@ -5,20 +5,15 @@
 (function () {
   'use strict';
 
-  var fill = window.satchelCommon.fill;
+  var C = window.satchelCommon;
+  var fill = C.fill;
+  var format = C.format;
+  var humanSize = C.size;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
   var config = JSON.parse(document.getElementById('satchel-config').textContent);
   var strings = config.strings;
   var packs = new SatchelPacks(root.href);
   var SHARED = '_shared';
-
-  function format(text, values) {
-    return window.satchelCommon.format(text, values);
-  }
-
-  function humanSize(bytes) {
-    return window.satchelCommon.size(bytes);
-  }
 
   /* Bytes this site may still store, or null when the browser does not say. */
   async function freeSpace() {

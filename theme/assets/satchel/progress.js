@@ -16,7 +16,9 @@
 (function () {
   'use strict';
 
-  var fill = window.satchelCommon.fill;
+  var C = window.satchelCommon;
+  var fill = C.fill;
+  var format = C.format;
   var M = window.satchelProgressModel;
   var ID = window.satchelIdentity;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
@@ -32,12 +34,7 @@
   var LOCK = 'satchel-time-';
   var JOURNAL = 'satchel-journal-' + curriculum.id + '-';
   var WELCOMED = 'satchel-welcomed';  // set once a child of this device was asked their name
-  var C = window.satchelCommon;
   var welcome = function () { return null; };  // the first run's question (setUpDialog)
-
-  function format(text, values) {
-    return window.satchelCommon.format(text, values);
-  }
 
   var dbPromise = null;
   function db() {
