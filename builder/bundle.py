@@ -11,7 +11,7 @@ from pathlib import Path
 from . import search, service_worker
 from .curriculum import Curriculum
 from .icons import write_icons
-from .pages import OFFLINE_SLUG, language_prefix, node_url
+from .pages import OFFLINE_SLUG, language_prefix, language_script, node_url
 from .progress import write_progress_files
 
 PACK_FORMAT = 2  # 2: one list per subject, and an index of them per language
@@ -84,6 +84,9 @@ def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs
     _write_colours(curriculum, site_dir)
     for language in curriculum.languages:
         _write_manifest(curriculum, language.code, icons, site_dir)
+        script = language_script(curriculum, language.code)
+        (site_dir / script.url).parent.mkdir(parents=True, exist_ok=True)
+        (site_dir / script.url).write_text(script.text, encoding="utf-8")
     _json(site_dir / SATCHEL_DIR / "curriculum.json", describe(curriculum))
     write_progress_files(site_dir)
     pages = {lang.code: page_entries(curriculum, pack_files[lang.code], site_dir) for lang in curriculum.languages}

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from .curriculum import Curriculum, Lesson, Node, Page, Subject, Unit
@@ -12,6 +14,7 @@ from .search import LANGUAGE_SCRIPT, SEARCH_DIR, vendor_files
 from .strings import render, ui_strings
 
 HOME = "home"
+LANGUAGE_DIR = "assets/satchel/lang"  # one script per language: its settings and interface strings
 OFFLINE_SLUG = "_offline"  # the offline fallback page of each language: <lang>/_offline/
 
 # The words app.js shows (offline dialog, updates, notifications): its name for each, and the string's key.
@@ -114,25 +117,34 @@ class PageContext:
                 "stores": f"{SEARCH_DIR}/{self.code}/store/", "strings": {key: self.spec(f"search_{key}") for key in keys}}
 
     @property
+    def language_script(self) -> "LanguageScript":
+        """The script of this page's language, made once per language (every page loads it)."""
+        return language_script(self.curriculum, self.code)
+
+    @property
+    def page_data(self) -> dict:
+        """What the scripts need of this page alone (common.js merges it into satchelCommon.config)."""
+        lesson = None
+        if isinstance(self.node, Lesson):
+            lesson = {"id": self.node.id, "title": self.title(self.node), "quiz": self.has_quiz}
+        return {"lesson": lesson}
+
+    def language_config(self) -> dict:
+        """What the scripts need of the language, the same on every page of it: satchelCommon.config."""
+        return {"language": self.code, "search": self.search, "quiz": self.quiz_strings, "strings": self.app_strings,
+                "progress": {"curriculum": {"id": self.curriculum.id, "version": self.curriculum.version},
+                             "strings": {key.removeprefix("progress_"): value for key, value in self.strings.items()
+                                         if key.startswith("progress_")}}}
+
+    @property
     def app_strings(self) -> dict:
         """What app.js needs: its words by its names for them, plural mappings kept (config.strings)."""
         return {name: self.spec(key) for name, key in APP_STRINGS.items()}
 
     @property
-    def quiz(self) -> dict | None:
-        """What quiz.js needs, on lessons that hold a quiz."""
-        if not self.has_quiz:
-            return None
+    def quiz_strings(self) -> dict:
+        """What quiz.js says after a check."""
         return {key: self.spec(f"quiz_{key}") for key in ("correct", "partial", "wrong", "score")}
-
-    @property
-    def progress(self) -> dict:
-        """What progress.js needs: the curriculum, the lesson of this page, and the UI's words."""
-        lesson = None
-        if isinstance(self.node, Lesson):
-            lesson = {"id": self.node.id, "title": self.title(self.node), "quiz": self.has_quiz}
-        return {"curriculum": {"id": self.curriculum.id, "version": self.curriculum.version}, "lesson": lesson,
-                "strings": {key.removeprefix("progress_"): value for key, value in self.strings.items() if key.startswith("progress_")}}
 
     def outline(self) -> list[dict]:
         """Every lesson in curriculum order, for the home page's "Continue" and "Next lesson"."""
@@ -212,6 +224,24 @@ class PageContext:
         if 0 <= index < len(lessons):
             return Link(self.url(lessons[index].id), self.title(lessons[index]))
         return None
+
+
+@dataclass
+class LanguageScript:
+    url: str  # relative to the bundle root, named by its content's hash (served as immutable)
+    text: str
+
+
+def language_script(curriculum: Curriculum, code: str) -> LanguageScript:
+    """assets/satchel/lang/<code>.<hash>.js: `satchelLanguage`, the language's settings and words,
+    one file every page of the language shares (and a device caches) instead of a copy in each page."""
+    made = curriculum.__dict__.setdefault("_language_scripts", {})
+    if code not in made:
+        config = PageContext(curriculum, code, HOME, code).language_config()
+        text = "window.satchelLanguage=" + json.dumps(config, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + ";\n"
+        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+        made[code] = LanguageScript(f"{LANGUAGE_DIR}/{code}.{digest}.js", text)
+    return made[code]
 
 
 def _kind(node: Node | None, node_id: str) -> str:

@@ -20,6 +20,7 @@ SHELL_PATTERNS = [
     "assets/stylesheets/*.css",
     "assets/satchel/*.{css,js}",
     "assets/satchel/vendor/idb.umd.js",
+    "assets/satchel/lang/*.js",
     "icons/*.png",
     "manifest.webmanifest",
     "*/manifest.webmanifest",

@@ -154,7 +154,7 @@ def test_the_browser_writes_every_string_as_python_does(browser_page, code):
     """Every interface string the page embeds, at each count: satchelCommon.format == render."""
     page = browser_page(url(code, FRACTIONS))
     assert page.evaluate("satchelCommon.language") == code
-    config = page.evaluate("JSON.parse(document.getElementById('satchel-config').textContent)")
+    config = page.evaluate("satchelCommon.config")
     embedded = {f"progress_{k}": v for k, v in config["progress"]["strings"].items()}
     embedded.update({f"search_{k}": v for k, v in config["search"]["strings"].items()})
     embedded.update({f"quiz_{k}": v for k, v in config["quiz"].items()})

@@ -10,7 +10,7 @@
   var format = C.format;
   var humanSize = C.size;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
-  var config = JSON.parse(document.getElementById('satchel-config').textContent);
+  var config = window.satchelCommon.config;
   var strings = config.strings;
   var packs = new SatchelPacks(root.href);
   var SHARED = '_shared';

@@ -7,6 +7,11 @@
   'use strict';
 
   var language = document.documentElement.lang || 'en';
+  /* The scripts' settings and words: the language's (its script, assets/satchel/lang/<code>.<hash>.js,
+   * sets satchelLanguage) with this page's own few (the #satchel-page JSON) merged in. */
+  var page = document.getElementById('satchel-page');
+  var config = window.satchelLanguage || { progress: {} };
+  config.progress.lesson = (page ? JSON.parse(page.textContent) : {}).lesson || null;
   var UNITS = ['byte', 'kilobyte', 'megabyte', 'gigabyte'];
   var PLAIN_UNITS = ['B', 'kB', 'MB', 'GB'];
   var formatters = {};
@@ -66,5 +71,5 @@
     });
   }
 
-  window.satchelCommon = { language: language, fill: fill, number: number, size: size, format: format };
+  window.satchelCommon = { config: config, language: language, fill: fill, number: number, size: size, format: format };
 }());

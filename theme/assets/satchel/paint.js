@@ -10,7 +10,7 @@
   'use strict';
   var M = window.satchelProgressModel;
   var C = window.satchelCommon;
-  var config = JSON.parse(document.getElementById('satchel-config').textContent);
+  var config = window.satchelCommon.config;
   var strings = config.progress.strings;
   var curriculum = config.progress.curriculum;
   var lesson = config.progress.lesson;  // {id, title, quiz} on lesson pages

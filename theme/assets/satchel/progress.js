@@ -22,7 +22,7 @@
   var M = window.satchelProgressModel;
   var ID = window.satchelIdentity;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
-  var config = JSON.parse(document.getElementById('satchel-config').textContent);
+  var config = window.satchelCommon.config;
   var strings = config.progress.strings;
   var curriculum = config.progress.curriculum;
   var lesson = config.progress.lesson;  // {id, title, quiz} on lesson pages

@@ -4,7 +4,7 @@
 (function () {
   'use strict';
   var common = window.satchelCommon;
-  var config = JSON.parse(document.getElementById('satchel-config').textContent);
+  var config = window.satchelCommon.config;
   var strings = config.quiz;
   var fold = window.satchelSearchLanguage.fold;
 

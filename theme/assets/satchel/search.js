@@ -7,7 +7,7 @@
   var common = window.satchelCommon;
   var fill = common.fill;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
-  var config = JSON.parse(document.getElementById('satchel-config').textContent);
+  var config = window.satchelCommon.config;
   var code = config.language;
   var strings = config.search.strings;
   var dialog = document.querySelector('[data-satchel-search]');
