@@ -3,9 +3,13 @@ build's Node environment, through theme/assets/satchel/search-language.js, the s
 browser runs on queries). The browser only loads an index: it never builds one.
 
 Per language, under satchel/search/<code>/:
-  index.json             the serialised lunr index (lunr.Index.load)
+  titles.json            every page's title, URL and trail: the instant suggestions, shown before
+                         any index has arrived (small, and unchanged by an edit of a lesson's text)
+  index/<subject>.json   the serialised lunr index of one subject's pages (lunr.Index.load): an
+                         edit re-downloads only its subject's shard
   store/<subject>.json   title, trail (the titles of its subject and unit), URL and text of each
                          page, for results and their snippets
+A subject's index and store belong to that subject's pack; titles.json to the shared part.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ def start_index(code: str, documents: list[dict], site_dir: Path) -> NodeJob:
     built meanwhile, on the other core."""
     folder = Path(tempfile.mkdtemp(prefix="satchel-search-"))
     source = folder / "documents.json"
-    index_input = {code: [{"ref": d["ref"], "title": d["title"], "trail": " ".join(d["trail"]), "body": d["body"]} for d in documents]}
+    index_input = {code: [{"ref": d["ref"], "title": d["title"], "trail": " ".join(d["trail"]), "body": d["body"],
+                           "subject": d["subject"]} for d in documents]}
     source.write_text(json.dumps(index_input, ensure_ascii=False), encoding="utf-8")
     return NodeJob(BUILD_SCRIPT, [str(source), str(site_dir / SEARCH_DIR)], scratch=folder)
 
@@ -66,7 +71,21 @@ def finish_indexes(curriculum: Curriculum, jobs: dict[str, NodeJob], documents: 
             path = site_dir / SEARCH_DIR / code / "store" / f"{subject}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(store, ensure_ascii=False, sort_keys=True, separators=(",", ":")), encoding="utf-8")
+        write_titles(docs, site_dir / SEARCH_DIR / code / "titles.json")
     copy_lunr(curriculum, site_dir)
+
+
+def write_titles(docs: list[dict], path: Path) -> None:
+    """{"trails": [[titles]], "pages": [[ref, title, url, trail's position]]}: each trail once, as
+    a unit's lessons share theirs."""
+    trails: dict[tuple, int] = {}
+    pages = []
+    for doc in sorted(docs, key=lambda d: d["ref"]):
+        trail = trails.setdefault(tuple(doc["trail"]), len(trails))
+        pages.append([doc["ref"], doc["title"], doc["url"], trail])
+    data = {"trails": [list(t) for t in trails], "pages": pages}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
 def build_indexes(curriculum: Curriculum, documents: dict[str, list[dict]], site_dir: Path) -> None:
@@ -103,4 +122,13 @@ def language_files(code: str, site_dir: Path) -> list[str]:
     """What a device needs to search a language offline, relative to the bundle root."""
     folder = site_dir / SEARCH_DIR / code
     files = [p.relative_to(site_dir).as_posix() for p in sorted(folder.rglob("*.json"))]
-    return files + vendor_files(code)
+    return files + vendor_files(code) + [LANGUAGE_SCRIPT]  # search.js loads it on demand: not in the page's bundle
+
+
+def file_subject(url: str) -> str | None:
+    """The subject a file of language_files belongs to (its pack), or None for the shared part:
+    satchel/search/<code>/index/<subject>.json and store/<subject>.json are their subject's."""
+    parts = url.split("/")
+    if url.startswith(SEARCH_DIR + "/") and len(parts) == 5 and parts[3] in ("index", "store"):
+        return parts[4].removesuffix(".json")
+    return None

@@ -51,7 +51,8 @@ def test_what_check_accepts_build_builds_in_every_language_form(tmp_path):
         manifest = json.loads((site / canonical / "manifest.webmanifest").read_text(encoding="utf-8"))
         assert (manifest["lang"], manifest["dir"]) == (canonical, direction)
         assert (site / "satchel" / "packs" / f"{canonical}.json").is_file(), canonical
-        assert (site / "satchel" / "search" / canonical / "index.json").is_file(), canonical
+        assert (site / "satchel" / "search" / canonical / "titles.json").is_file(), canonical
+        assert list((site / "satchel" / "search" / canonical / "index").glob("*.json")), canonical
         assert f'hreflang="{canonical}"' in (site / "index.html").read_text(encoding="utf-8")
 
 

@@ -195,3 +195,73 @@ def test_search_works_offline_for_the_subjects_on_the_device(demo_site, serve, c
 def test_inflected_forms_are_not_in_the_text(code, query, ref):
     text = (ROOT / "curricula" / "demo" / code / f"{ref}.md").read_text(encoding="utf-8").lower()
     assert not any(re.search(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])", text) for word in query.split() if word != "fraction"), query
+
+
+def search_files(site: Path, code: str) -> dict[str, str]:
+    import hashlib
+    folder = site / "satchel" / "search" / code
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*.json")}
+
+
+def test_each_subject_has_its_own_shard_in_its_own_pack(demo_site):
+    for code in ("en", "fr", "ar"):
+        assert set(search_files(demo_site, code)) == {"titles.json", "index/mathematics.json", "index/science.json",
+                                                      "store/mathematics.json", "store/science.json"}
+        parts = {}
+        for part in ("_shared", "mathematics", "science"):
+            listed = json.loads((demo_site / "satchel" / "packs" / code / f"{part}.json").read_text(encoding="utf-8"))
+            parts[part] = {f["url"] for f in listed["files"] if f["url"].startswith("satchel/search/")}
+        folder = f"satchel/search/{code}/"
+        assert parts["_shared"] == {folder + "titles.json"}
+        for subject in ("mathematics", "science"):
+            assert parts[subject] == {f"{folder}index/{subject}.json", f"{folder}store/{subject}.json"}
+        shard = json.loads((demo_site / "satchel" / "search" / code / "index" / "science.json").read_text(encoding="utf-8"))
+        assert shard["refs"] and all(ref.split("/")[0] == "science" for ref in shard["refs"])
+
+
+def test_editing_one_lesson_changes_only_its_subjects_shard(demo_copy, tmp_path):
+    from builder.build import build
+    before = tmp_path / "before"
+    build(demo_copy, before, show_progress=False)
+    lesson = demo_copy / "en" / "science" / "water-cycle" / "rain-and-rivers.md"
+    lesson.write_text(lesson.read_text(encoding="utf-8") + "\nMonsoons bring heavy rain.\n", encoding="utf-8")
+    after = tmp_path / "after"
+    build(demo_copy, after, show_progress=False)
+    old, new = search_files(before, "en"), search_files(after, "en")
+    assert {name for name in old if old[name] != new[name]} == {"index/science.json", "store/science.json"}
+    for code in ("fr", "ar"):
+        assert search_files(before, code) == search_files(after, code)
+
+
+@pytest.mark.browser
+def test_title_suggestions_appear_before_the_shards_arrive(search_page):
+    page = search_page.page
+    held = []
+    # On the context: the service worker's requests go past page.route.
+    page.context.route("**/satchel/search/en/index/*.json", lambda route: held.append(route))
+    search_page("en")
+    page.fill("[data-satchel-search] input", "compar")
+    page.wait_for_selector("[data-satchel-search-results][data-satchel-suggestions] li", timeout=10000)
+    titles = page.eval_on_selector_all("[data-satchel-search-results] li strong", "s => s.map(e => e.textContent)")
+    assert titles and all("compar" in t.lower() for t in titles), titles
+    assert held, "the shards were not requested"
+    page.evaluate("""() => document.querySelector('[data-satchel-search]').addEventListener('satchel:results',
+        () => { window.satchelResultsShown = true; }, {once: true})""")
+    assert not page.evaluate("!!window.satchelResultsShown"), "no full results while the shards are held"
+    for route in held:
+        route.continue_()
+    page.wait_for_function("window.satchelResultsShown === true", timeout=10000)
+    assert page.locator("[data-satchel-search-results][data-satchel-suggestions]").count() == 0
+    assert page.locator("[data-satchel-search-results] li mark").count() >= 1  # full results, with snippets
+    assert search_page.problems == []
+
+
+@pytest.mark.browser
+def test_opening_search_fetches_the_titles_and_each_subjects_shard_once(search_page):
+    page = search_page.page
+    requested = []
+    page.on("request", lambda request: requested.append(request.url) if "/satchel/search/" in request.url else None)
+    search_page("fr")
+    assert ranks(search(page, "évaporation"), "science/water-cycle/evaporation-and-condensation", "fr")
+    names = [url.split("/satchel/search/fr/")[1] for url in requested]
+    assert sorted(names) == ["index/mathematics.json", "index/science.json", "store/science.json", "titles.json"]

@@ -1,8 +1,11 @@
 /* Build Satchel's search indexes with lunr.js, in the build's Node environment.
  *   node build-search-index.js DOCUMENTS.json OUTPUT_DIR
- * DOCUMENTS.json: {"<code>": [{"ref", "title", "trail", "body"}], ...}. Writes OUTPUT_DIR/<code>/index.json:
+ * DOCUMENTS.json: {"<code>": [{"ref", "title", "trail", "body", "subject"}], ...}. Writes one index per
+ * subject, OUTPUT_DIR/<code>/index/<subject>.json:
  *   {"refs": [page ids], "index": the serialised lunr index}
- * which the browser loads with lunr.Index.load, without building anything. Inside the index a page
+ * which the browser loads with lunr.Index.load, without building anything. A shard holds only its
+ * subject's pages, so editing a lesson changes only its subject's file; the browser puts the shards'
+ * scores on one scale (search.js, score()), since each shard's idf counts only its own pages. Inside the index a page
  * is named by its position in "refs" in base 36 ("0", "1", ... "rs"): every term lists the pages
  * it is in, and short names make the file a third of the size and as much faster to parse. */
 'use strict';
@@ -30,16 +33,23 @@ for (const [code, docs] of Object.entries(documents)) {
     throw new Error(`${code} is written without spaces between words: its index needs Intl.Segmenter, a Node.js with full ICU`);
   }
   if (language.STEMMED.includes(b) && !lunr[b]) require(path.join(modules, 'lunr-languages', `lunr.${b}`))(lunr);
-  const index = lunr(function () {
-    language.configure(lunr, this, code);
-    this.ref('ref');
-    this.field('title', { boost: 8 });
-    this.field('trail', { boost: 2 });
-    this.field('body');
-    docs.forEach((doc, i) => this.add(Object.assign({}, doc, { ref: i.toString(36) })));
+  const subjects = new Map();
+  docs.forEach((doc) => {
+    if (!subjects.has(doc.subject)) subjects.set(doc.subject, []);
+    subjects.get(doc.subject).push(doc);
   });
-  const target = path.join(output, code);
+  const target = path.join(output, code, 'index');
   fs.mkdirSync(target, { recursive: true });
-  const data = { refs: docs.map((doc) => doc.ref), index: rounded(index.toJSON()) };
-  fs.writeFileSync(path.join(target, 'index.json'), JSON.stringify(data));
+  for (const [subject, pages] of subjects) {
+    const index = lunr(function () {
+      language.configure(lunr, this, code);
+      this.ref('ref');
+      this.field('title', { boost: 8 });
+      this.field('trail', { boost: 2 });
+      this.field('body');
+      pages.forEach((doc, i) => this.add({ ref: i.toString(36), title: doc.title, trail: doc.trail, body: doc.body }));
+    });
+    const data = { refs: pages.map((doc) => doc.ref), index: rounded(index.toJSON()) };
+    fs.writeFileSync(path.join(target, `${subject}.json`), JSON.stringify(data));
+  }
 }
