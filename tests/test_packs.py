@@ -94,6 +94,33 @@ def test_a_subject_kept_offline_works_with_the_server_stopped_and_the_others_do_
     assert "hors ligne" in page.text_content("h1"), "a subject not kept: the offline page"
 
 
+def shown_bytes(page, selector: str) -> int:
+    """The exact size the dialog shows (data-bytes of the text the learner reads)."""
+    return int(page.get_attribute(selector, "data-bytes"))
+
+
+def test_the_size_shown_before_a_download_is_what_it_then_fetches(demo_site, serve, context):
+    server = serve(demo_site)
+    page = open_page(context, server.url + "fr/")
+    sizes = {part: sum(f["bytes"] for f in part_list(demo_site, "fr", part)["files"]) for part in ("_shared", "mathematics", "science")}
+    open_dialog(page)
+    first = shown_bytes(page, "[data-satchel-parts] li[data-part=mathematics] [data-bytes]")
+    assert first == sizes["mathematics"] + sizes["_shared"], "on a fresh device the shared part counts"
+    assert shown_bytes(page, "[data-satchel-offline-all]") == sum(sizes.values())
+    page.click("[data-satchel-offline-close]")
+
+    files = {url: f["bytes"] for part in ("_shared", "mathematics") for f in part_list(demo_site, "fr", part)["files"]
+             for url in [f["url"].removeprefix("./")]}
+    start = len(server.sent)
+    download(page, "mathematics")
+    fetched = {path.lstrip("/") for path, _ in server.sent[start:]} & set(files)
+    assert sum(files[url] for url in fetched) == first, "the bytes fetched are the bytes shown"
+
+    open_dialog(page)  # the shared part is on the device now: the next subject leaves it out
+    assert shown_bytes(page, "[data-satchel-parts] li[data-part=science] [data-bytes]") == sizes["science"]
+    assert shown_bytes(page, "[data-satchel-offline-all]") == sizes["science"]
+
+
 def test_all_subjects_in_arabic_then_remove_one_frees_its_files(demo_site, serve, context):
     server = serve(demo_site)
     page = open_page(context, server.url + "ar/")

@@ -18,7 +18,10 @@
   var LISTS = 'satchel-packs';
   var HASH = 'x-satchel-sha256';
   var DOWNLOAD = { 'x-satchel-download': '1' };  // the service worker lets these through to the network
-  var PARALLEL = 3;
+  // Files fetched at a time. Downloads are bound by round trips (a phone's 300-500 ms each), and
+  // Chromium opens at most 6 HTTP/1.1 connections per host: benchmarks/packs.py measures 3, 6 and 8
+  // against one packed file per subject fetched with Range (docs/bundle.md, "Packs").
+  var PARALLEL = 6;
 
   function hex(buffer) {
     return Array.from(new Uint8Array(buffer), function (b) { return b.toString(16).padStart(2, '0'); }).join('');
@@ -69,6 +72,18 @@
     return response.json();
   };
 
+  /* The bytes that getting `partIds` of a language would download, from its index alone (no list
+   * fetched): every part not installed at its current version, each once. `installed` maps a part
+   * id to the sha256 of its installed list. The shared part counts only when it is not on the
+   * device: the size a learner is shown is what the download then fetches. */
+  Packs.cost = function (index, partIds, installed) {
+    var bytes = 0;
+    for (var entry of index.parts) {
+      if (partIds.indexOf(entry.id) >= 0 && installed[entry.id] !== entry.sha256) bytes += entry.bytes;
+    }
+    return bytes;
+  };
+
   /* What installing or updating `partIds` of a language costs: the lists to switch to, and the
    * files not yet on the device (each once), with their bytes. Writes nothing. */
   Packs.prototype.plan = async function (code, partIds, index) {
@@ -77,24 +92,25 @@
     var files = await caches.open(FILES);
     var have = new Set((await files.keys()).map(function (r) { return r.url; }));
     var installed = new Set((await this.lists('installed', code)).map(function (i) { return i.part; }));
-    var parts = [];
-    for (var entry of index.parts) {
-      if (partIds.indexOf(entry.id) < 0) continue;
-      var current = await lists.match(this.listKey('installed', code, entry.id));
-      if (current && current.headers.get(HASH) === entry.sha256) continue;  // up to date
-      var pending = await lists.match(this.listKey('pending', code, entry.id));
+    var self = this;
+    // The lists are fetched together: one round trip, not one per part.
+    var parts = (await Promise.all(index.parts.map(async function (entry) {
+      if (partIds.indexOf(entry.id) < 0) return null;
+      var current = await lists.match(self.listKey('installed', code, entry.id));
+      if (current && current.headers.get(HASH) === entry.sha256) return null;  // up to date
+      var pending = await lists.match(self.listKey('pending', code, entry.id));
       var list;
       if (pending && pending.headers.get(HASH) === entry.sha256) {
         list = await pending.json();
       } else {
-        var response = await fetch(new URL(entry.url, this.root).href, { cache: 'no-cache', headers: DOWNLOAD });
+        var response = await fetch(new URL(entry.url, self.root).href, { cache: 'no-cache', headers: DOWNLOAD });
         if (!response.ok) throw new Error(entry.url + ': HTTP ' + response.status);
         var body = await response.arrayBuffer();
         if (await sha256(body) !== entry.sha256) throw new Error(entry.url + ': changed on the server, try again');
         list = JSON.parse(new TextDecoder().decode(body));
       }
-      parts.push({ id: entry.id, sha256: entry.sha256, list: list, update: installed.has(entry.id) });
-    }
+      return { id: entry.id, sha256: entry.sha256, list: list, update: installed.has(entry.id) };
+    }))).filter(Boolean);
     var seen = new Set();
     var todo = [];
     for (var part of parts) {
@@ -112,7 +128,8 @@
   };
 
   /* Download what a plan lacks, then switch its parts. onProgress(bytesDone, bytesTotal).
-   * Aborting (options.signal) keeps what was downloaded for the next try. */
+   * Aborting (options.signal) keeps what was downloaded for the next try. options.parallel: files
+   * at a time (benchmarks). */
   Packs.prototype.download = async function (plan, options) {
     options = options || {};
     var self = this;
@@ -124,6 +141,7 @@
     var queue = plan.todo.slice();
     var done = 0;
     var failure = null;
+    var parallel = options.parallel || PARALLEL;
     async function worker() {
       while (queue.length && !failure) {
         var file = queue.shift();
@@ -144,7 +162,7 @@
       }
     }
     var workers = [];
-    for (var n = 0; n < PARALLEL; n++) workers.push(worker());
+    for (var n = 0; n < parallel; n++) workers.push(worker());
     await Promise.all(workers);
     if (failure) throw failure;
     for (var ready of plan.parts) {
