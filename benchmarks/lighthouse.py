@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import socket
 import statistics
@@ -89,14 +88,14 @@ def start_hub(site: Path, data: Path) -> tuple[subprocess.Popen, str]:
 
 def first_quiz_lesson(site: Path) -> str:
     """The first lesson, in the home page's outline (the curriculum's order), that has a quiz."""
-    home = (site / "index.html").read_text(encoding="utf-8")
-    outline = re.search(r'<script type="application/json" id="satchel-outline">(.*?)</script>', home, re.S)
-    urls = [lesson["url"] for lesson in json.loads(outline.group(1))] if outline else []
+    languages = json.loads((site / "satchel" / "curriculum.json").read_text(encoding="utf-8"))["languages"]
+    outline = site / "satchel" / "outline" / f"{next(lang['code'] for lang in languages if lang['default'])}.json"
+    urls = [lesson["url"] for lesson in json.loads(outline.read_text(encoding="utf-8"))] if outline.is_file() else []
     for url in urls:
         page = site / url / "index.html"
         if page.is_file() and "data-satchel-quiz" in page.read_text(encoding="utf-8"):
             return url
-    raise SystemExit(f"no lesson with a quiz in the outline of {site / 'index.html'}: name one with --pages")
+    raise SystemExit(f"no lesson with a quiz in {outline}: name one with --pages")
 
 
 def lighthouse(home: Path, url: str, report: Path, refusing_port: int) -> dict:

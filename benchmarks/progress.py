@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from search import CHROMIUM_ARGS, WELCOMED, serve  # noqa: E402
+from search import CHROMIUM_ARGS, WELCOMED, Server  # noqa: E402
 from synthetic import write_curriculum  # noqa: E402
 
 from builder.build import build  # noqa: E402
@@ -48,7 +48,8 @@ from builder.build import build  # noqa: E402
 # key, as the app makes them.
 MAKE_HISTORY = """async ([n, curriculum]) => {
   const M = satchelProgressModel, P = satchelProgress;
-  const outline = JSON.parse(document.getElementById('satchel-outline').textContent);
+  const root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
+  const outline = await (await fetch(new URL(satchelCommon.config.outline, root))).json();  // the home's lesson list
   const profile = await P.createProfile('Benchmark', '🐢', '#1565c0');
   const key = await P.keyOf(profile.id);
   const list = [];
@@ -97,7 +98,8 @@ IMPORT = """async (text) => {
 # and their statement ids bound to it, as the app makes them; kept in the page for SIGN.
 MAKE_FILES = """async ([sizes, curriculum]) => {
   const M = satchelProgressModel, ID = satchelIdentity;
-  const outline = JSON.parse(document.getElementById('satchel-outline').textContent);
+  const root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
+  const outline = await (await fetch(new URL(satchelCommon.config.outline, root))).json();  // the home's lesson list
   const key = await ID.makeKey();
   const profile = {id: await ID.learnerId(key.publicKey), name: 'Benchmark', colour: '#1565c0', picture: '🐢'};
   const files = {};
@@ -241,14 +243,15 @@ def main() -> None:
         print(f"Building {args.lessons} lessons x 3 languages...", flush=True)
         build(curriculum, site, show_progress=False)
         curriculum_id = json.loads((site / "satchel" / "curriculum.json").read_text(encoding="utf-8"))["id"]
-        server, url = serve(site)
+        server = Server(site)
+        url = server.url
         result: dict = {"lessons": args.lessons, "events": args.events, "throttle": args.throttle, "runs": args.runs}
         with sync_playwright() as playwright:
             if args.only != "signing":
                 history(playwright, tmp, url, curriculum_id, args, result)
             if args.only != "history":
                 result["signing"] = signing(playwright, tmp / "signing", url, curriculum_id, args.throttle, args.runs)
-        server.shutdown()
+        server.close()
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

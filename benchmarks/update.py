@@ -11,7 +11,7 @@ Every byte the server sends (status line, headers, body) is counted by the serve
     brings the installed subject up to date; `changed_bytes` are the files of the installed parts
     whose hash changed, and `ratio` is bytes sent / changed_bytes (goal: <= 1.1; manifests and
     headers count against it).
-Results also go to benchmarks/results/update.json.
+Results also go to benchmarks/results/update.json (or --out).
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lessons", type=int, default=1000)
     parser.add_argument("--verbose", action="store_true", help="list what each update fetched")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "update.json")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -125,8 +126,8 @@ def main() -> None:
         finally:
             browser.close()
             server.stop()
-    out = HERE / "results" / "update.json"
-    out.parent.mkdir(exist_ok=True)
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=1))
 

@@ -15,6 +15,7 @@ from . import remote
 from .coverage import report
 from .curriculum import Curriculum, load_curriculum, require_valid
 from .nodejs import ensure_node_env
+from .precompress import precompress as write_compressed
 from .problems import CurriculumError
 from .site_config import mkdocs_yml
 
@@ -36,9 +37,11 @@ def show_mkdocs_warnings() -> None:
         logger.propagate = False
 
 
-def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True, fetch_remote: bool = False) -> Curriculum:
+def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True, fetch_remote: bool = False,
+          precompress: bool = True) -> Curriculum:
     """Build `curriculum_dir` into `site_dir`. Raises CurriculumError if the curriculum has problems.
-    With `fetch_remote`, first download the remote images and media its pages load (remote.py)."""
+    With `fetch_remote`, first download the remote images and media its pages load (remote.py).
+    With `precompress` (the default), write brotli and gzip copies of the text files (precompress.py)."""
     started = time.perf_counter()
     say = print if show_progress else (lambda *a, **k: None)
     curriculum = _fetch_then_check(curriculum_dir, say) if fetch_remote else require_valid(curriculum_dir)
@@ -55,6 +58,8 @@ def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True, fetc
     with tqdm(total=2 * pages * len(curriculum.languages), unit="step", desc="Building pages", disable=not show_progress) as bar:
         plugin.progress = bar.update
         mkdocs_build(config)
+    if precompress:
+        say(f"Compressed {write_compressed(Path(site_dir))} files (.br and .gz beside each, for servers that send them as they are).")
     say(report(curriculum))
     say(f"Built {site_dir} in {time.perf_counter() - started:.1f} s")
     return curriculum

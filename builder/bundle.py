@@ -9,11 +9,14 @@ import json
 from pathlib import Path
 
 from . import search, service_worker
+from .assets import Assets
 from .curriculum import Curriculum
 from .icons import write_icons
-from .pages import OFFLINE_SLUG, language_prefix, language_script, node_url
+from .pages import HOME, OFFLINE_SLUG, LanguageScript, PageContext, language_prefix, node_url, outline_url
 from .progress import write_progress_files
 
+# Loaded when needed (builder/assets.py STANDALONE): with the language's shared part.
+ON_DEMAND = ("assets/satchel/quiz.js", "assets/satchel/search.js")
 PACK_FORMAT = 2  # 2: one list per subject, and an index of them per language
 SATCHEL_DIR = "satchel"  # bundle files that are Satchel's own: packs, version, curriculum.json
 
@@ -56,8 +59,7 @@ def write_packs(curriculum: Curriculum, code: str, pages: list[dict], site_dir: 
     entries = list(pages)
     for url in search.language_files(code, site_dir):
         path = site_dir / url
-        stem = path.stem if path.parent.name == "store" else None
-        entries.append({"url": url, "bytes": path.stat().st_size, "sha256": _sha256(path), "subject": stem})
+        entries.append({"url": url, "bytes": path.stat().st_size, "sha256": _sha256(path), "subject": search.file_subject(url)})
     parts = []
     for part in [SHARED_PART, *(subject.id for subject in curriculum.subjects)]:
         files = sorted(({"url": e["url"], "bytes": e["bytes"], "sha256": e["sha256"]} for e in entries
@@ -77,35 +79,47 @@ def write_packs(curriculum: Curriculum, code: str, pages: list[dict], site_dir: 
     })
 
 
-def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs: dict, search_documents: dict[str, list[dict]]) -> None:
+def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs: dict, search_documents: dict[str, list[dict]],
+           assets: Assets, language_scripts: dict[str, LanguageScript]) -> None:
     """Run once after every language is built: the files shared by all languages, the service
     worker (built while the last search index is), the search stores, then the pack lists."""
     icons = write_icons(site_dir, curriculum.colours["primary"], curriculum.colours["accent"], curriculum.icon)
-    _write_colours(curriculum, site_dir)
+    assets.write(site_dir)
     for language in curriculum.languages:
         _write_manifest(curriculum, language.code, icons, site_dir)
-        script = language_script(curriculum, language.code)
+        script = language_scripts[language.code]
         (site_dir / script.url).parent.mkdir(parents=True, exist_ok=True)
         (site_dir / script.url).write_text(script.text, encoding="utf-8")
     _json(site_dir / SATCHEL_DIR / "curriculum.json", describe(curriculum))
     write_progress_files(site_dir)
     pages = {lang.code: page_entries(curriculum, pack_files[lang.code], site_dir) for lang in curriculum.languages}
+    for code, entries in pages.items():  # with the language's shared part: the home's lesson list, the quiz script
+        entries.append(_write_outline(curriculum, code, site_dir))
+        for url in (*ON_DEMAND, language_scripts[code].url):
+            entries.append({"url": url, "bytes": (site_dir / url).stat().st_size, "sha256": _sha256(site_dir / url), "subject": None})
     _json(site_dir / SATCHEL_DIR / "version.json", {"curriculum": curriculum.id, "version": curriculum.version,
                                                      "content": _content_hash(pages, search_documents)})
-    worker = service_worker.start(site_dir)
+    worker = service_worker.start(site_dir, assets.worker, assets.urls["core"])
     search.finish_indexes(curriculum, search_jobs, search_documents, site_dir)
     for language in curriculum.languages:
         write_packs(curriculum, language.code, pages[language.code], site_dir)
     service_worker.finish(worker, site_dir)
 
 
-def _write_colours(curriculum: Curriculum, site_dir: Path) -> None:
+def _write_outline(curriculum: Curriculum, code: str, site_dir: Path) -> dict:
+    """satchel/outline/<code>.json, every lesson in order for the home page's guide; its pack entry."""
+    url = outline_url(code)
+    lessons = [{k: v for k, v in lesson.items() if v} for lesson in PageContext(curriculum, code, HOME, code).outline()]
+    (site_dir / url).parent.mkdir(parents=True, exist_ok=True)
+    (site_dir / url).write_text(json.dumps(lessons, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    return {"url": url, "bytes": (site_dir / url).stat().st_size, "sha256": _sha256(site_dir / url), "subject": None}
+
+
+def colours_css(curriculum: Curriculum) -> str:
+    """The curriculum's colours as material's and Satchel's CSS variables (bundled into the stylesheet)."""
     primary, accent = curriculum.colours["primary"], curriculum.colours["accent"]
-    css = (f":root{{--md-primary-fg-color:{primary};--md-primary-fg-color--light:{primary};"
-           f"--md-primary-fg-color--dark:{primary};--md-accent-fg-color:{accent};--satchel-accent:{accent}}}\n")
-    target = site_dir / "assets" / "satchel" / "colours.css"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(css, encoding="utf-8")
+    return (f":root{{--md-primary-fg-color:{primary};--md-primary-fg-color--light:{primary};"
+            f"--md-primary-fg-color--dark:{primary};--md-accent-fg-color:{accent};--satchel-accent:{accent}}}\n")
 
 
 def _write_manifest(curriculum: Curriculum, code: str, icons: list[dict], site_dir: Path) -> None:

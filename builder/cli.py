@@ -29,10 +29,7 @@ def cmd_build(args) -> int:
     from .build import build
     from .nodejs import NodeError
     try:
-        build(Path(args.curriculum), Path(args.output), fetch_remote=args.fetch_remote)
-        if args.precompress:
-            from .precompress import precompress
-            print(f"Precompressed {precompress(Path(args.output))} files (.br and .gz beside each).")
+        build(Path(args.curriculum), Path(args.output), fetch_remote=args.fetch_remote, precompress=args.precompress)
     except CurriculumError as err:
         print(str(err), file=sys.stderr)
         print("Nothing was built: fix the problems above, then build again.", file=sys.stderr)
@@ -131,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     build = commands.add_parser("build", help="build a curriculum into a static site (default: the demo into site/)")
     build.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))
     build.add_argument("-o", "--output", default="site", help="the folder to write the site to (default: site)")
-    build.add_argument("--precompress", action="store_true", help="also write .br and .gz copies of text files, for `satchel hub`")
+    build.add_argument("--precompress", action=argparse.BooleanOptionalAction, default=True,
+                       help="write .br and .gz copies of text files beside them, which `satchel hub` sends (default; "
+                            "--no-precompress for a server or CDN that compresses by itself)")
     build.add_argument("--fetch-remote", action="store_true",
                        help="download, once, the images and media the pages load from other sites, and use the copies")
     build.set_defaults(run=cmd_build)

@@ -73,6 +73,7 @@ class PageContext:
         self.content_lang = content_language.code
         self.content_dir = content_language.dir
         self.has_quiz = False  # set by the plugin when the lesson holds a quiz
+        self.language_script: LanguageScript | None = None  # set by the plugin: the language's script (make_language_script)
         self.fallback_notice = None
         if file_locale != code:
             self.fallback_notice = self.t("fallback_notice", language=self.language.name, fallback=content_language.name)
@@ -111,15 +112,13 @@ class PageContext:
 
     @property
     def search(self) -> dict:
-        """What search.js needs: the scripts to load, the index and the stores of this language."""
+        """What search.js needs: the scripts to load, this language's title list, its subjects (each
+        with a shard of the index and a store of texts, in index/ and store/ under `folder`)."""
         keys = ("hint", "none", "found", "failed")
-        return {"scripts": [*vendor_files(self.code), LANGUAGE_SCRIPT], "index": f"{SEARCH_DIR}/{self.code}/index.json",
-                "stores": f"{SEARCH_DIR}/{self.code}/store/", "strings": {key: self.spec(f"search_{key}") for key in keys}}
-
-    @property
-    def language_script(self) -> "LanguageScript":
-        """The script of this page's language, made once per language (every page loads it)."""
-        return language_script(self.curriculum, self.code)
+        folder = f"{SEARCH_DIR}/{self.code}/"
+        return {"scripts": [*vendor_files(self.code), LANGUAGE_SCRIPT], "titles": f"{folder}titles.json", "folder": folder,
+                "subjects": [subject.id for subject in self.curriculum.subjects],
+                "strings": {key: self.spec(f"search_{key}") for key in keys}}
 
     @property
     def page_data(self) -> dict:
@@ -131,7 +130,7 @@ class PageContext:
 
     def language_config(self) -> dict:
         """What the scripts need of the language, the same on every page of it: satchelCommon.config."""
-        return {"language": self.code, "search": self.search, "quiz": self.quiz_strings, "strings": self.app_strings,
+        return {"language": self.code, "search": self.search, "outline": outline_url(self.code), "quiz": self.quiz_strings, "strings": self.app_strings,
                 "progress": {"curriculum": {"id": self.curriculum.id, "version": self.curriculum.version},
                              "strings": {key.removeprefix("progress_"): value for key, value in self.strings.items()
                                          if key.startswith("progress_")}}}
@@ -153,9 +152,14 @@ class PageContext:
                 for subject in self.curriculum.subjects for lesson in subject.lessons]
 
     @staticmethod
-    def lesson_ids(node: Subject | Unit) -> str:
-        """The ids of a subject's or unit's lessons, for the progress meters (space-separated)."""
-        return " ".join(lesson.id for lesson in node.lessons)
+    def meter_ids(node: Subject | Unit) -> tuple[str, str]:
+        """(prefix, ids): a meter's lesson ids with what they all start with written once
+        ("maths/halves/", "cutting sharing"); paint.js puts them back together."""
+        ids = [lesson.id for lesson in node.lessons]
+        prefix = f"{node.id}/"
+        if not all(i.startswith(prefix) for i in ids):
+            return "", " ".join(ids)
+        return prefix, " ".join(i[len(prefix):] for i in ids)
 
     @property
     def languages(self) -> list[dict]:
@@ -232,16 +236,19 @@ class LanguageScript:
     text: str
 
 
-def language_script(curriculum: Curriculum, code: str) -> LanguageScript:
-    """assets/satchel/lang/<code>.<hash>.js: `satchelLanguage`, the language's settings and words,
-    one file every page of the language shares (and a device caches) instead of a copy in each page."""
-    made = curriculum.__dict__.setdefault("_language_scripts", {})
-    if code not in made:
-        config = PageContext(curriculum, code, HOME, code).language_config()
-        text = "window.satchelLanguage=" + json.dumps(config, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + ";\n"
-        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
-        made[code] = LanguageScript(f"{LANGUAGE_DIR}/{code}.{digest}.js", text)
-    return made[code]
+def outline_url(code: str) -> str:
+    """satchel/outline/<code>.json: PageContext.outline(), which the home page's guide fetches (paint.js)."""
+    return f"satchel/outline/{code}.json"
+
+
+def make_language_script(context: PageContext, dialogs: str) -> LanguageScript:
+    """assets/satchel/lang/<code>.<hash>.js: `satchelLanguage`, the language's settings and words and
+    the HTML of the app's dialogs (theme/dialogs.html, which common.js adds to the page), one file
+    every page of the language shares, and a device keeps, instead of a copy in each page."""
+    config = dict(context.language_config(), dialogs=dialogs)
+    text = "window.satchelLanguage=" + json.dumps(config, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + ";\n"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    return LanguageScript(f"{LANGUAGE_DIR}/{context.code}.{digest}.js", text)
 
 
 def _kind(node: Node | None, node_id: str) -> str:

@@ -16,16 +16,17 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 
-from . import bundle, i18n_shim, quiz, remote  # noqa: F401 (i18n_shim: BCP 47 tags for mkdocs-static-i18n)
+from . import assets, bundle, i18n_shim, quiz, remote  # noqa: F401 (i18n_shim: BCP 47 tags for mkdocs-static-i18n)
 from .curriculum import CONFIG_FILE, STRINGS_DIR, Curriculum, load_curriculum
 from .links import rewrite_root_links
-from .pages import OFFLINE_SLUG, PageContext, home_markdown, offline_markdown, page_id
+from .pages import HOME, OFFLINE_SLUG, PageContext, home_markdown, make_language_script, offline_markdown, page_id
 from .problems import format_problems
 from .search import search_document, start_index
 
 # Material's files that Satchel pages never load: its JavaScript (search, instant loading) and
 # the lunr language packs. Dropping them keeps the bundle small for hubs and installs.
-UNUSED_THEME_PREFIXES = ("assets/javascripts/", "assets/stylesheets/palette.")
+# material's stylesheet is purged and bundled with Satchel's own (builder/assets.py).
+UNUSED_THEME_PREFIXES = ("assets/javascripts/", "assets/stylesheets/")
 
 
 class SatchelConfig(base.Config):
@@ -41,6 +42,8 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         self._docs_by_path: dict | None = None
         self.search_documents: dict[str, list[dict]] = {}
         self.search_jobs: dict = {}
+        self.assets: assets.Assets | None = None  # the bundled scripts and stylesheet, made once
+        self.language_scripts: dict = {}  # code -> LanguageScript, made before the language's pages
 
     @event_priority(-150)  # after mkdocs-static-i18n has set this build's language
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
@@ -53,7 +56,9 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         i18n = config.plugins.get("i18n")
         self.language = getattr(i18n, "current_language", None) or self.curriculum.default_language.code
         config.site_name = self.curriculum.title(self.language)
-        config.theme["satchel_styles"] = [_material_stylesheet(config), "assets/satchel/colours.css", "assets/satchel/satchel.css"]
+        if self.assets is None:
+            self.assets = assets.make(self.curriculum, _material_stylesheet(config), bundle.colours_css(self.curriculum))
+        config.theme["satchel_assets"] = self.assets.urls
         # No sitemap (it dates every build) and no 404 page from material: we write our own pages.
         config.theme.static_templates.discard("sitemap.xml")
         config.theme.static_templates.discard("404.html")
@@ -78,6 +83,13 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
             files.append(file)
         self.pack_files[code] = [f for f in files if hasattr(f, "locale")]
         return files
+
+    def on_nav(self, nav, config, files):
+        """Before this language's pages are read: its script, which every page of it names."""
+        context = PageContext(self.curriculum, self.language, HOME, self.language)
+        dialogs = config.theme.get_env().get_template("dialogs.html").render(satchel=context, config=config)
+        self.language_scripts[self.language] = make_language_script(context, dialogs)
+        return nav
 
     def on_page_read_source(self, page, config):
         """Hand mkdocs the Markdown we already read and checked: each file is read and parsed once.
@@ -123,6 +135,7 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         if getattr(page, "satchel", None) is None:
             node_id = page_id(getattr(page.file, "norm_src_uri", page.file.src_uri))
             page.satchel = PageContext(self.curriculum, self.language, node_id, getattr(page.file, "locale", self.language))
+            page.satchel.language_script = self.language_scripts[self.language]
         return page.satchel
 
     def on_post_page(self, output, page, config):
@@ -144,7 +157,8 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         i18n = config.plugins.get("i18n")
         if getattr(i18n, "building", False):
             return
-        bundle.finish(self.curriculum, Path(config.site_dir), self.pack_files, self.search_jobs, self.search_documents)
+        bundle.finish(self.curriculum, Path(config.site_dir), self.pack_files, self.search_jobs, self.search_documents, self.assets,
+                      self.language_scripts)
 
     on_files = CombinedEvent(_drop_unused_files, _add_generated_pages)
     on_post_build = CombinedEvent(_index_language, _finish_bundle)
@@ -169,10 +183,10 @@ def _url_from(page, files: Files, path: str) -> str:
     return "../" * page.url.count("/") + (file.url if file is not None else path)
 
 
-def _material_stylesheet(config: MkDocsConfig) -> str:
+def _material_stylesheet(config: MkDocsConfig) -> Path:
     """material's main stylesheet, whose name carries a hash that changes with its version."""
     for folder in config.theme.dirs:
         found = sorted(Path(folder).glob("assets/stylesheets/main.*.min.css"))
         if found:
-            return f"assets/stylesheets/{found[0].name}"
+            return found[0]
     raise PluginError("mkdocs-material's main stylesheet was not found: is mkdocs-material installed?")

@@ -1,6 +1,8 @@
-"""Brotli and gzip copies of a bundle's text files (`satchel build --precompress`), written beside
-them (`page.html.br`, `page.html.gz`), for servers that send them as they are: `satchel hub` does
-(docs/hub.md). CDNs compress by themselves, so the build leaves them out unless asked. The copies
+"""Brotli and gzip copies of a bundle's text files, written beside them (`page.html.br`,
+`page.html.gz`) by every build (`satchel build --no-precompress` skips them), for servers that send
+them as they are: `satchel hub` does (docs/hub.md), and so can nginx (brotli_static, gzip_static). A hub
+serving a bundle without them would send every page uncompressed, and most hubs are set up by someone
+who never reads a flag's help. The copies
 are not in pack lists or the service worker's precache, and they are byte-identical from one
 build to the next (gzip without a time stamp)."""
 
@@ -22,7 +24,10 @@ def precompress(site: Path) -> int:
 
     def one(path: Path) -> None:
         data = path.read_bytes()
-        Path(f"{path}.br").write_bytes(brotli.compress(data, quality=9))
+        # The app's scripts and stylesheet go to every device: worth brotli's slowest, smallest setting.
+        top = path.relative_to(site).parts[0]
+        quality = 11 if top == "assets" or top.startswith("workbox-") or top == "sw.js" else 8  # 9: as small, 15x slower
+        Path(f"{path}.br").write_bytes(brotli.compress(data, quality=quality))
         Path(f"{path}.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
 
     with ThreadPoolExecutor() as pool:

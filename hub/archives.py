@@ -30,7 +30,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 
 from builder.archive import SUFFIX, VERSION_PATTERN, Archive, ArchiveError
 
-from .static import ENCODINGS, SMALL, cache_control, media_type
+from .static import ENCODINGS, SMALL, cache_control, choose_encoding, media_type
 
 CHUNK = 4 * 1024 * 1024
 CACHE_BYTES = 64 * 1024 * 1024
@@ -101,8 +101,8 @@ class ArchiveFiles:
         served, encoding = name, None
         variants = [(coding, name + suffix) for coding, suffix in ENCODINGS if name + suffix in self.archive.entries]
         if variants and not ranged:
-            accepted = headers.get("accept-encoding", "")
-            encoding, served = next(((coding, variant) for coding, variant in variants if coding in accepted), (None, name))
+            encoding = choose_encoding(headers.get("accept-encoding", ""), dict(variants))
+            served = dict(variants)[encoding] if encoding else name
         entry = self.archive.entries[served]
         answer = {"content-type": media_type(name), "cache-control": cache_control(name), "etag": f'"{entry.sha256[:32]}"',
                   "last-modified": self.modified, "x-content-type-options": "nosniff", "accept-ranges": "bytes"}

@@ -2,8 +2,9 @@
 
 - The service worker, manifests, pack lists and pages are revalidated on every use (`no-cache`
   with an ETag: a 304 costs a few bytes), so a device learns of a new version at once.
-- The workbox runtime (its folder is named by version) and material's stylesheet (named by hash)
-  never change: cached for a year, `immutable`.
+- The workbox runtime (its folder is named by version), the app's bundled scripts and stylesheet
+  and the language scripts (named by their content's hash) never change: cached for a year,
+  `immutable`.
 - A `.br` or `.gz` file beside a file is sent instead when the browser accepts it.
 - Ranges (`Range: bytes=...`) for media, from Starlette's FileResponse; paths that climb out of
   the bundle are refused by Starlette's StaticFiles (tests/test_hub.py tries).
@@ -28,7 +29,7 @@ mimetypes.add_type("application/manifest+json", ".webmanifest")
 mimetypes.add_type("image/svg+xml", ".svg")
 mimetypes.add_type("text/javascript", ".js")
 
-IMMUTABLE = re.compile(r"(^|/)workbox-v[\d.]+/|(^|/)assets/stylesheets/[\w-]+\.[0-9a-f]{8}\.min\.css$|(^|/)assets/satchel/sw-[0-9a-f]{12}/")
+IMMUTABLE = re.compile(r"(^|/)workbox-v[\d.]+/|(^|/)assets/satchel/(lang/)?[\w-]+\.[0-9a-f]{10}\.(js|css)$")
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 SMALL = 256 * 1024
 NOT_MODIFIED_HEADERS = {"cache-control", "etag", "last-modified", "vary"}
@@ -41,6 +42,35 @@ def media_type(path: str) -> str:
     if kind.startswith("text/") or kind in ("application/javascript", "application/json", "application/manifest+json", "image/svg+xml"):
         kind += "; charset=utf-8"
     return kind
+
+
+def choose_encoding(accepted: str, available) -> str | None:
+    """The encoding to send of those `available` (in the hub's order of preference) for an
+    Accept-Encoding header (RFC 9110 12.5.3): the one the browser rates highest, `*` standing for
+    any not named, and never one it rates q=0 ("br;q=0" means no brotli). None: send the file as is."""
+    rated: dict[str, float] = {}
+    for item in accepted.split(","):
+        name, _, params = item.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        if name.strip():
+            rated[name.strip().lower()] = q
+    best, best_q = None, 0.0
+    for name in available:
+        if not name:
+            continue
+        q = rated.get(name, rated.get("x-gzip") if name == "gzip" else None)
+        if q is None:
+            q = rated.get("*", 0.0)
+        if q > best_q:
+            best, best_q = name, q
+    return best
 
 
 def cache_control(path: str) -> str:
@@ -85,8 +115,7 @@ class Entry:
 
     async def send(self, send, request_headers: dict[bytes, bytes], method: str) -> None:
         """Answer straight to the server: the body, or 304 when the browser has this version."""
-        accepted = request_headers.get(b"accept-encoding", b"").decode("latin-1")
-        encoding = next((name for name in self.bodies if name and name in accepted), None)
+        encoding = choose_encoding(request_headers.get(b"accept-encoding", b"").decode("latin-1"), self.bodies)
         body, headers = self.bodies[encoding]
         if request_headers.get(b"if-none-match", b"").decode("latin-1") == headers["etag"]:
             await send({"type": "http.response.start", "status": 304, "headers": self.raw_304[encoding]})
@@ -96,8 +125,7 @@ class Entry:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
     def response(self, request_headers: Headers, method: str) -> Response:
-        accepted = request_headers.get("accept-encoding", "")
-        encoding = next((name for name in self.bodies if name and name in accepted), None)
+        encoding = choose_encoding(request_headers.get("accept-encoding", ""), self.bodies)
         body, headers = self.bodies[encoding]
         if request_headers.get("if-none-match") == headers["etag"]:
             return NotModifiedResponse(Headers(headers))
@@ -157,8 +185,7 @@ class BundleFiles(StaticFiles):
         kind = mimetypes.guess_type(full_path)[0] or "application/octet-stream"
         encoding = None
         if variants and "range" not in request_headers:
-            accepted = request_headers.get("accept-encoding", "")
-            encoding = next((name for name in variants if name in accepted), None)
+            encoding = choose_encoding(request_headers.get("accept-encoding", ""), variants)
             if encoding:
                 full_path = variants[encoding]
                 stat_result = os.stat(full_path)

@@ -1,25 +1,28 @@
-/* Satchel's service worker. Built by `satchel build` with workbox-cli injectManifest:
- * the workbox manifest placeholder becomes the list of app-shell files (with revisions) and __WORKBOX_DIR__
- * the folder of the workbox runtime copied into the bundle, __SATCHEL_SW_DIR__ the folder of the
- * Satchel scripts it imports (named by their hash). Nothing is loaded from another origin.
+/* Satchel's service worker. Built by `satchel build` (builder/assets.py, builder/service_worker.py):
+ * esbuild bundles it with the parts of workbox it imports (from the pinned npm packages) into one
+ * minified sw.js, then workbox-cli injectManifest turns the manifest placeholder into the list of
+ * app-shell files. __SATCHEL_CORE__ becomes the script it shares with the page (idb, progress,
+ * packs; named by its hash, so the browser's HTTP cache gives it the page's copy), __SATCHEL_BUILD__
+ * the build's content hash. Nothing is loaded from another origin.
  *
  * Caches:
- *  - workbox precache: the app shell (styles, scripts, icons, manifests, offline pages);
+ *  - workbox precache: the app shell (style, scripts, the header's icon, the offline pages);
  *  - satchel-files and satchel-packs: the subjects the learner keeps on the device, written by the
  *    page and read here through theme/assets/satchel/packs.js;
- *  - satchel-visited: pages the learner opened while online, as a bonus when offline.
+ *  - satchel-visited: pages the learner opened while online, as a bonus when offline;
+ *  - satchel-languages-<build>: the script of each language the learner uses, kept when a page of it
+ *    asks (app.js): the precache holds none, so a first visit downloads only its own language's.
  */
-importScripts('__WORKBOX_DIR__/workbox-sw.js');
-// Sending progress to a school hub, the page's way (theme/assets/satchel/progress-sync.js).
-importScripts('__SATCHEL_SW_DIR__/idb.umd.js', '__SATCHEL_SW_DIR__/progress-model.js', '__SATCHEL_SW_DIR__/progress-identity.js',
-              '__SATCHEL_SW_DIR__/progress-sync.js');
-importScripts('__SATCHEL_SW_DIR__/packs.js');
-workbox.setConfig({ modulePathPrefix: '__WORKBOX_DIR__/', debug: false });
+import { cleanupOutdatedCaches, matchPrecache, precacheAndRoute } from 'workbox-precaching';
+import { registerRoute } from 'workbox-routing';
 
-const { precacheAndRoute, cleanupOutdatedCaches, matchPrecache } = workbox.precaching;
-const { registerRoute } = workbox.routing;
+// Sending progress to a school hub and serving kept subjects, the page's way (progress-sync.js, packs.js).
+importScripts('__SATCHEL_CORE__');
 
 const VISITED_CACHE = 'satchel-visited';
+const LANGUAGE_CACHE = 'satchel-languages-__SATCHEL_BUILD__';
+// What a page may ask to keep: a language's script (docs/security.md).
+const KEEPABLE = /^assets\/satchel\/lang\/[\w-]+\.[0-9a-f]{10}\.js$/;
 const scope = new URL(self.registration.scope);
 const packs = new SatchelPacks(scope.href);
 
@@ -27,16 +30,17 @@ precacheAndRoute(self.__WB_MANIFEST, { directoryIndex: 'index.html', ignoreURLPa
 cleanupOutdatedCaches();
 
 /** The language a URL belongs to: 'fr' for <scope>fr/..., '' for the default language. */
-async function languageOf(url) {
+const LANGUAGES = __SATCHEL_LANGUAGES__;  // the folders of the languages but the default one
+
+function languageOf(url) {
   const first = url.pathname.slice(scope.pathname.length).split('/')[0];
-  const manifest = await matchPrecache(`${first}/manifest.webmanifest`);
-  return manifest ? first : '';
+  return LANGUAGES.includes(first) ? first : '';
 }
 
 /* The offline page of the URL's language, answered at the URL the learner asked for: a <base>
  * makes its relative links (styles, home) resolve as they do at its own address. */
 async function offlinePage(url) {
-  const language = await languageOf(url);
+  const language = languageOf(url);
   const path = language ? `${language}/_offline/` : '_offline/';
   const page = await matchPrecache(`${path}index.html`);
   if (!page) return undefined;
@@ -91,6 +95,7 @@ self.addEventListener('activate', (event) => {
     await caches.delete(VISITED_CACHE); // pages of the previous version
     for (const name of await caches.keys()) {
       if (name.startsWith('satchel-lang-')) await caches.delete(name); // packs format 1
+      if (name.startsWith('satchel-languages-') && name !== LANGUAGE_CACHE) await caches.delete(name); // a previous version's
     }
     await self.clients.claim();
   })());
@@ -126,8 +131,10 @@ self.addEventListener('push', (event) => {
   const url = new URL(message.url || './', scope).href;
   const language = url.slice(scope.href.length).split('/')[0];
   event.waitUntil((async () => {
-    const manifest = await matchPrecache(`${language ? language + '/' : ''}manifest.webmanifest`);
-    const about = manifest ? await manifest.json() : {};
+    let about = {};
+    try {  // the browser's copy of the language's manifest, else the hub's
+      about = await (await fetch(new URL(`${LANGUAGES.includes(language) ? language + '/' : ''}manifest.webmanifest`, scope).href)).json();
+    } catch (error) { /* the notification goes without the language's name */ }
     await self.registration.showNotification(message.title || about.name || 'Satchel', {
       body: message.body || '',
       tag: message.tag || 'satchel',
@@ -153,7 +160,19 @@ self.addEventListener('notificationclick', (event) => {
   })());
 });
 
+/* Keep a language's script (sent by app.js on every page once the worker is active). Only this
+ * bundle's own language scripts are taken; the copy the page has just loaded usually comes from
+ * the browser's HTTP cache. */
+async function keepLanguage(urls) {
+  const cache = await caches.open(LANGUAGE_CACHE);
+  for (const url of Array.isArray(urls) ? urls.slice(0, 4) : []) {
+    if (typeof url !== 'string' || !url.startsWith(scope.href) || !KEEPABLE.test(url.slice(scope.href.length))) continue;
+    if (!(await cache.match(url))) await cache.add(url).catch(() => {});
+  }
+}
+
 self.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'SKIP_WAITING') self.skipWaiting();
   if (event.data && event.data.type === 'satchel-packs-changed') packs.forget();
+  if (event.data && event.data.type === 'satchel-keep-language') event.waitUntil(keepLanguage(event.data.urls));
 });

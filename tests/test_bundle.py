@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import brotli
 from PIL import Image
 
 from builder import ROOT
@@ -101,20 +102,75 @@ def test_pack_lists_cover_every_page_and_image_of_a_language_once_per_subject(de
     ar_pages = {p.parent.relative_to(demo_site).as_posix() + "/" for p in (demo_site / "ar").rglob("index.html") if "_offline" not in p.parts}
     assert ar_pages <= urls
     assert "ar/mathematics/fractions/fractions.svg" in by_part["mathematics"]
-    assert {"ar/", "satchel/search/ar/index.json"} <= by_part["_shared"]
+    shared = {"ar/", "satchel/search/ar/titles.json", "satchel/outline/ar.json", "assets/satchel/quiz.js",
+              "assets/satchel/search-language.js"}
+    assert shared <= by_part["_shared"], "what every subject of the language needs"
+    assert any(re.fullmatch(r"assets/satchel/lang/ar\.[0-9a-f]{10}\.js", url) for url in by_part["_shared"]), "its script"
     assert "satchel/search/ar/store/science.json" in by_part["science"]
     assert all(u.startswith("ar/science/") for u in by_part["science"] if u.endswith("/"))
     assert not any(u.startswith(("fr/", "mathematics/")) for u in urls), "a language's packs hold only its own files"
 
 
-def test_service_worker_precaches_the_shell_from_the_bundle(demo_site):
+def precache_of(site: Path) -> dict[str, str | None]:
+    """The service worker's precache manifest: URL -> revision (None: the name is the revision)."""
+    sw = (site / "sw.js").read_text(encoding="utf-8")
+    manifest = re.search(r'\[\{"revision".*?\}\]', sw).group(0)
+    return {entry["url"]: entry["revision"] for entry in json.loads(manifest)}
+
+
+def test_service_worker_precaches_only_the_app_shell(demo_site):
     sw = (demo_site / "sw.js").read_text(encoding="utf-8")
-    assert "importScripts('workbox-v" in sw and "self.__WB_MANIFEST" not in sw
-    precached = re.findall(r'"url":"([^"]+)"', sw) or re.findall(r'url:"([^"]+)"', sw)
-    assert "_offline/index.html" in precached and "ar/_offline/index.html" in precached
-    assert not any(url.endswith("index.html") and "_offline" not in url for url in precached), "lessons are not in the shell"
+    assert "self.__WB_MANIFEST" not in sw and "workbox-sw" not in sw, "one file: workbox is bundled in"
+    precached = precache_of(demo_site)
+    names = sorted(re.sub(r"\.[0-9a-f]{10}\.", ".<hash>.", url) for url in precached)
+    assert names == ["_offline/index.html", "ar/_offline/index.html", "assets/satchel/app.<hash>.js", "assets/satchel/core.<hash>.js",
+                     "assets/satchel/style.<hash>.css", "fr/_offline/index.html", "icons/icon-64.png", "satchel/version.json"], \
+        "no lesson, no language's script, no install icons"
+    for offline in ("_offline/index.html", "ar/_offline/index.html"):
+        assert "<script" not in (demo_site / offline).read_text(encoding="utf-8"), "offline pages are small: no scripts"
     assert all((demo_site / url).is_file() for url in precached)
-    assert (demo_site / sw.split("importScripts('")[1].split("'")[0]).is_file()
+    assert {url for url, revision in precached.items() if revision is None} == {u for u in precached if u.startswith("assets/")}, \
+        "files named by their hash are fetched as they are (the HTTP cache has the page's copy)"
+    core = re.search(r"importScripts\(\"([^\"]+)\"\)", sw).group(1)
+    assert core in precached and core.startswith("assets/satchel/core."), "the worker imports the page's own core bundle"
+
+
+def test_a_first_visit_downloads_at_most_40_kb(demo_site):
+    """The app shell (with every language's offline page), the home page and what it loads (its
+    language's script), brotli as the hub sends them, each file once."""
+    home = (demo_site / "index.html").read_text(encoding="utf-8")
+    # What Chromium loads of the app: scripts, the stylesheet, the icon and the manifest (not the
+    # apple-touch-icon, which only Safari asks for; not the authors' pictures, which are content).
+    loaded = set(re.findall(r'src="((?:assets|icons)/[^"]+)"', home)) | set(re.findall(r'<link rel="(?:stylesheet|icon|manifest)" href="([^"]+)"', home))
+    loaded |= set(precache_of(demo_site)) | {"sw.js"}
+    sizes = {url: len((demo_site / f"{url}.br").read_bytes() if (demo_site / f"{url}.br").is_file() else (demo_site / url).read_bytes())
+             for url in loaded}
+    total = sum(sizes.values()) + len((demo_site / "index.html.br").read_bytes())
+    assert total <= 40_000, sorted(sizes.items(), key=lambda item: -item[1])
+
+
+def test_a_lesson_page_is_its_content_plus_at_most_1536_bytes(demo_site):
+    """Settings, words and dialogs are in the language's script: a page carries its own content,
+    navigation and a few bytes of its own data."""
+    for code in ("", "ar/"):
+        html = (demo_site / f"{code}science/water-cycle/evaporation-and-condensation/index.html").read_text(encoding="utf-8")
+        content = re.search(r'<div lang="[^"]+" dir="[^"]+">(.*)<nav class="satchel-pager"', html, re.S).group(1)
+        page, own = len(brotli.compress(html.encode(), quality=11)), len(brotli.compress(content.encode(), quality=11))
+        assert page <= own + 1536, (code, page, own)
+        assert "<dialog" not in html and "satchel-config" not in html and "<svg" not in html
+
+
+def test_the_app_is_minified_bundles_and_no_loose_source(demo_site):
+    folder = demo_site / "assets" / "satchel"
+    shipped = sorted(p.name for p in folder.glob("*.js"))
+    assert [re.sub(r"\.[0-9a-f]{10}\.", ".<hash>.", n) for n in shipped] == ["app.<hash>.js", "core.<hash>.js", "quiz.js", "search-language.js", "search.js"]
+    for name in shipped:
+        text = (folder / name).read_text(encoding="utf-8")
+        assert "\n  " not in text and "/*" not in text, f"{name} is minified"
+    css = next(folder.glob("style.*.css")).read_text(encoding="utf-8")
+    assert ".md-search" not in css and ".md-tabs" not in css and ".md-footer" not in css, "material's unused rules are purged"
+    assert ".md-typeset .admonition" in css and ".satchel-card" in css and "[dir=rtl]" in css
+    assert not (demo_site / "assets" / "stylesheets").exists() and not (folder / "progress.js").exists()
 
 
 def test_a_lesson_page_carries_only_its_own_subject(demo_site):

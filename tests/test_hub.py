@@ -112,8 +112,10 @@ def test_headers_for_an_offline_app(hub, demo_site):
     assert body == (demo_site / "sw.js").read_bytes()
     status, headers, _ = hub.request("fr/manifest.webmanifest")
     assert headers["content-type"].startswith("application/manifest+json") and headers["cache-control"] == "no-cache"
-    runtime = next(demo_site.glob("workbox-v*/workbox-sw.js")).relative_to(demo_site).as_posix()
-    assert "immutable" in hub.request(runtime)[1]["cache-control"]
+    for hashed in [*demo_site.glob("assets/satchel/*.*.js"), *demo_site.glob("assets/satchel/style.*.css"),
+                   *demo_site.glob("assets/satchel/lang/*.js")]:  # named by their content: never change
+        assert "immutable" in hub.request(hashed.relative_to(demo_site).as_posix())[1]["cache-control"], hashed
+    assert hub.request("assets/satchel/search.js")[1]["cache-control"] == "no-cache", "a fixed name is revalidated"
 
     status, headers, _ = hub.request("ar/")
     assert status == 200 and headers["content-type"].startswith("text/html")
@@ -129,19 +131,23 @@ def test_headers_for_an_offline_app(hub, demo_site):
     assert hub.request("no/such/page/")[0] == 404
 
 
-def test_precompressed_files_are_sent_to_browsers_that_accept_them(demo_site, tmp_path):
-    site = tmp_path / "site"
-    import shutil
-    shutil.copytree(demo_site, site)
-    page = site / "index.html"
-    (site / "index.html.br").write_bytes(brotli.compress(page.read_bytes()))
-    running = Hub([site], tmp_path / "data")
+@pytest.mark.parametrize("accepted, sent", [
+    ("gzip, br", "br"), ("br", "br"), ("gzip", "gzip"), ("", None), ("identity", None), ("*", "br"),
+    ("gzip, deflate, br;q=0", "gzip"),  # br;q=0 means "not brotli", though the word is there
+    ("br;q=0.5, gzip;q=0.8", "gzip"), ("BR;Q=1, gzip;q=0.9", "br"), ("br;q=0, gzip;q=0", None), ("*;q=0", None),
+    ("gzip;q=0, *", "br"), ("br;q=nonsense, gzip", "gzip"), ("x-gzip", "gzip"),
+])
+def test_precompressed_files_are_sent_as_accept_encoding_asks(demo_site, tmp_path, accepted, sent):
+    """Every build writes .br and .gz copies; the hub picks one by the weights of Accept-Encoding."""
+    import gzip
+    page = demo_site / "index.html"
+    decode = {"br": brotli.decompress, "gzip": gzip.decompress, None: lambda body: body}[sent]
+    running = Hub([demo_site], tmp_path / "data")
     try:
-        status, headers, body = running.request("", headers={"accept-encoding": "gzip, br"})
-        assert headers["content-encoding"] == "br" and headers["vary"] == "Accept-Encoding"
-        assert brotli.decompress(body) == page.read_bytes()
-        status, headers, body = running.request("", headers={"accept-encoding": "gzip"})
-        assert "content-encoding" not in headers and body == page.read_bytes()
+        for attempt in range(2):  # read from disk, then answered from memory
+            status, headers, body = running.request("", headers={"accept-encoding": accepted})
+            assert status == 200 and headers.get("content-encoding") == sent, (attempt, headers)
+            assert headers["vary"] == "Accept-Encoding" and decode(body) == page.read_bytes()
     finally:
         running.stop()
 
@@ -412,14 +418,14 @@ def test_the_hub_serves_https_with_a_given_certificate(demo_site, tmp_path):
         process.wait(10)
 
 
-def test_the_build_writes_precompressed_copies_the_hub_sends(tmp_path):
+def test_every_build_writes_compressed_copies_the_hub_sends_unless_told_not_to(tmp_path):
     import gzip
 
     from builder import DEMO_CURRICULUM
     site = tmp_path / "site"
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(site), "--precompress"],
+    result = subprocess.run([sys.executable, "-m", "builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(site)],
                             capture_output=True, text=True)
-    assert result.returncode == 0 and "Precompressed" in result.stdout, result.stderr
+    assert result.returncode == 0 and "Compressed" in result.stdout, result.stderr
     page = site / "fr" / "index.html"
     assert brotli.decompress((site / "fr" / "index.html.br").read_bytes()) == page.read_bytes()
     assert gzip.decompress((site / "fr" / "index.html.gz").read_bytes()) == page.read_bytes()
@@ -435,3 +441,8 @@ def test_the_build_writes_precompressed_copies_the_hub_sends(tmp_path):
         assert headers["content-encoding"] == "gzip" and gzip.decompress(body) == page.read_bytes()
     finally:
         running.stop()
+    plain = tmp_path / "plain"
+    result = subprocess.run([sys.executable, "-m", "builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(plain), "--no-precompress"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "Compressed" not in result.stdout, result.stderr
+    assert not list(plain.rglob("*.br")) and not list(plain.rglob("*.gz"))

@@ -77,7 +77,8 @@ def snapshot(page) -> dict:
         const P = window.satchelProgress, M = window.satchelProgressModel;
         const profile = await P.currentProfile();
         const statements = await P.statementsOf(profile.id);
-        const outline = document.getElementById('satchel-outline');
+        const outline = document.querySelector('[data-satchel-guide]');
+        if (outline) await window.satchelPaint.guided();  // the guide may wait for the lesson list
         return {
             profile: profile, derived: M.derive(statements, 'satchel-demo'), summary: await P.summary(profile.id),
             lessons: [...new Set(statements.map(s => M.lessonOf('satchel-demo', s.object.id)))].sort(),

@@ -79,6 +79,10 @@
       var found = await states();
       var subjects = index.parts.filter(function (p) { return p.id !== SHARED; });
       var onDevice = subjects.filter(function (p) { return found[p.id] && found[p.id].installed; });
+      var installed = {};  // part -> sha256 of its installed list
+      Object.keys(found).forEach(function (id) { if (found[id].installed) installed[id] = found[id].installed.sha256; });
+      // What a download fetches: the subject, and the shared part while it is not on the device.
+      var cost = function (ids) { return SatchelPacks.cost(index, [SHARED].concat(ids), installed); };
       button.dataset.state = onDevice.length === subjects.length ? 'ready' : onDevice.length ? 'some' : '';
       fill(list, subjects.map(function (part) {
         var state = found[part.id] || {};
@@ -97,12 +101,14 @@
           action.dataset.action = 'remove';
         } else if (state.pending) {
           row.dataset.state = 'paused';
-          info.textContent = format(strings.partPaused, { size: humanSize(part.bytes) });
+          info.dataset.bytes = cost([part.id]);
+          info.textContent = format(strings.partPaused, { size: humanSize(cost([part.id])) });
           action.textContent = strings.resume;
           action.dataset.action = 'download';
         } else {
           row.dataset.state = 'absent';
-          info.textContent = humanSize(part.bytes);
+          info.dataset.bytes = cost([part.id]);
+          info.textContent = humanSize(cost([part.id]));
           action.textContent = strings.download;
           action.dataset.action = 'download';
         }
@@ -117,7 +123,8 @@
       var missing = subjects.filter(function (p) { return !(found[p.id] && found[p.id].installed); });
       all.hidden = !missing.length;
       all.disabled = !!busy;
-      all.textContent = format(strings.all, { size: humanSize(missing.reduce(function (s, p) { return s + p.bytes; }, 0)) });
+      all.dataset.bytes = cost(missing.map(function (p) { return p.id; }));
+      all.textContent = format(strings.all, { size: humanSize(Number(all.dataset.bytes)) });
       if (!busy && !status.dataset.sticky) {
         var free = await freeSpace();
         status.textContent = free === null ? '' : format(strings.free, { size: humanSize(free) });
@@ -254,10 +261,18 @@
     }, { once: true });
   }
 
+  /* The precache holds no language's script: the worker keeps this language's when a page of it
+   * asks (service_worker/sw.js, keepLanguage). */
+  function keepLanguage(registration) {
+    var script = document.querySelector('script[data-satchel-language]');
+    if (script && registration.active) registration.active.postMessage({ type: 'satchel-keep-language', urls: [script.src] });
+  }
+
   async function registerServiceWorker() {
     if (!('serviceWorker' in navigator)) return;
     var hadController = !!navigator.serviceWorker.controller;
     var registration = await navigator.serviceWorker.register(new URL('sw.js', root).href, { scope: root.href });
+    navigator.serviceWorker.ready.then(keepLanguage);
     navigator.serviceWorker.addEventListener('controllerchange', function () {
       if (hadController) location.reload();
     });

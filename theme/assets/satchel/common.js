@@ -12,6 +12,8 @@
   var page = document.getElementById('satchel-page');
   var config = window.satchelLanguage || { progress: {} };
   config.progress.lesson = (page ? JSON.parse(page.textContent) : {}).lesson || null;
+  // The app's dialogs (theme/dialogs.html), closed, before any other script looks for them.
+  if (config.dialogs && !document.querySelector('[data-satchel-profiles]')) document.body.insertAdjacentHTML('beforeend', config.dialogs);
   var UNITS = ['byte', 'kilobyte', 'megabyte', 'gigabyte'];
   var PLAIN_UNITS = ['B', 'kB', 'MB', 'GB'];
   var formatters = {};

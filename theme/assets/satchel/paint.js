@@ -17,17 +17,37 @@
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
   var CURRENT = 'satchel-profile-' + curriculum.id;
   var SHOWN = 'satchel-shown-' + curriculum.id;
-  var outlineNode = document.getElementById('satchel-outline');
-  var outline = outlineNode ? JSON.parse(outlineNode.textContent) : null;
+  /* The home page's guide (Continue, Next lesson) needs every lesson in order: the language's outline
+   * (satchel/outline/<code>.json, config.outline), fetched only for a learner with progress: with
+   * none, the guide the page was built with is the right one. The last guide shown is kept with the
+   * copy in localStorage, so a returning learner sees theirs before the outline arrives. */
+  var guideBox = document.querySelector('[data-satchel-guide]');
+  var outline = null;
+  var outlineLoading = null;
+  var built = guideBox && guideBox.querySelector('[data-satchel-next]');
+  var firstGuide = built ? { resume: null, finished: false, retired: [],
+                             next: built.hidden ? null : { url: built.href, title: built.querySelector('strong').textContent } } : null;
+  var lastGuide = null;
+  var painted = 0;  // which paint is the latest: an outline arriving late paints only the latest state
+  var guided = Promise.resolve();  // settled once the guide shows the latest state (or cannot yet)
 
   function done(state, id) {
     var l = M.own(state.lessons, id);
     return !!(l && l.completed);
   }
 
-  function paint(state) {
+  function paint(state, guide) {
     document.querySelectorAll('[data-satchel-lessons]').forEach(function (meter) {
-      var c = M.count(state, meter.dataset.satchelLessons.split(' '));
+      var ids = meter.dataset.satchelLessons;
+      if (ids === '+') {  // a subject's card on the home page: the lessons of its units' meters
+        ids = Array.from(meter.closest('.satchel-card').querySelectorAll('.satchel-units [data-satchel-lessons]'))
+          .map(function (unit) {
+            var within = unit.dataset.satchelIn || '';
+            return unit.dataset.satchelLessons.split(' ').map(function (id) { return within + id; }).join(' ');
+          }).join(' ');
+      }
+      var prefix = meter.dataset.satchelIn || '';
+      var c = M.count(state, ids.split(' ').map(function (id) { return prefix + id; }));
       meter.querySelector('progress').value = c.total ? c.done / c.total : 0;
       meter.querySelector('span').textContent = C.format(strings.count, c);
     });
@@ -49,12 +69,33 @@
       finish.querySelector('[data-satchel-finish-done]').hidden = !finished;
       finish.querySelector('[data-satchel-finish-quiz]').hidden = finished || !lesson.quiz;
     }
-    if (outline) paintGuide(state);
+    if (guideBox) paintGuideFor(state, guide);
   }
 
-  function paintGuide(state) {
-    var box = document.querySelector('[data-satchel-guide]');
-    var g = M.guide(state, outline);
+  /* The guide for `state`: at once when it can be known now (no progress, or the outline is here),
+   * else `meanwhile` (the one kept from last time) until the outline arrives. */
+  function paintGuideFor(state, meanwhile) {
+    var turn = ++painted;
+    guided = Promise.resolve();
+    if (!Object.keys(state.lessons).length) return paintGuide(firstGuide);
+    if (outline) return paintGuide(M.guide(state, outline));
+    if (meanwhile) paintGuide(meanwhile);
+    outlineLoading = outlineLoading || fetch(new URL(config.outline, root).href).then(function (response) {
+      if (!response.ok) throw new Error('outline: HTTP ' + response.status);
+      return response.json();
+    });
+    guided = outlineLoading.then(function (lessons) {
+      outline = lessons;
+      if (turn === painted) { paintGuide(M.guide(state, outline)); keep(); }
+    }).catch(function (error) {
+      outlineLoading = null;  // offline, or not on the device: the guide painted stays, next page tries again
+      console.warn('Satchel: the guide waits for the lesson list:', error);
+    });
+  }
+
+  function paintGuide(g) {
+    var box = guideBox;
+    lastGuide = { language: config.language, guide: g };
     function link(selector, target) {
       var a = box.querySelector(selector);
       a.hidden = !target;
@@ -83,12 +124,19 @@
 
   /* Paint what was read from IndexedDB, and keep the picture for the next page. The count of
    * statements painted is left on <html> (data-satchel-progress) for tests and benchmarks. */
+  var shown = null;
   function show(profile, state) {
     showProfile(profile);
     paint(state);
     document.documentElement.dataset.satchelProgress = String(state.count);
+    shown = { profile: profile, state: state };
+    keep();
+  }
+
+  function keep() {
+    if (!shown) return;
     try {
-      if (profile) localStorage.setItem(SHOWN, JSON.stringify({ profile: profile, state: state }));
+      if (shown.profile) localStorage.setItem(SHOWN, JSON.stringify({ profile: shown.profile, state: shown.state, guide: lastGuide }));
       else localStorage.removeItem(SHOWN);
     } catch (error) { /* a full disk: the next page paints a moment later, nothing is lost */ }
   }
@@ -96,10 +144,11 @@
   var kept = null;
   try { kept = JSON.parse(localStorage.getItem(SHOWN)); } catch (error) { kept = null; }
   if (kept && kept.profile && kept.state && kept.profile.id === localStorage.getItem(CURRENT)) {
-    try { showProfile(kept.profile); paint(kept.state); } catch (error) { console.warn('Satchel: progress shown late:', error); }
+    var keptGuide = kept.guide && kept.guide.language === config.language ? kept.guide.guide : null;
+    try { showProfile(kept.profile); paint(kept.state, keptGuide); } catch (error) { console.warn('Satchel: progress shown late:', error); }
   } else {
     showProfile(null);
   }
 
-  window.satchelPaint = { show: show, paint: paint };
+  window.satchelPaint = { show: show, paint: paint, guided: function () { return guided; } };
 }());

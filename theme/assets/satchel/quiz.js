@@ -6,7 +6,11 @@
   var common = window.satchelCommon;
   var config = window.satchelCommon.config;
   var strings = config.quiz;
-  var fold = window.satchelSearchLanguage.fold;
+  /* How search compares words (search-language.js, loaded before the app on a lesson with a quiz);
+   * lower case alone if it could not be loaded. */
+  function fold(text) {
+    return window.satchelSearchLanguage ? window.satchelSearchLanguage.fold(text) : String(text).toLowerCase();
+  }
 
   /* '2,5' and '٢٫٥' are 2.5; spaces are forgiven. */
   function parseNumber(text) {
