@@ -7,7 +7,8 @@ Per language, under satchel/search/<code>/:
                          any index has arrived (small, and unchanged by an edit of a lesson's text)
   index/<subject>.json   the serialised lunr index of one subject's pages (lunr.Index.load): an
                          edit re-downloads only its subject's shard
-  store/<subject>.json   title, trail (the titles of its subject and unit), URL and text of each
+  store/<subject>/<unit>.json (and store/<subject>.json for the subject's own page): title, trail
+                         (the titles of its subject and unit), URL and text of each
                          page, for results and their snippets
 A subject's index and store belong to that subject's pack; titles.json to the shared part.
 """
@@ -66,13 +67,20 @@ def finish_indexes(curriculum: Curriculum, jobs: dict[str, NodeJob], documents: 
     for code, docs in documents.items():
         stores: dict[str, dict] = {}
         for doc in docs:
-            stores.setdefault(doc["subject"], {})[doc["ref"]] = [doc["title"], doc["trail"], doc["url"], doc["body"]]
-        for subject, store in sorted(stores.items()):
-            path = site_dir / SEARCH_DIR / code / "store" / f"{subject}.json"
+            stores.setdefault(store_group(doc["ref"]), {})[doc["ref"]] = [doc["title"], doc["trail"], doc["url"], doc["body"]]
+        for group, store in sorted(stores.items()):
+            path = site_dir / SEARCH_DIR / code / "store" / f"{group}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(store, ensure_ascii=False, sort_keys=True, separators=(",", ":")), encoding="utf-8")
         write_titles(docs, site_dir / SEARCH_DIR / code / "titles.json")
     copy_lunr(curriculum, site_dir)
+
+
+def store_group(ref: str) -> str:
+    """The text store a page is in: its unit's ('science/water-cycle'), or a subject page's own
+    ('science'). Results fetch only the stores of the pages they show (at most ten units), not a
+    whole subject's text (search.js storeOf does the same)."""
+    return "/".join(ref.split("/")[:2])
 
 
 def write_titles(docs: list[dict], path: Path) -> None:
@@ -127,8 +135,10 @@ def language_files(code: str, site_dir: Path) -> list[str]:
 
 def file_subject(url: str) -> str | None:
     """The subject a file of language_files belongs to (its pack), or None for the shared part:
-    satchel/search/<code>/index/<subject>.json and store/<subject>.json are their subject's."""
+    satchel/search/<code>/index/<subject>.json and store/<subject>[/<unit>].json are their subject's."""
     parts = url.split("/")
     if url.startswith(SEARCH_DIR + "/") and len(parts) == 5 and parts[3] in ("index", "store"):
         return parts[4].removesuffix(".json")
+    if url.startswith(SEARCH_DIR + "/") and len(parts) == 6 and parts[3] == "store":  # store/<subject>/<unit>.json
+        return parts[4]
     return None

@@ -36,7 +36,7 @@ def words(text: str) -> list[str]:
 def rare_words(site: Path, code: str) -> dict[str, list[str]]:
     """For each lesson: its words that the fewest other pages use, rarest first."""
     store = {}
-    for shard in (site / "satchel" / "search" / code / "store").glob("*.json"):
+    for shard in (site / "satchel" / "search" / code / "store").rglob("*.json"):
         store.update(json.loads(shard.read_text(encoding="utf-8")))
     frequency = Counter(w.lower() for doc in store.values() for w in set(words(doc[3])))
     lessons = {}
@@ -205,8 +205,10 @@ def search_files(site: Path, code: str) -> dict[str, str]:
 
 def test_each_subject_has_its_own_shard_in_its_own_pack(demo_site):
     for code in ("en", "fr", "ar"):
-        assert set(search_files(demo_site, code)) == {"titles.json", "index/mathematics.json", "index/science.json",
-                                                      "store/mathematics.json", "store/science.json"}
+        assert set(search_files(demo_site, code)) == {
+            "titles.json", "index/mathematics.json", "index/science.json", "store/mathematics.json", "store/science.json",
+            "store/mathematics/fractions.json", "store/mathematics/fractions-in-life.json", "store/science/water-cycle.json",
+            "store/science/clean-water.json"}, "a shard per subject, a text store per unit (and the subject's own page)"
         parts = {}
         for part in ("_shared", "mathematics", "science"):
             listed = json.loads((demo_site / "satchel" / "packs" / code / f"{part}.json").read_text(encoding="utf-8"))
@@ -214,7 +216,8 @@ def test_each_subject_has_its_own_shard_in_its_own_pack(demo_site):
         folder = f"satchel/search/{code}/"
         assert parts["_shared"] == {folder + "titles.json"}
         for subject in ("mathematics", "science"):
-            assert parts[subject] == {f"{folder}index/{subject}.json", f"{folder}store/{subject}.json"}
+            assert parts[subject] == {f"{folder}{name}" for name in search_files(demo_site, code)
+                                      if name == f"index/{subject}.json" or name.startswith((f"store/{subject}.", f"store/{subject}/"))}
         shard = json.loads((demo_site / "satchel" / "search" / code / "index" / "science.json").read_text(encoding="utf-8"))
         assert shard["refs"] and all(ref.split("/")[0] == "science" for ref in shard["refs"])
 
@@ -228,7 +231,7 @@ def test_editing_one_lesson_changes_only_its_subjects_shard(demo_copy, tmp_path)
     after = tmp_path / "after"
     build(demo_copy, after, show_progress=False)
     old, new = search_files(before, "en"), search_files(after, "en")
-    assert {name for name in old if old[name] != new[name]} == {"index/science.json", "store/science.json"}
+    assert {name for name in old if old[name] != new[name]} == {"index/science.json", "store/science/water-cycle.json"}
     for code in ("fr", "ar"):
         assert search_files(before, code) == search_files(after, code)
 
@@ -264,4 +267,39 @@ def test_opening_search_fetches_the_titles_and_each_subjects_shard_once(search_p
     search_page("fr")
     assert ranks(search(page, "évaporation"), "science/water-cycle/evaporation-and-condensation", "fr")
     names = [url.split("/satchel/search/fr/")[1] for url in requested]
-    assert sorted(names) == ["index/mathematics.json", "index/science.json", "store/science.json", "titles.json"]
+    assert sorted(n for n in names if not n.startswith("store/")) == ["index/mathematics.json", "index/science.json", "titles.json"]
+    stores = [n for n in names if n.startswith("store/")]
+    assert "store/science/water-cycle.json" in stores and len(stores) == len(set(stores)), stores
+    assert all(n.count("/") == 2 or n == "store/science.json" for n in stores), "the units' texts, not whole subjects'"
+
+
+@pytest.mark.browser
+def test_a_returning_device_has_suggestions_ready_and_a_first_visit_fetches_no_search(demo_site, serve, browser):
+    """search.js and the title list are not in the app shell: a first visit fetches neither until
+    search is opened; a device that has been here before fetches them while the page is idle, so
+    opening search suggests without waiting for the network."""
+    from tests.conftest import WELCOMED
+    server = serve(demo_site)
+    for returning in (False, True):
+        context = browser.new_context(service_workers="block")
+        if returning:
+            context.add_init_script(WELCOMED)
+        page = context.new_page()
+        asked = []
+        page.on("request", lambda request: asked.append(request.url))
+        page.goto(server.url + "fr/")
+        page.wait_for_load_state("networkidle")
+        page.evaluate("new Promise(r => requestIdleCallback(() => setTimeout(r, 300)))")
+        early = [url for url in asked if "/satchel/search/" in url or url.endswith("/search.js")]
+        if not returning:
+            assert early == [], "a first visit downloads no search"
+            context.close()
+            continue
+        page.wait_for_function("window.satchelSearch !== undefined")
+        assert any(url.endswith("/satchel/search/fr/titles.json") for url in asked), early
+        before = len(asked)
+        page.click("[data-satchel-search-open]")
+        page.fill("[data-satchel-search] input", "évapor")
+        page.wait_for_selector("[data-satchel-search-results] li", timeout=10000)
+        assert not any(url.endswith(("titles.json", "/search.js")) for url in asked[before:]), "they were there already"
+        context.close()

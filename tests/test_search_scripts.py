@@ -91,7 +91,9 @@ def open_search(request, browser, server):
 
 
 def lesson_texts(site: Path, code: str) -> dict[str, str]:
-    store = json.loads((site / "satchel" / "search" / code / "store" / "computing.json").read_text(encoding="utf-8"))
+    store = {}
+    for part in (site / "satchel" / "search" / code / "store").rglob("*.json"):  # one per unit
+        store.update(json.loads(part.read_text(encoding="utf-8")))
     return {ref.rsplit("/", 1)[1]: doc[3] for ref, doc in store.items() if ref.count("/") == 2}
 
 

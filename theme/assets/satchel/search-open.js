@@ -1,24 +1,44 @@
-/* The search button: search.js loads the first time it is pressed (it comes with lunr and the
- * language's index in the language's shared part, not in the app shell every first visit downloads),
- * then opens the search box. */
+/* The search button. search.js is not in the app shell every first visit downloads: it comes with
+ * lunr and the language's index in the language's shared part, and loads the first time the button
+ * is pressed, then opens the search box. On a device that has been here before (a service worker
+ * answers the page, or a child was welcomed), it loads ahead instead, with the title list, once
+ * the page is idle: opening search then suggests at once, and a first visit pays nothing for it. */
 (function () {
   'use strict';
   var button = document.querySelector('[data-satchel-search-open]');
   if (!button) return;
   var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
-  function first() {
-    button.removeEventListener('click', first);
-    var script = document.createElement('script');
-    script.src = new URL('assets/satchel/search.js', root).href;
-    script.onload = function () { window.satchelSearch.open(); };
-    script.onerror = function () {  // offline and not on the device: say so, and try again next time
-      button.addEventListener('click', first);
+  var loading = null;
+
+  function loadSearch() {
+    if (!loading) {
+      loading = new Promise(function (resolve, reject) {
+        var script = document.createElement('script');
+        script.src = new URL('assets/satchel/search.js', root).href;
+        script.onload = resolve;
+        script.onerror = function () { script.remove(); loading = null; reject(new Error(script.src)); };
+        document.head.appendChild(script);
+      });
+    }
+    return loading;
+  }
+
+  button.addEventListener('click', function () {
+    loadSearch().then(function () { window.satchelSearch.open(); }, function () {
+      // offline, and search not on the device: say so (the next press tries again)
       var dialog = document.querySelector('[data-satchel-search]');
       dialog.querySelector('[data-satchel-search-status]').textContent = window.satchelCommon.config.search.strings.failed;
-      dialog.showModal();
-      script.remove();
-    };
-    document.head.appendChild(script);
+      if (!dialog.open) dialog.showModal();
+    });
+  });
+  var known = (navigator.serviceWorker && navigator.serviceWorker.controller) || (function () {
+    try { return localStorage.getItem('satchel-welcomed') !== null; } catch (error) { return false; }
+  }());
+  if (known && 'requestIdleCallback' in window) {
+    window.addEventListener('load', function () {
+      requestIdleCallback(function () {
+        loadSearch().then(function () { return window.satchelSearch.prefetch(); }).catch(function () {});
+      }, { timeout: 5000 });
+    });
   }
-  button.addEventListener('click', first);
 }());

@@ -53,25 +53,41 @@
     return window.satchelSearchLanguage ? window.satchelSearchLanguage.fold(text) : String(text).toLowerCase();
   }
 
-  function load() {
-    if (!loading) {
-      loading = (async function () {
-        // Everything downloads at once; the scripts run, then each shard is parsed and loaded in its own task.
+  /* The title list and the words' pipeline (search-language.js): enough for suggestions. Also
+   * fetched ahead, when the page is idle on a device that has the app (search-open.js), so that
+   * opening search shows suggestions at once. */
+  var titlesLoading = null;
+  function loadTitles() {
+    if (!titlesLoading) {
+      titlesLoading = (async function () {
         var titleData = fetchJson(settings.titles);
-        var texts = settings.subjects.map(function (subject) {
-          var text = fetchText(settings.folder + 'index/' + subject + '.json');
-          text.catch(function () {});  // handled below, in turn
-          return text;
-        });
         titleData.catch(function () {});
-        await Promise.all(settings.scripts.map(loadScript));
-        window.satchelSearchLanguage.install(window.lunr);
+        await loadScript(settings.scripts[settings.scripts.length - 1]);  // search-language.js
         var data = await titleData;
         titles = data.pages.map(function (page) {
           return { ref: page[0], title: page[1], url: page[2], trail: data.trails[page[3]], subject: page[0].split('/')[0],
                    words: titleWords(page[1]) };
         });
+      }());
+      titlesLoading.catch(function () { titlesLoading = null; });
+    }
+    return titlesLoading;
+  }
+
+  function load() {
+    if (!loading) {
+      loading = (async function () {
+        // Everything downloads at once; the scripts run, then each shard is parsed and loaded in its own task.
+        var texts = settings.subjects.map(function (subject) {
+          var text = fetchText(settings.folder + 'index/' + subject + '.json');
+          text.catch(function () {});  // handled below, in turn
+          return text;
+        });
+        var scripts = Promise.all(settings.scripts.map(loadScript));
+        await loadTitles();
         if (input.value.trim()) search();
+        await scripts;
+        window.satchelSearchLanguage.install(window.lunr);
         for (var i = 0; i < texts.length; i++) {
           var subject = settings.subjects[i];
           try {
@@ -92,12 +108,12 @@
     return loading;
   }
 
-  function store(subject) {
-    if (!stores[subject]) {
-      stores[subject] = fetchJson(settings.folder + 'store/' + subject + '.json');
-      stores[subject].catch(function () { delete stores[subject]; });
+  function store(group) {
+    if (!stores[group]) {
+      stores[group] = fetchJson(settings.folder + 'store/' + group + '.json');
+      stores[group].catch(function () { delete stores[group]; });
     }
-    return stores[subject];
+    return stores[group];
   }
 
   /* The pages whose title has every word of the query at the start of one of its words (anywhere,
@@ -294,9 +310,10 @@
     try {
       var results = query(text);
       if (!results.length) return nothing(text);
-      var subjects = Array.from(new Set(results.map(function (r) { return r.id.split('/')[0]; })));
-      // Offline, a subject not kept on the device has no text store: its results are left out.
-      var loaded = await Promise.all(subjects.map(function (subject) { return store(subject).catch(function () { return {}; }); }));
+      // The text of the pages shown: their units' stores (builder/search.py store_group). Offline, a
+      // subject not kept on the device has no text store: its results are left out.
+      var groups = Array.from(new Set(results.map(function (r) { return r.id.split('/').slice(0, 2).join('/'); })));
+      var loaded = await Promise.all(groups.map(function (group) { return store(group).catch(function () { return {}; }); }));
       if (ticket !== latest) return;
       var docs = Object.assign.apply(null, [{}].concat(loaded));
       results = results.filter(function (result) { return docs[result.id]; });
@@ -324,14 +341,13 @@
   function finished() { dialog.dispatchEvent(new CustomEvent('satchel:results')); }
 
   function open() {
-    dialog.showModal();
+    if (!dialog.open) dialog.showModal();
     input.focus();
     say(strings.hint);
     load().catch(function () { say(strings.failed); });
     if (input.value.trim()) search();
   }
-  document.querySelector('[data-satchel-search-open]').addEventListener('click', open);
-  window.satchelSearch = { open: open };
+  window.satchelSearch = { open: open, prefetch: loadTitles };  // the button is search-open.js's
   dialog.querySelector('[data-satchel-search-close]').addEventListener('click', function () { dialog.close(); });
   input.addEventListener('input', search);
   /* Arrow keys move between the search box and the results. */
