@@ -96,3 +96,25 @@ def test_offline_a_visited_language_keeps_working_after_its_subject_is_kept(demo
     page.click("[data-satchel-profile-open]")
     page.wait_for_selector("[data-satchel-profiles][open]")
     assert errors == []
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_the_header_icons_from_the_stylesheet_are_drawn(demo_site, serve, browser, width):
+    """The header's icons are CSS masks now (one copy in the stylesheet, not in every page): each
+    is drawn, at a size, in the header's colour, on a phone and on a desktop."""
+    from tests.conftest import WELCOMED
+    server = serve(demo_site)
+    context = browser.new_context(viewport={"width": width, "height": 740}, service_workers="block")
+    context.add_init_script(WELCOMED)
+    page = context.new_page()
+    page.goto(server.url + "ar/mathematics/fractions/")
+    icons = page.eval_on_selector_all("header .satchel-icon", """icons => icons.map(i => {
+        const r = i.getBoundingClientRect(), s = getComputedStyle(i);
+        return {name: i.className, width: r.width, height: r.height, mask: s.webkitMaskImage || s.maskImage, colour: s.backgroundColor};
+    })""")
+    context.close()
+    assert len(icons) == 4, icons
+    for icon in icons:
+        assert icon["width"] >= 16 and icon["height"] >= 16, icon
+        assert icon["mask"].startswith('url("data:image/svg+xml'), icon
+        assert icon["colour"] not in ("rgba(0, 0, 0, 0)", "transparent"), icon
