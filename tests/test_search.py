@@ -286,7 +286,7 @@ def test_a_returning_device_has_suggestions_ready_and_a_first_visit_fetches_no_s
             context.add_init_script(WELCOMED)
         page = context.new_page()
         asked = []
-        page.on("request", lambda request: asked.append(request.url))
+        page.on("request", lambda request, seen=asked: seen.append(request.url))
         page.goto(server.url + "fr/")
         page.wait_for_load_state("networkidle")
         page.evaluate("new Promise(r => requestIdleCallback(() => setTimeout(r, 300)))")
