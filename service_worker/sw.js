@@ -175,4 +175,5 @@ self.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'SKIP_WAITING') self.skipWaiting();
   if (event.data && event.data.type === 'satchel-packs-changed') packs.forget();
   if (event.data && event.data.type === 'satchel-keep-language') event.waitUntil(keepLanguage(event.data.urls));
+  if (event.data && event.data.type === 'satchel-claim') event.waitUntil(self.clients.claim());
 });

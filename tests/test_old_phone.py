@@ -198,7 +198,7 @@ def test_the_profiles_dialog_lists_adds_and_switches_learners(site, serve, phone
 
 
 def test_search_finds_a_word_and_a_result_opens_its_lesson(site, serve, phones):
-    stored = "".join(p.read_text(encoding="utf-8") for p in (site / "satchel" / "search" / "en" / "store").glob("*.json"))
+    stored = "".join(p.read_text(encoding="utf-8") for p in (site / "satchel" / "search" / "en" / "store").rglob("*.json"))
     assert SEARCH_WORD in stored
     server = serve(site)
     page, problems = watched_page(phones())

@@ -272,7 +272,11 @@
     if (!('serviceWorker' in navigator)) return;
     var hadController = !!navigator.serviceWorker.controller;
     var registration = await navigator.serviceWorker.register(new URL('sw.js', root).href, { scope: root.href });
-    navigator.serviceWorker.ready.then(keepLanguage);
+    navigator.serviceWorker.ready.then(function (ready) {
+      keepLanguage(ready);
+      // A page opened while the first worker was activating can miss its claim: ask again.
+      if (!navigator.serviceWorker.controller && ready.active) ready.active.postMessage({ type: 'satchel-claim' });
+    });
     navigator.serviceWorker.addEventListener('controllerchange', function () {
       if (hadController) location.reload();
     });

@@ -24,7 +24,9 @@
   }
 
   button.addEventListener('click', function () {
-    loadSearch().then(function () { window.satchelSearch.open(); }, function () {
+    loadSearch().then(function () {
+      if (window.satchelSearch) window.satchelSearch.open();
+    }, function () {
       // offline, and search not on the device: say so (the next press tries again)
       var dialog = document.querySelector('[data-satchel-search]');
       dialog.querySelector('[data-satchel-search-status]').textContent = window.satchelCommon.config.search.strings.failed;
@@ -37,7 +39,7 @@
   if (known && 'requestIdleCallback' in window) {
     window.addEventListener('load', function () {
       requestIdleCallback(function () {
-        loadSearch().then(function () { return window.satchelSearch.prefetch(); }).catch(function () {});
+        loadSearch().then(function () { return window.satchelSearch && window.satchelSearch.prefetch(); }).catch(function () {});
       }, { timeout: 5000 });
     });
   }

@@ -8,9 +8,13 @@
 (function () {
   'use strict';
 
+  // Loaded ahead while the page is idle, it may arrive as the learner leaves: a page being torn
+  // down has no search box to drive.
+  var rootMeta = document.querySelector('meta[name="satchel-root"]');
+  if (!rootMeta || !document.querySelector('[data-satchel-search]') || !window.satchelCommon) return;
   var common = window.satchelCommon;
   var fill = common.fill;
-  var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
+  var root = new URL(rootMeta.content, location.href);
   var config = window.satchelCommon.config;
   var code = config.language;
   var settings = config.search;
