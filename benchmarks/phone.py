@@ -34,19 +34,19 @@ import asyncio
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.test_hub import Hub  # noqa: E402  (`satchel hub` in a process of its own, as the tests run it)
 
 DEMO = ROOT / "curricula" / "demo"
 CHROMIUM = os.environ.get("SATCHEL_CHROMIUM", "/usr/bin/chromium")
@@ -56,12 +56,6 @@ FIRST_PAINT_GOAL_MS = 2500
 SLICE = 1460  # bytes sent at once on the shared link: about one TCP segment, so connections interleave
 RUN_SECONDS = 300
 METRICS = ("first_paint_ms", "first_contentful_paint_ms", "sw_ready_ms", "precached_ms", "bytes", "bytes_down", "bytes_up", "requests")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def build_variants() -> list[tuple[str, list[str], bool]]:
@@ -87,38 +81,6 @@ def precache_urls(site: Path) -> list[str]:
     """The URLs of the precache manifest that workbox-cli wrote into sw.js."""
     sw = (site / "sw.js").read_text(encoding="utf-8")
     return sorted(set(re.findall(r'"url":\s*"([^"]+)"', sw)))
-
-
-class Hub:
-    """`satchel hub SITE` of this checkout in a process of its own, on loopback, once /api/health answers."""
-
-    def __init__(self, site: Path, data: Path):
-        command = [sys.executable, "-m", "builder.cli", "hub"]
-        subprocess.run([*command, "init", "--data", str(data)], check=True, capture_output=True, cwd=ROOT)
-        self.port = free_port()
-        self.log = data / "hub.log"
-        with self.log.open("w") as output:
-            self.process = subprocess.Popen([*command, str(site), "--data", str(data), "--host", "127.0.0.1", "--port", str(self.port)],
-                                            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=1)
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise SystemExit(f"the hub did not start:\n{self.log.read_text()}") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 class Link:
@@ -302,8 +264,9 @@ def main() -> None:
         servers = []
         try:
             for n, variant in enumerate(variants):
-                hub = Hub(variant["site"], tmp / f"data-{n}")
-                servers.append(hub)
+                log = (tmp / f"hub-{n}.log").open("w")  # the hub's log, not a pipe nobody reads
+                hub = Hub([variant["site"]], tmp / f"data-{n}", stdout=log, stderr=subprocess.STDOUT)
+                servers.append((hub, log))
                 variant["proxy"] = ThrottlingProxy(hub.port, args.kbps, args.latency)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -317,8 +280,9 @@ def main() -> None:
             for variant in variants:
                 if "proxy" in variant:
                     variant["proxy"].stop()
-            for hub in servers:
+            for hub, log in servers:
                 hub.stop()
+                log.close()
 
     result = {"curriculum": described, "cpu_slowdown": args.cpu, "kbps": args.kbps, "latency_ms": args.latency, "runs": args.runs,
               "first_paint_goal_ms": FIRST_PAINT_GOAL_MS, "builds": {}}
