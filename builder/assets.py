@@ -189,13 +189,7 @@ def _source(name: str) -> str:
 
 def _words(curriculum: Curriculum) -> set[str]:
     """Every word of the curriculum's Markdown: the class names its authors wrote are among them."""
-    docs = list(curriculum.homes.values())
-    for node in curriculum.nodes():
-        docs.extend(node.docs.values())
-    words: set[str] = set()
-    for doc in docs:
-        words.update(WORD_RE.findall(doc.body))
-    return words
+    return {word for doc in curriculum.documents() for word in WORD_RE.findall(doc.body)}
 
 
 def _extension_sample() -> str:

@@ -156,6 +156,10 @@ class Curriculum:
     def nodes(self) -> list[Node]:
         return list(self._index().values())
 
+    def documents(self) -> list[Document]:
+        """Every Markdown file read: the languages' homes, then each node's file in each language."""
+        return [*self.homes.values(), *(doc for node in self.nodes() for doc in node.docs.values())]
+
     def node(self, node_id: str) -> Node | None:
         return self._index().get(node_id)
 

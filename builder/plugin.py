@@ -99,10 +99,7 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
 
     def _documents(self) -> dict:
         if self._docs_by_path is None:
-            docs = {str(doc.path): doc for doc in self.curriculum.homes.values()}
-            for node in self.curriculum.nodes():
-                docs.update((str(doc.path), doc) for doc in node.docs.values())
-            self._docs_by_path = docs
+            self._docs_by_path = {str(doc.path): doc for doc in self.curriculum.documents()}
         return self._docs_by_path
 
     def on_page_markdown(self, markdown, page, config, files):
