@@ -120,8 +120,6 @@ class Assets:
     def write(self, site_dir: Path) -> None:
         """Put the files in the bundle, and take out the theme's unbundled sources mkdocs copied."""
         target = Path(site_dir) / OUT_DIR
-        for old in [*target.glob("core.*.js"), *target.glob("app.*.js"), *target.glob("style.*.css")]:
-            old.unlink()
         for name in BUNDLED:
             (target / name).unlink(missing_ok=True)
         for url in self.urls.values():
@@ -160,7 +158,7 @@ def make(curriculum: Curriculum, material_css: Path, colours_css: str) -> Assets
     urls = {}
     for name in STANDALONE:
         (out / f"{name}.js").rename(folder / f"{name}.js")
-    for name, ext in (("core", "js"), ("app", "js"), ("style", "css")):
+    for name, ext in [*((key, "js") for key in HASHED_SCRIPTS), ("style", "css")]:
         data = (out / f"{name}.{ext}").read_bytes()
         hashed = f"{name}.{hashlib.sha256(data).hexdigest()[:10]}.{ext}"
         (out / f"{name}.{ext}").rename(folder / hashed)

@@ -93,13 +93,14 @@ def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs
     _json(site_dir / SATCHEL_DIR / "curriculum.json", describe(curriculum))
     write_progress_files(site_dir)
     pages = {lang.code: page_entries(curriculum, pack_files[lang.code], site_dir) for lang in curriculum.languages}
-    for code, entries in pages.items():  # with the language's shared part: the home's lesson list, the quiz script
+    for code, entries in pages.items():  # with the language's shared part: the home's lesson list, the on-demand scripts, its script
         entries.append(_write_outline(curriculum, code, site_dir))
         for url in (*ON_DEMAND, language_scripts[code].url):
             entries.append({"url": url, "bytes": (site_dir / url).stat().st_size, "sha256": _sha256(site_dir / url), "subject": None})
-    _json(site_dir / SATCHEL_DIR / "version.json", {"curriculum": curriculum.id, "version": curriculum.version,
-                                                     "content": _content_hash(pages, search_documents)})
-    worker = service_worker.start(site_dir, assets.worker, assets.urls["core"])
+    content = _content_hash(pages, search_documents)
+    _json(site_dir / SATCHEL_DIR / "version.json", {"curriculum": curriculum.id, "version": curriculum.version, "content": content})
+    folders = [lang.code for lang in curriculum.languages if language_prefix(curriculum, lang.code)]
+    worker = service_worker.start(site_dir, assets.worker, assets.urls["core"], content, folders)
     search.finish_indexes(curriculum, search_jobs, search_documents, site_dir)
     for language in curriculum.languages:
         write_packs(curriculum, language.code, pages[language.code], site_dir)

@@ -18,9 +18,9 @@ SHELL_PATTERNS = [
     "assets/satchel/core.*.js",
     "assets/satchel/app.*.js",
     "assets/satchel/style.*.css",
-    "icons/icon-64.png",
+    "icons/icon-64.png",  # the header's; the install icons are the browser's to fetch
     "_offline/index.html",  # small: no scripts (theme/base.html), one per language
-    "*/_offline/index.html",  # the header's; the install icons are the browser's to fetch
+    "*/_offline/index.html",
     "satchel/version.json",
 ]
 
@@ -31,18 +31,16 @@ SHELL_PATTERNS = [
 HASHED = r"\.[0-9a-f]{10}\.(?:js|css)$"
 
 
-def start(site_dir: Path, worker: str, core_script: str) -> NodeJob:
+def start(site_dir: Path, worker: str, core_script: str, build: str, folders: list[str]) -> NodeJob:
     """Start injecting the app shell's precache manifest into `worker` (the bundled sw.js).
-    `core_script` is the bundle the service worker shares with the page (builder/assets.py)."""
+    `core_script` is the bundle the service worker shares with the page (builder/assets.py), `build`
+    the build's content hash, `folders` those of the languages but the default one."""
     home = ensure_node_env()
     cli = home / "node_modules" / "workbox-cli" / "build" / "bin.js"
     tmp = Path(tempfile.mkdtemp(prefix="satchel-sw-"))
     source = tmp / "sw.js"
-    build = json.loads((site_dir / "satchel" / "version.json").read_text(encoding="utf-8"))["content"]
-    about = json.loads((site_dir / "satchel" / "curriculum.json").read_text(encoding="utf-8"))
-    folders = json.dumps(sorted(lang["code"] for lang in about["languages"] if not lang["default"]))
     source.write_text(worker.replace("__SATCHEL_CORE__", core_script).replace("__SATCHEL_BUILD__", build)
-                      .replace("__SATCHEL_LANGUAGES__", folders), encoding="utf-8")
+                      .replace("__SATCHEL_LANGUAGES__", json.dumps(sorted(folders))), encoding="utf-8")
     config = tmp / "workbox-config.cjs"
     settings = json.dumps({
         "globDirectory": str(site_dir),
