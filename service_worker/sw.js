@@ -128,12 +128,13 @@ self.addEventListener('push', (event) => {
   } catch (error) {
     message = { body: event.data.text() };
   }
-  const url = new URL(message.url || './', scope).href;
-  const language = url.slice(scope.href.length).split('/')[0];
+  const target = new URL(message.url || './', scope);
+  const url = target.href;
+  const language = languageOf(target);
   event.waitUntil((async () => {
     let about = {};
     try {  // the browser's copy of the language's manifest, else the hub's
-      about = await (await fetch(new URL(`${LANGUAGES.includes(language) ? language + '/' : ''}manifest.webmanifest`, scope).href)).json();
+      about = await (await fetch(new URL(`${language ? language + '/' : ''}manifest.webmanifest`, scope).href)).json();
     } catch (error) { /* the notification goes without the language's name */ }
     await self.registration.showNotification(message.title || about.name || 'Satchel', {
       body: message.body || '',

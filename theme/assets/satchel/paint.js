@@ -36,18 +36,20 @@
     return !!(l && l.completed);
   }
 
+  /* A meter's lesson ids (theme/_meter.html): what they all start with (data-satchel-in) and the
+   * rest of each, or "+", the lessons of the unit meters below it in its card. */
+  function meterIds(meter) {
+    if (meter.dataset.satchelLessons === '+') {
+      var units = meter.closest('.satchel-card').querySelectorAll('.satchel-units [data-satchel-lessons]');
+      return [].concat.apply([], Array.from(units).map(meterIds));
+    }
+    var prefix = meter.dataset.satchelIn || '';
+    return meter.dataset.satchelLessons.split(' ').map(function (id) { return prefix + id; });
+  }
+
   function paint(state, guide) {
     document.querySelectorAll('[data-satchel-lessons]').forEach(function (meter) {
-      var ids = meter.dataset.satchelLessons;
-      if (ids === '+') {  // a subject's card on the home page: the lessons of its units' meters
-        ids = Array.from(meter.closest('.satchel-card').querySelectorAll('.satchel-units [data-satchel-lessons]'))
-          .map(function (unit) {
-            var within = unit.dataset.satchelIn || '';
-            return unit.dataset.satchelLessons.split(' ').map(function (id) { return within + id; }).join(' ');
-          }).join(' ');
-      }
-      var prefix = meter.dataset.satchelIn || '';
-      var c = M.count(state, ids.split(' ').map(function (id) { return prefix + id; }));
+      var c = M.count(state, meterIds(meter));
       meter.querySelector('progress').value = c.total ? c.done / c.total : 0;
       meter.querySelector('span').textContent = C.format(strings.count, c);
     });
