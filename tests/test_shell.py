@@ -9,6 +9,8 @@ from collections import Counter
 
 import pytest
 
+from tests.test_packs import open_page
+
 pytestmark = pytest.mark.browser
 
 KEPT = """async () => {
@@ -23,18 +25,21 @@ PRECACHED = """async () => {
 }"""
 
 
+def served_copy(demo_site, serve, tmp_path):
+    """A copy of the demo's bundle (a test may add to it) and the server serving it."""
+    site = tmp_path / "site"
+    shutil.copytree(demo_site, site)
+    return site, serve(site)
+
+
 def wait_until_kept(page, count: int) -> list[str]:
     page.wait_for_function(f"({KEPT})().then((urls) => urls.length >= {count})", timeout=20000)
     return page.evaluate(KEPT)
 
 
 def test_a_first_visit_downloads_each_file_of_the_shell_once(demo_site, serve, context, tmp_path):
-    site = tmp_path / "site"
-    shutil.copytree(demo_site, site)
-    server = serve(site)
-    page = context.new_page()
-    page.goto(server.url + "fr/")
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    site, server = served_copy(demo_site, serve, tmp_path)
+    page = open_page(context, server.url + "fr/")
     page.wait_for_function(f"({PRECACHED})().then((urls) => urls.length >= 8)", timeout=20000)
     kept = wait_until_kept(page, 1)
     assert len(kept) == 1 and re.search(r"/assets/satchel/lang/fr\.[0-9a-f]{10}\.js$", kept[0]), kept
@@ -51,13 +56,9 @@ def test_a_first_visit_downloads_each_file_of_the_shell_once(demo_site, serve, c
 
 
 def test_the_worker_keeps_only_a_language_s_own_files(demo_site, serve, context, tmp_path):
-    site = tmp_path / "site"
-    shutil.copytree(demo_site, site)
+    site, server = served_copy(demo_site, serve, tmp_path)
     (site / "secret.txt").write_text("not for the cache", encoding="utf-8")
-    server = serve(site)
-    page = context.new_page()
-    page.goto(server.url)
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    page = open_page(context, server.url)
     wait_until_kept(page, 1)
     ar = next((site / "assets" / "satchel" / "lang").glob("ar.*.js")).relative_to(site).as_posix()
     hostile = ["https://example.org/assets/satchel/lang/ar.0123456789.js", server.url + "secret.txt", server.url + "sw.js",
@@ -75,9 +76,7 @@ def test_the_worker_keeps_only_a_language_s_own_files(demo_site, serve, context,
 def test_offline_a_visited_language_keeps_working_after_its_subject_is_kept(demo_site, serve, context, tmp_path):
     """A page of a subject kept on the device, offline: its language's script is there (kept by the
     worker, and in the language's shared pack), so the app runs: dialogs, profiles, no error."""
-    site = tmp_path / "site"
-    shutil.copytree(demo_site, site)
-    server = serve(site)
+    _, server = served_copy(demo_site, serve, tmp_path)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
