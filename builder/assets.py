@@ -49,14 +49,15 @@ SCRIPTS = {
     "core": ["idb", "progress-model.js", "progress-identity.js", "progress-sync.js", "packs.js"],
     "app": ["common.js", "paint.js", "search-open.js", "app.js", "progress.js"],
     # Not in the shell, minified under their own names: search.js when search is first opened
-    # (search-open.js), then search-language.js with lunr; a lesson with a quiz loads
-    # search-language.js and quiz.js after the app. They go with each language's shared part
-    # (builder/bundle.py), which a device keeps with any of the language's subjects.
+    # (search-open.js), which starts search-worker.js, which loads lunr and search-language.js; a
+    # lesson with a quiz loads search-language.js and quiz.js after the app. They go with each
+    # language's shared part (builder/bundle.py), which a device keeps with any of its subjects.
     "search": ["search.js"],
+    "search-worker": ["search-worker.js"],
     "search-language": ["search-language.js"],
     "quiz": ["quiz.js"],
 }
-STANDALONE = ("search", "search-language", "quiz")
+STANDALONE = ("search", "search-worker", "search-language", "quiz")
 HASHED_SCRIPTS = ("core", "app")
 # The theme's sources that end up in a bundle: left out of the bundle folder.
 BUNDLED = {name for key in HASHED_SCRIPTS for name in SCRIPTS[key]} - {"idb"} | {"satchel.css"}

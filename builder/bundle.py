@@ -16,7 +16,7 @@ from .pages import HOME, OFFLINE_SLUG, LanguageScript, PageContext, language_pre
 from .progress import write_progress_files
 
 # Loaded when needed (builder/assets.py STANDALONE): with the language's shared part.
-ON_DEMAND = ("assets/satchel/quiz.js", "assets/satchel/search.js")
+ON_DEMAND = ("assets/satchel/quiz.js", "assets/satchel/search.js", "assets/satchel/search-worker.js")
 PACK_FORMAT = 2  # 2: one list per subject, and an index of them per language
 SATCHEL_DIR = "satchel"  # bundle files that are Satchel's own: packs, version, curriculum.json
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 from .curriculum import Curriculum, Lesson, Node, Page, Subject, Unit
-from .search import LANGUAGE_SCRIPT, SEARCH_DIR, vendor_files
+from .search import LANGUAGE_SCRIPT, SEARCH_DIR, WORKER_SCRIPT, vendor_files
 from .strings import render, ui_strings
 
 HOME = "home"
@@ -112,11 +112,12 @@ class PageContext:
 
     @property
     def search(self) -> dict:
-        """What search.js needs: the scripts to load, this language's title list, its subjects (each
-        with a shard of the index and a store of texts, in index/ and store/ under `folder`)."""
+        """What search.js and its worker need: the worker, the scripts it loads, this language's title
+        list, its subjects (each with a shard of the index and a store of texts, in index/ and store/
+        under `folder`)."""
         keys = ("hint", "none", "found", "failed")
         folder = f"{SEARCH_DIR}/{self.code}/"
-        return {"scripts": [*vendor_files(self.code), LANGUAGE_SCRIPT], "titles": f"{folder}titles.json", "folder": folder,
+        return {"worker": WORKER_SCRIPT, "scripts": [*vendor_files(self.code), LANGUAGE_SCRIPT], "titles": f"{folder}titles.json", "folder": folder,
                 "subjects": [subject.id for subject in self.curriculum.subjects],
                 "strings": {key: self.spec(f"search_{key}") for key in keys}}
 

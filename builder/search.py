@@ -30,6 +30,7 @@ SEARCH_DIR = "satchel/search"
 VENDOR_DIR = "assets/satchel/vendor"
 BUILD_SCRIPT = ROOT / "builder" / "js" / "build-search-index.js"
 LANGUAGE_SCRIPT = "assets/satchel/search-language.js"
+WORKER_SCRIPT = "assets/satchel/search-worker.js"  # search.js starts it; in builder/bundle.py ON_DEMAND
 
 INLINE_TAG_RE = re.compile(r"</?(?:a|abbr|b|code|em|i|kbd|mark|small|span|strong|sub|sup|u)\b[^>]*>", re.I)
 TAG_RE = re.compile(r"<[^>]+>")
@@ -79,7 +80,7 @@ def finish_indexes(curriculum: Curriculum, jobs: dict[str, NodeJob], documents: 
 def store_group(ref: str) -> str:
     """The text store a page is in: its unit's ('science/water-cycle'), or a subject page's own
     ('science'). Results fetch only the stores of the pages they show (at most ten units), not a
-    whole subject's text (search.js storeOf does the same)."""
+    whole subject's text (search-worker.js store() asks for the same groups)."""
     return "/".join(ref.split("/")[:2])
 
 
@@ -130,7 +131,7 @@ def language_files(code: str, site_dir: Path) -> list[str]:
     """What a device needs to search a language offline, relative to the bundle root."""
     folder = site_dir / SEARCH_DIR / code
     files = [p.relative_to(site_dir).as_posix() for p in sorted(folder.rglob("*.json"))]
-    return files + vendor_files(code) + [LANGUAGE_SCRIPT]  # search.js loads it on demand: not in the page's bundle
+    return files + vendor_files(code) + [LANGUAGE_SCRIPT]  # search-worker.js loads it on demand: not in the page's bundle
 
 
 def file_subject(url: str) -> str | None:

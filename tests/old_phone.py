@@ -4,7 +4,9 @@ built with one lesson without a quiz; and the steps a learner takes (tests/test_
 tests/test_learner_a11y.py share them).
 
 The service worker runs in a global of its own, which an init script does not reach: es-check
-(tests/audit.py) holds its syntax to the floor instead. CSS needs nothing at run time.
+(tests/audit.py) holds its syntax to the floor instead. Search's worker (search-worker.js) gets the
+same removals at the top of its script, as the network gives it to the page. CSS needs nothing at
+run time.
 """
 
 from __future__ import annotations
@@ -69,7 +71,20 @@ def old_phone_context(browser, **kwargs):
     keyword arguments go to browser.new_context and win over these."""
     context = browser.new_context(**{**PHONE, **kwargs})
     context.add_init_script(OLD_PHONE_SCRIPT)
+    prepend_to_search_worker(context, OLD_PHONE_SCRIPT)
     return context
+
+
+def prepend_to_search_worker(context, script: str, seen: list | None = None) -> None:
+    """Run `script` first in search's worker (search-worker.js, as it comes from the network),
+    which init scripts don't reach; each URL so served goes to `seen`."""
+    def serve(route):
+        response = route.fetch()
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-encoding", "content-length")}
+        route.fulfill(status=response.status, headers=headers, body=script + response.text())
+        if seen is not None:
+            seen.append(route.request.url)
+    context.route("**/assets/satchel/search-worker.js", serve)
 
 
 # The demo's lessons all have a quiz; this one loses it, so that a lesson is finished by its button.

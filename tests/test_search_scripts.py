@@ -70,9 +70,12 @@ def open_search(request, browser, server):
     """A function opening the search dialog of a language, in a browser with Intl.Segmenter or
     with it deleted (as on Chrome 80, before it arrived)."""
     from tests.conftest import device
-    context = device(browser)
+    from tests.old_phone import prepend_to_search_worker
+    context = device(browser, service_workers="block")
+    routed = []
     if request.param == "no-segmenter":
         context.add_init_script("delete Intl.Segmenter")
+        prepend_to_search_worker(context, "delete Intl.Segmenter;\n", routed)  # the engine's worker too
     page = context.new_page()
     problems = []
     page.on("pageerror", lambda error: problems.append(str(error)))
@@ -82,12 +85,14 @@ def open_search(request, browser, server):
         page.click("[data-satchel-search-open]")
         has = page.evaluate("typeof Intl.Segmenter === 'function'")
         assert has == (request.param == "segmenter")
+        page.wait_for_function("window.satchelSearch !== undefined")
         return page
 
     open_language.mode = request.param
     open_language.problems = problems
     yield open_language
     context.close()
+    assert routed or request.param == "segmenter", "the worker was given its script without Intl.Segmenter"
 
 
 def lesson_texts(site: Path, code: str) -> dict[str, str]:

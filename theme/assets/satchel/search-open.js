@@ -1,8 +1,9 @@
 /* The search button. search.js is not in the app shell every first visit downloads: it comes with
  * lunr and the language's index in the language's shared part, and loads the first time the button
- * is pressed, then opens the search box. On a device that has been here before (a service worker
- * answers the page, or a child was welcomed), it loads ahead instead, with the title list, once
- * the page is idle: opening search then suggests at once, and a first visit pays nothing for it. */
+ * is pressed, then opens the search box. On a device where search has been used before
+ * (search.js leaves 'satchel-searched' in localStorage), it loads ahead instead, once the page is
+ * idle, and its worker loads the title list and the indexes, off the page's thread: opening
+ * search then answers at once, and a device whose children never search pays nothing for it. */
 (function () {
   'use strict';
   var button = document.querySelector('[data-satchel-search-open]');
@@ -33,8 +34,8 @@
       if (!dialog.open) dialog.showModal();
     });
   });
-  var known = (navigator.serviceWorker && navigator.serviceWorker.controller) || (function () {
-    try { return localStorage.getItem('satchel-welcomed') !== null; } catch (error) { return false; }
+  var known = (function () {
+    try { return localStorage.getItem('satchel-searched') !== null; } catch (error) { return false; }
   }());
   if (known && 'requestIdleCallback' in window) {
     window.addEventListener('load', function () {
