@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS statements (
     verified INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS statements_learner ON statements (curriculum, learner);
+-- what is left to forward, in order of arrival (hub/upstream.py): never a scan of everything forwarded
+CREATE INDEX IF NOT EXISTS statements_waiting ON statements (received, id) WHERE forwarded IS NULL;
 CREATE TABLE IF NOT EXISTS learners (
     curriculum TEXT NOT NULL,
     id TEXT NOT NULL,
