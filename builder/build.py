@@ -11,7 +11,7 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from tqdm import tqdm
 
-from . import remote
+from . import parallel, remote
 from .coverage import report
 from .curriculum import Curriculum, load_curriculum, require_valid
 from .nodejs import ensure_node_env
@@ -56,13 +56,24 @@ def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True, fetc
     pages = len(curriculum.lessons) + len(curriculum.units) + len(curriculum.subjects) + sum(len(u.pages) for u in curriculum.units) + 2
     # Each page counts twice: once converted from Markdown, once written.
     with tqdm(total=2 * pages * len(curriculum.languages), unit="step", desc="Building pages", disable=not show_progress) as bar:
-        plugin.progress = bar.update
-        mkdocs_build(config)
+        codes = _build_order(curriculum)
+        compressed = {}  # pages the languages' processes compressed already
+        if len(codes) > 1 and parallel.can_fork():
+            compressed = parallel.build_languages(config, codes, progress=bar.update, precompress=precompress)
+        else:
+            plugin.progress = bar.update
+            mkdocs_build(config)
     if precompress:
-        say(f"Compressed {write_compressed(Path(site_dir))} files (.br and .gz beside each, for servers that send them as they are).")
+        say(f"Compressed {write_compressed(Path(site_dir), compressed)} files (.br and .gz beside each, for servers that send them as they are).")
     say(report(curriculum))
     say(f"Built {site_dir} in {time.perf_counter() - started:.1f} s")
     return curriculum
+
+
+def _build_order(curriculum: Curriculum) -> list[str]:
+    """The languages in the order mkdocs-static-i18n builds them: the default, then the others as listed."""
+    default = curriculum.default_language.code
+    return [default, *(lang.code for lang in curriculum.languages if lang.code != default)]
 
 
 def _fetch_then_check(curriculum_dir: Path, say) -> Curriculum:

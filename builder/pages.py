@@ -60,12 +60,13 @@ class Link:
 class PageContext:
     """Everything the templates need to draw one page in one language."""
 
-    def __init__(self, curriculum: Curriculum, code: str, node_id: str, file_locale: str):
+    def __init__(self, curriculum: Curriculum, code: str, node_id: str, file_locale: str, strings: dict | None = None):
+        """`strings`: the language's ui_strings, when the caller has them already (read, never changed)."""
         self.curriculum = curriculum
         self.code = code
         self.language = curriculum.language(code)
         self.default = curriculum.default_language.code
-        self.strings = ui_strings(code, curriculum.root, curriculum.language(code).fallbacks)
+        self.strings = strings if strings is not None else ui_strings(code, curriculum.root, curriculum.language(code).fallbacks)
         self.node_id = node_id
         self.node: Node | None = curriculum.node(node_id)
         self.kind = _kind(self.node, node_id)

@@ -1,7 +1,8 @@
 """The mkdocs plugin: a thin adapter that feeds the curriculum model to mkdocs and the theme.
 
 mkdocs-static-i18n runs one mkdocs build per language; this plugin's events run in each of them,
-and `bundle.finish` runs once, after the last language is written.
+and `bundle.finish` runs once, after the last language is written. `satchel build` runs each
+language's build in its own process instead (builder/parallel.py) and finishes the bundle itself.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 
-from . import assets, bundle, i18n_shim, quiz, remote  # noqa: F401 (i18n_shim: BCP 47 tags for mkdocs-static-i18n)
+from . import assets, bundle, i18n_shim, markdown_reuse, quiz, remote  # noqa: F401 (i18n_shim: BCP 47 tags for mkdocs-static-i18n)
 from .curriculum import CONFIG_FILE, STRINGS_DIR, Curriculum, load_curriculum
 from .links import rewrite_root_links
 from .pages import HOME, OFFLINE_SLUG, PageContext, home_markdown, make_language_script, offline_markdown, page_id
 from .problems import format_problems
 from .search import search_document, start_index
+from .strings import ui_strings
 
 # Material's files that Satchel pages never load: its JavaScript (search, instant loading) and
 # the lunr language packs. Dropping them keeps the bundle small for hubs and installs.
@@ -44,9 +46,12 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         self.search_jobs: dict = {}
         self.assets: assets.Assets | None = None  # the bundled scripts and stylesheet, made once
         self.language_scripts: dict = {}  # code -> LanguageScript, made before the language's pages
+        self.ui_strings: dict[str, dict] = {}  # code -> the language's interface strings, read once per language build
+        self.finish_in_parent = False  # set in a language's process (builder/parallel.py): the parent indexes and finishes
 
     @event_priority(-150)  # after mkdocs-static-i18n has set this build's language
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        markdown_reuse.install()
         if self.curriculum is None:
             root = Path(self.config.curriculum or config.docs_dir)
             curriculum, problems = load_curriculum(root)
@@ -55,14 +60,19 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
             self.curriculum = curriculum
         i18n = config.plugins.get("i18n")
         self.language = getattr(i18n, "current_language", None) or self.curriculum.default_language.code
+        self.ui_strings.pop(self.language, None)  # read again by each build of the language (a strings file may have changed)
         config.site_name = self.curriculum.title(self.language)
-        if self.assets is None:
-            self.assets = assets.make(self.curriculum, _material_stylesheet(config), bundle.colours_css(self.curriculum))
+        self.prepare(config)
         config.theme["satchel_assets"] = self.assets.urls
         # No sitemap (it dates every build) and no 404 page from material: we write our own pages.
         config.theme.static_templates.discard("sitemap.xml")
         config.theme.static_templates.discard("404.html")
         return config
+
+    def prepare(self, config: MkDocsConfig) -> None:
+        """The learner app's bundled scripts and stylesheet, made once for every language."""
+        if self.assets is None:
+            self.assets = assets.make(self.curriculum, _material_stylesheet(config), bundle.colours_css(self.curriculum))
 
     @event_priority(50)
     def _drop_unused_files(self, files: Files, config: MkDocsConfig) -> Files:
@@ -131,9 +141,17 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         """The page's PageContext, made once and kept on the page."""
         if getattr(page, "satchel", None) is None:
             node_id = page_id(getattr(page.file, "norm_src_uri", page.file.src_uri))
-            page.satchel = PageContext(self.curriculum, self.language, node_id, getattr(page.file, "locale", self.language))
+            page.satchel = PageContext(self.curriculum, self.language, node_id, getattr(page.file, "locale", self.language),
+                                       self._strings())
             page.satchel.language_script = self.language_scripts[self.language]
         return page.satchel
+
+    def _strings(self) -> dict:
+        """This language's interface strings, read once per language (every page's PageContext shares them)."""
+        if self.language not in self.ui_strings:
+            fallbacks = self.curriculum.language(self.language).fallbacks
+            self.ui_strings[self.language] = ui_strings(self.language, self.curriculum.root, fallbacks)
+        return self.ui_strings[self.language]
 
     def on_post_page(self, output, page, config):
         if self.progress is not None:
@@ -146,13 +164,15 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
 
     def _index_language(self, config: MkDocsConfig) -> None:
         """This language's pages are written: index them in the background while the next builds."""
+        if self.finish_in_parent:
+            return
         documents = self.search_documents.get(self.language, [])
         self.search_jobs[self.language] = start_index(self.language, documents, Path(config.site_dir))
 
     @event_priority(-200)  # after mkdocs-static-i18n has built every other language
     def _finish_bundle(self, config: MkDocsConfig) -> None:
         i18n = config.plugins.get("i18n")
-        if getattr(i18n, "building", False):
+        if getattr(i18n, "building", False) or self.finish_in_parent:
             return
         bundle.finish(self.curriculum, Path(config.site_dir), self.pack_files, self.search_jobs, self.search_documents, self.assets,
                       self.language_scripts)

@@ -1,0 +1,191 @@
+"""`satchel build` on several cores: each language is built by its own mkdocs build, in a forked
+process, as many at once as there are cores; the parent then indexes and finishes the bundle once, with what they sent back.
+
+mkdocs-static-i18n builds its languages one after another inside one mkdocs build; a language's
+pages do not depend on another language's build, so the output is the same, byte for byte.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import sys
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from pathlib import Path
+
+from mkdocs import utils as mkdocs_utils
+from mkdocs.commands.build import build as mkdocs_build
+from mkdocs.config.defaults import MkDocsConfig
+
+from . import bundle, i18n_shim
+from .precompress import compress_file, wanted
+from .search import start_index
+
+PROGRESS_EVERY = 20  # a child reports its steps in batches: one message per page would cost more than the bar
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+@dataclass(frozen=True)
+class BuiltFile:
+    """What bundle.page_entries reads of a mkdocs File, sent back by a language's process."""
+    src_uri: str
+    norm_src_uri: str
+    abs_dest_path: str
+    url: str
+    dest_uri: str
+    documentation_page: bool
+
+    @classmethod
+    def of(cls, file) -> BuiltFile:
+        return cls(file.src_uri, getattr(file, "norm_src_uri", file.src_uri), file.abs_dest_path, file.url, file.dest_uri,
+                   file.is_documentation_page())
+
+    def is_documentation_page(self) -> bool:
+        return self.documentation_page
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an error raised in a language's process, shown as the cause of the error."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def build_languages(config: MkDocsConfig, codes: list[str], progress=None, precompress: bool = False) -> dict[str, str]:
+    """Build every language of `codes` (the default first) in its own process, then finish the bundle.
+    `config` is loaded and its satchel plugin holds the curriculum; `progress(n)` counts steps. With
+    `precompress`, each process then compresses its language's pages while the bundle is finished:
+    returns what precompress.precompress needs to know of them."""
+    plugin = config.plugins["satchel"]
+    plugin.prepare(config)  # the bundled assets, made once, before the processes share them
+    mkdocs_utils.clean_directory(config.site_dir)  # what the first mkdocs build would do
+    context = multiprocessing.get_context("fork")
+    children = {}
+    pending = list(codes)
+
+    def start_next() -> None:
+        code = pending.pop(0)
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=_build_one, args=(config, code, sender, precompress), name=f"satchel-build-{code}")
+        process.start()
+        sender.close()
+        children[code] = (receiver, process)
+
+    # As many languages at once as there are cores (each process holds a language's pages): a
+    # curriculum in twenty languages does not take twenty processes' memory at once.
+    for _ in range(min(len(codes), os.cpu_count() or 1)):
+        start_next()
+    results, compressed, succeeded = {}, {}, False
+    try:
+        while len(results) < len(codes):
+            waiting = {receiver: code for code, (receiver, _) in children.items() if code not in results}
+            for receiver in wait(list(waiting)):
+                code = waiting[receiver]
+                kind, value = _receive(code, children[code])
+                if kind == "progress":
+                    if progress is not None:
+                        progress(value)
+                else:
+                    results[code] = value
+                    if pending:
+                        start_next()
+                    # Index this language while the others build, as the one-process build does.
+                    plugin.search_jobs[code] = start_index(code, value["documents"], Path(config.site_dir))
+        for code in codes:  # in the order the one-process build fills them
+            plugin.pack_files[code] = results[code]["files"]
+            plugin.search_documents[code] = results[code]["documents"]
+            plugin.language_scripts[code] = results[code]["script"]
+        bundle.finish(plugin.curriculum, Path(config.site_dir), plugin.pack_files, plugin.search_jobs, plugin.search_documents,
+                      plugin.assets, plugin.language_scripts)
+        if precompress:
+            for code in codes:
+                compressed.update(_receive(code, children[code])[1])
+        succeeded = True
+    finally:
+        for receiver, process in children.values():
+            if not succeeded and process.is_alive():
+                process.terminate()  # the build failed: the other languages' pages are not wanted
+            process.join()
+            receiver.close()
+    return compressed
+
+
+def _receive(code: str, child) -> tuple[str, object]:
+    """The next message from a language's process; its error is raised here."""
+    receiver, process = child
+    try:
+        kind, value = receiver.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f"Building language '{code}' stopped (exit code {process.exitcode}).") from None
+    if kind == "error":
+        error, remote_traceback = value
+        raise error from RemoteTraceback(remote_traceback)
+    return kind, value
+
+
+def _build_one(config: MkDocsConfig, code: str, sender, precompress: bool) -> None:
+    """In the forked process: build `code` alone into the (already cleaned) site folder, send back what
+    the parent needs for the bundle, then (while the parent finishes it) compress the language's pages."""
+    steps = 0
+
+    def count() -> None:
+        nonlocal steps
+        steps += 1
+        if steps == PROGRESS_EVERY:
+            sender.send(("progress", steps))
+            steps = 0
+
+    try:
+        plugin = config.plugins["satchel"]
+        plugin.progress = count
+        plugin.finish_in_parent = True
+        i18n_shim.build_only(config.plugins["i18n"], code)
+        _keep_site_dir()
+        mkdocs_build(config)
+        if steps:
+            sender.send(("progress", steps))
+        sender.send(("done", {
+            "files": [BuiltFile.of(f) for f in plugin.pack_files[code]],
+            "documents": plugin.search_documents.get(code, []),
+            "script": plugin.language_scripts[code],
+        }))
+        if precompress:
+            sender.send(("compressed", _compress_pages(Path(config.site_dir), plugin.pack_files[code])))
+    except BaseException as error:  # noqa: BLE001 (sent to the parent, which raises it)
+        remote = traceback.format_exc()
+        try:
+            pickle.dumps(error)
+        except Exception:  # noqa: BLE001 (an error that cannot travel: its message does)
+            error = RuntimeError(f"{type(error).__name__}: {error}")
+        sender.send(("error", (error, remote)))
+    finally:
+        sender.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+def _compress_pages(site: Path, files) -> dict[str, str]:
+    """Compress this language's pages: only this process writes them (the files several languages
+    share are left to the last pass, in the parent)."""
+    pages = [Path(f.abs_dest_path) for f in files if f.is_documentation_page()]
+    pages = [page for page in pages if page.is_relative_to(site) and wanted(page)]
+    with ThreadPoolExecutor() as pool:
+        digests = list(pool.map(lambda page: compress_file(site, page), pages))
+    return {page.relative_to(site).as_posix(): digest for page, digest in zip(pages, digests, strict=True)}
+
+
+def _keep_site_dir() -> None:
+    """mkdocs empties the site folder at the start of every build: the parent has, once, and the other
+    languages' processes are writing into it. mkdocs-static-i18n does the same around its own later
+    builds (its on_post_build). Only this process, which builds one language and exits, sees it."""
+    if not callable(getattr(mkdocs_utils, "clean_directory", None)):
+        raise RuntimeError("mkdocs.utils.clean_directory is gone: builder/parallel.py needs updating for this mkdocs")
+    mkdocs_utils.clean_directory = lambda directory: None
