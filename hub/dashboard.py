@@ -17,6 +17,7 @@ import io
 import math
 import os
 import secrets
+import urllib.parse
 from functools import cache
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from builder.curriculum import RTL_LANGUAGES
@@ -33,7 +34,7 @@ from builder.strings import format_number, lookup_chain, render
 
 from . import intake
 from .auth import SignInLimits, check_password
-from .report import build_report
+from .report import Filters, build_report, cells_of, learner_report, learner_rows, lesson_outline
 from .store import Store
 
 HERE = Path(__file__).parent
@@ -204,42 +205,82 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
             return RedirectResponse(f"/_hub/{next(iter(curricula))}/", status_code=303)
         return page(request, "curricula.html", curricula=sorted(curricula))
 
-    async def report_of(request: Request):
-        """(curriculum, report) for a signed-in teacher, else the response to send instead."""
+    async def curriculum_of(request: Request):
+        """The curriculum asked for, for a signed-in teacher, else the response to send instead."""
         if not await teacher_signed_in(request):
             return RedirectResponse("/_hub/login", status_code=303)
         curriculum = curricula.get(request.path_params["curriculum"])
         if curriculum is None:
             return PlainTextResponse("No such curriculum on this hub.", status_code=404)
-        return curriculum, await run_in_threadpool(build_report, store, curriculum, language_of(request))
+        return curriculum
 
     async def curriculum_page(request: Request) -> Response:
-        found = await report_of(request)
-        if isinstance(found, Response):
-            return found
-        curriculum, report = found
+        """One page of learners (PAGE_SIZE), filtered and sorted as the query string says, so every
+        link and the form keep the view with no script; read from the summaries alone."""
+        curriculum = await curriculum_of(request)
+        if isinstance(curriculum, Response):
+            return curriculum
+        language = language_of(request)
+        filters = Filters.of(request.query_params, {subject["id"] for subject in curriculum["subjects"]})
+        report = await run_in_threadpool(build_report, store, curriculum, language, filters)
         conflicts = await run_in_threadpool(store.count_open_conflicts, curriculum["id"])
         answers = await run_in_threadpool(store.question_results, curriculum["id"])
         unverified = await run_in_threadpool(store.unverified_counts, curriculum["id"])
+
+        def link(**changed) -> str:
+            return "?" + urllib.parse.urlencode({"lang": language, **filters.query(**changed)})
+
         return page(request, "dashboard.html", curriculum=curriculum, report=report, conflicts=conflicts, unverified=unverified,
-                    questions=question_results(answers, report.lessons, report.learners))
+                    questions=question_results(answers, report.lessons, report.learners), link=link, filters=filters,
+                    quote=lambda text: urllib.parse.quote(text, safe=""))
+
+    async def learner_page(request: Request) -> Response:
+        """What one learner did: each lesson's status, attempts, best score and time, and time per day."""
+        curriculum = await curriculum_of(request)
+        if isinstance(curriculum, Response):
+            return curriculum
+        found = await run_in_threadpool(learner_report, store, curriculum, language_of(request), request.path_params["learner"])
+        if found is None:
+            return PlainTextResponse("No such learner in this curriculum.", status_code=404)
+        return page(request, "learner.html", curriculum=curriculum, **found)
 
     async def csv_export(request: Request) -> Response:
-        found = await report_of(request)
-        if isinstance(found, Response):
-            return found
-        curriculum, report = found
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["learner_id", "learner", "lesson_id", "lesson", "opened", "completed", "best_score", "attempts", "seconds"])
-        for learner in report.learners:
-            for lesson in report.lessons:
-                cell = report.cell(learner["id"], lesson["id"])
-                writer.writerow([spreadsheet_text(value) for value in (
-                    learner["id"], learner["name"], lesson["id"], lesson["title"], int(cell.opened), int(cell.completed),
-                    "" if cell.best is None else round(cell.best, 3), cell.attempts, cell.seconds)])
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"content-disposition": f'attachment; filename="{curriculum["id"]}-progress.csv"', "cache-control": "no-store"})
+        """Every learner x lesson, streamed a few hundred learners at a time from the summaries."""
+        curriculum = await curriculum_of(request)
+        if isinstance(curriculum, Response):
+            return curriculum
+        cid, lessons = curriculum["id"], lesson_outline(curriculum, language_of(request))
+        ids = [lesson["id"] for lesson in lessons]
+
+        def rows():
+            out = io.StringIO()
+            writer = csv.writer(out)
+
+            def flushed() -> str:
+                text = out.getvalue()
+                out.seek(0)
+                out.truncate()
+                return text
+
+            writer.writerow(["learner_id", "learner", "lesson_id", "lesson", "opened", "completed", "best_score", "attempts", "seconds",
+                             "first_activity", "last_activity"])
+            yield flushed()
+            _, learners = learner_rows(store, cid, ids, Filters(), None)
+            for chunk in range(0, len(learners), 200):
+                part = learners[chunk:chunk + 200]
+                cells = cells_of(store, cid, [learner[0] for learner in part])
+                for learner_id, name, *_ in part:
+                    for lesson in lessons:
+                        cell = cells.get((learner_id, lesson["id"]))
+                        writer.writerow([spreadsheet_text(value) for value in (
+                            learner_id, name, lesson["id"], lesson["title"], int(bool(cell and cell.opened)),
+                            int(bool(cell and cell.completed)), "" if cell is None or cell.best is None else round(cell.best, 3),
+                            cell.attempts if cell else 0, cell.seconds if cell else 0, cell.first if cell else "",
+                            cell.last if cell else "")])
+                yield flushed()
+
+        return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
+                                 headers={"content-disposition": f'attachment; filename="{cid}-progress.csv"', "cache-control": "no-store"})
 
     async def usb_upload(request: Request) -> Response:
         """Progress files carried on a USB stick: chosen on the hub's own screen (or any device on its
@@ -304,4 +345,5 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
     return [Route("/_hub/upload", usb_upload, methods=["GET", "POST"]),
             Route("/_hub/login", login, methods=["GET", "POST"]), Route("/_hub/logout", logout, methods=["POST"]),
             Route("/_hub/", home), Route("/_hub/{curriculum}/", curriculum_page), Route("/_hub/{curriculum}/progress.csv", csv_export),
+            Route("/_hub/{curriculum}/learner/{learner}", learner_page),
             Route("/_hub/{curriculum}/trust", trust_page, methods=["GET", "POST"])]

@@ -1,15 +1,21 @@
-"""What the teacher dashboard shows, computed from the stored statements of one curriculum, with
-the same rules as the learner's app (theme/assets/satchel/progress-model.js): a lesson is done
-when a 'completed' statement exists; a quiz's score is the best 'passed'/'failed' result."""
+"""What the teacher dashboard shows, read from the summaries hub/store.py keeps as statements
+arrive (lesson_progress, activity_days, question_results), never from a scan of the statements.
+The rules are the learner's app's (theme/assets/satchel/progress-model.js), applied at insert by
+store.summarise: a lesson is done when a 'completed' statement exists; a quiz's score is the best
+'passed'/'failed' result."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-from .store import Store
+from .store import PASS_MARK, SUMMARISED_BODIES, Store, summarise
 
-PASS_MARK = 0.6  # as PASS_MARK in theme/assets/satchel/progress-model.js
+PAGE_SIZE = 50  # learners on a page of the dashboard
+SORTS = ("name", "done", "last")
+SHOWS = ("all", "not_started", "stuck")
+STUCK_ATTEMPTS = 3  # stuck: this many quiz attempts or more on a lesson, and its best still below PASS_MARK
+
+__all__ = ["PASS_MARK", "Cell", "Filters", "Report", "build_report", "learner_report", "lesson_outline", "recompute_cells"]
 
 
 @dataclass
@@ -19,39 +25,80 @@ class Cell:
     best: float | None = None
     attempts: int = 0
     seconds: int = 0
+    first: str | None = None  # the statements' own dates (ISO 8601)
+    last: str | None = None
+
+
+@dataclass
+class Filters:
+    """A dashboard view, as its query string says: subject ('' for all), show (SHOWS), a name to
+    search, sort (SORTS), page (from 1)."""
+    subject: str = ""
+    show: str = "all"
+    name: str = ""
+    sort: str = "name"
+    page: int = 1
+
+    @classmethod
+    def of(cls, params, subjects: set[str]) -> Filters:
+        try:
+            page = max(1, min(int(params.get("page", "1")), 1_000_000))
+        except ValueError:
+            page = 1
+        subject = params.get("subject", "")
+        show = params.get("show", "all")
+        sort = params.get("sort", "name")
+        return cls(subject=subject if subject in subjects else "", show=show if show in SHOWS else "all",
+                   name=params.get("q", "")[:100].strip(), sort=sort if sort in SORTS else "name", page=page)
+
+    def query(self, **changed) -> dict:
+        """The query string's values of this view with some changed (a page link, a sort link)."""
+        values = {"subject": self.subject, "show": self.show, "q": self.name, "sort": self.sort, "page": self.page, **changed}
+        defaults = {"subject": "", "show": "all", "q": "", "sort": "name", "page": 1}
+        return {key: value for key, value in values.items() if value != defaults[key]}
 
 
 @dataclass
 class Report:
     lessons: list[dict]                     # {id, title, subject, subject_title}, in curriculum order
-    learners: list[dict]                    # {id, name, colour, picture}, by name
-    cells: dict = field(default_factory=dict)  # (learner id, lesson id) -> Cell
+    learners: list[dict]                    # this page's {id, name, colour, picture, done, last}
+    total: int = 0                          # learners in the curriculum
+    matching: int = 0                       # learners the filters keep
+    filters: Filters = field(default_factory=Filters)
+    cells: dict = field(default_factory=dict)  # (learner id, lesson id) -> Cell, for this page's learners
+    subject_done: dict = field(default_factory=dict)  # lesson id -> learners who completed it
+    quiz_rows: list = field(default_factory=list)
     recent: list[dict] = field(default_factory=list)
 
     def cell(self, learner: str, lesson: str) -> Cell:
         return self.cells.get((learner, lesson)) or Cell()
+
+    def shown_lessons(self) -> list[dict]:
+        return [lesson for lesson in self.lessons if not self.filters.subject or lesson["subject"] == self.filters.subject]
+
+    def pages(self) -> int:
+        return max(1, -(-self.matching // PAGE_SIZE))
 
     def subjects(self) -> list[dict]:
         """Per subject: the share of (learner, lesson) pairs done."""
         out = []
         for subject_id in dict.fromkeys(lesson["subject"] for lesson in self.lessons):
             ids = [lesson["id"] for lesson in self.lessons if lesson["subject"] == subject_id]
-            done = sum(self.cell(learner["id"], lesson).completed for learner in self.learners for lesson in ids)
-            possible = len(ids) * len(self.learners)
+            done = sum(self.subject_done.get(lesson, 0) for lesson in ids)
+            possible = len(ids) * self.total
             title = next(lesson["subject_title"] for lesson in self.lessons if lesson["subject"] == subject_id)
             out.append({"id": subject_id, "title": title, "done": done, "possible": possible,
                         "percent": round(100 * done / possible) if possible else 0})
         return out
 
     def quizzes(self) -> list[dict]:
+        by_lesson = {row[0]: row for row in self.quiz_rows}
         out = []
         for lesson in self.lessons:
-            cells = [self.cells[(learner["id"], lesson["id"])] for learner in self.learners if (learner["id"], lesson["id"]) in self.cells]
-            tried = [c for c in cells if c.attempts]
-            if tried:
-                out.append({"lesson": lesson, "learners": len(tried), "attempts": sum(c.attempts for c in tried),
-                            "average_best": round(100 * sum(c.best or 0 for c in tried) / len(tried)),
-                            "passed": sum(1 for c in tried if (c.best or 0) >= PASS_MARK)})
+            if lesson["id"] in by_lesson:
+                _, tried, attempts, best_sum, passed = by_lesson[lesson["id"]]
+                out.append({"lesson": lesson, "learners": tried, "attempts": attempts,
+                            "average_best": round(100 * best_sum / tried), "passed": passed})
         return out
 
 
@@ -65,31 +112,96 @@ def lesson_outline(curriculum: dict, language: str) -> list[dict]:
             for subject in curriculum["subjects"] for unit in subject["units"] for lesson in unit["lessons"]]
 
 
-def build_report(store: Store, curriculum: dict, language: str, recent: int = 20) -> Report:
+def _marks(values) -> str:
+    return ", ".join("?" * len(values))
+
+
+def cells_of(store: Store, curriculum: str, learners: list[str]) -> dict:
+    """{(learner, lesson): Cell} of lesson_progress for some learners."""
+    cells = {}
+    for chunk in range(0, len(learners), 500):
+        part = learners[chunk:chunk + 500]
+        for learner, lesson, opened, completed, best, attempts, seconds, first, last in store.query(
+                "SELECT learner, lesson, opened, completed, best, attempts, seconds, first, last FROM lesson_progress "
+                f"WHERE curriculum = ? AND learner IN ({_marks(part)})", curriculum, *part):
+            cells[(learner, lesson)] = Cell(bool(opened), bool(completed), best, attempts, seconds, first, last)
+    return cells
+
+
+def learner_rows(store: Store, curriculum: str, lessons: list[str], filters: Filters, limit: int | None, offset: int = 0):
+    """(learners the filters keep, [(id, name, colour, picture, done, last)] of them in order): one
+    grouped read of the summaries of the lessons in view."""
+    where, having, args = "", "", []
+    if filters.name:
+        escaped = filters.name.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where, args = " AND LOWER(l.name) LIKE ? ESCAPE '\\'", [f"%{escaped}%"]
+    if filters.show == "not_started":
+        having = " HAVING COUNT(p.lesson) = 0"
+    elif filters.show == "stuck":
+        having = f" HAVING SUM(CASE WHEN p.attempts >= {STUCK_ATTEMPTS} AND COALESCE(p.best, 0) < {PASS_MARK} THEN 1 ELSE 0 END) > 0"
+    grouped = ("SELECT l.id, l.name, l.colour, l.picture, COALESCE(SUM(p.completed), 0) AS done, MAX(p.last) AS last "
+               "FROM learners l LEFT JOIN lesson_progress p ON p.curriculum = l.curriculum AND p.learner = l.id "
+               f"AND p.lesson IN ({_marks(lessons)}) WHERE l.curriculum = ?{where} GROUP BY l.id, l.name, l.colour, l.picture{having}")
+    args = [*lessons, curriculum, *args]
+    matching = store.query(f"SELECT COUNT(*) FROM ({grouped}) AS kept", *args)[0][0]
+    order = {"name": "name, id", "done": "done DESC, name, id", "last": "last IS NULL, last DESC, name, id"}[filters.sort]
+    page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+    return matching, store.query(f"SELECT * FROM ({grouped}) AS kept ORDER BY {order}{page}", *args)
+
+
+def build_report(store: Store, curriculum: dict, language: str, filters: Filters | None = None, recent: int = 20) -> Report:
+    """One page of the dashboard: its learners' cells, and the curriculum's totals, from summaries."""
     cid = curriculum["id"]
     lessons = lesson_outline(curriculum, language)
-    learners = [{"id": r[0], "name": r[1], "colour": r[2], "picture": r[3]}
-                for r in store.query("SELECT id, name, colour, picture FROM learners WHERE curriculum = ? ORDER BY name, id", cid)]
-    report = Report(lessons=lessons, learners=learners)
+    report = Report(lessons=lessons, learners=[], filters=filters or Filters())
+    ids = [lesson["id"] for lesson in report.shown_lessons()]
+    report.total = store.query("SELECT COUNT(*) FROM learners WHERE curriculum = ?", cid)[0][0]
+    report.matching, rows = learner_rows(store, cid, ids, report.filters, PAGE_SIZE, (report.filters.page - 1) * PAGE_SIZE)
+    report.learners = [{"id": r[0], "name": r[1], "colour": r[2], "picture": r[3], "done": r[4], "last": r[5]} for r in rows]
+    report.cells = cells_of(store, cid, [learner["id"] for learner in report.learners])
+    report.subject_done = dict(store.query("SELECT lesson, COUNT(*) FROM lesson_progress WHERE curriculum = ? AND completed = 1 "
+                                           "GROUP BY lesson", cid))
+    report.quiz_rows = store.query(
+        "SELECT lesson, COUNT(*), SUM(attempts), SUM(COALESCE(best, 0)), SUM(CASE WHEN COALESCE(best, 0) >= ? THEN 1 ELSE 0 END) "
+        "FROM lesson_progress WHERE curriculum = ? AND attempts > 0 GROUP BY lesson", PASS_MARK, cid)
     prefix = f"urn:satchel:{cid}:lesson:"
     titles = {lesson["id"]: lesson["title"] for lesson in lessons}
-    names = {learner["id"]: learner["name"] for learner in learners}
-    rows = store.query("SELECT learner, verb, object, body, timestamp FROM statements WHERE curriculum = ? ORDER BY timestamp, id", cid)
-    for learner, verb, object_id, body, _ in rows:
-        lesson, _, part = object_id.removeprefix(prefix).partition("#")
-        cell = report.cells.setdefault((learner, lesson), Cell())
-        result = json.loads(body).get("result", {}) if verb in ("experienced", "passed", "failed") else {}
-        if verb == "launched":
-            cell.opened = True
-        elif verb == "completed":
-            cell.completed = True
-        elif verb == "experienced":
-            cell.seconds += int(result.get("duration", "PT0S")[2:-1] or 0)
-        elif verb in ("passed", "failed") and part:
-            cell.attempts += 1
-            scaled = result.get("score", {}).get("scaled", 0)
-            cell.best = max(cell.best or 0, max(scaled, PASS_MARK) if verb == "passed" else scaled)
-    for learner, verb, object_id, _, timestamp in reversed(rows[-recent:]):
+    newest = store.query("SELECT s.learner, s.verb, s.object, s.timestamp, l.name FROM (SELECT learner, verb, object, timestamp, id "
+                         "FROM statements WHERE curriculum = ? ORDER BY timestamp DESC, id DESC LIMIT ?) AS s "
+                         "LEFT JOIN learners l ON l.curriculum = ? AND l.id = s.learner ORDER BY s.timestamp DESC, s.id DESC",
+                         cid, recent, cid)
+    for learner, verb, object_id, timestamp, name in newest:
         lesson = object_id.removeprefix(prefix).partition("#")[0]
-        report.recent.append({"when": timestamp, "who": names.get(learner, learner), "verb": verb, "lesson": titles.get(lesson, lesson)})
+        report.recent.append({"when": timestamp, "who": name or learner, "verb": verb, "lesson": titles.get(lesson, lesson)})
     return report
+
+
+def learner_report(store: Store, curriculum: dict, language: str, learner: str) -> dict | None:
+    """One learner's page: profile, each lesson's cell in curriculum order, and activity per day
+    (newest first), from the summaries; None for a learner the hub does not know."""
+    cid = curriculum["id"]
+    found = store.query("SELECT id, name, colour, picture FROM learners WHERE curriculum = ? AND id = ?", cid, learner)
+    if not found:
+        return None
+    cells = cells_of(store, cid, [learner])
+    days = store.query("SELECT day, statements, seconds FROM activity_days WHERE curriculum = ? AND learner = ? "
+                       "ORDER BY day DESC LIMIT 366", cid, learner)
+    most = max((seconds for _, _, seconds in days), default=0)
+    return {"learner": dict(zip(("id", "name", "colour", "picture"), found[0], strict=True)),
+            "lessons": [{**lesson, "cell": cells.get((learner, lesson["id"])) or Cell()} for lesson in lesson_outline(curriculum, language)],
+            "days": [{"day": day, "statements": count, "seconds": seconds, "percent": round(100 * seconds / most) if most else 0}
+                     for day, count, seconds in days]}
+
+
+def recompute_cells(store: Store, curriculum: str) -> tuple[dict, dict]:
+    """Summaries made afresh from every statement of a curriculum (a full scan, as the dashboard
+    once did on every view): ({(learner, lesson): [opened, completed, best, attempts, seconds, first,
+    last]}, {(learner, day): [statements, seconds]}). For tests and checks, never for a view."""
+    import orjson
+    per_learner: dict[str, tuple[dict, dict]] = {}
+    for learner, verb, object_id, timestamp, body in store.query(
+            "SELECT learner, verb, object, timestamp, body FROM statements WHERE curriculum = ? ORDER BY timestamp, id", curriculum):
+        cells, days = per_learner.setdefault(learner, ({}, {}))
+        summarise(cells, days, curriculum, verb, object_id, timestamp, orjson.loads(body) if verb in SUMMARISED_BODIES else None)
+    return ({(learner, lesson): cell for learner, (cells, _) in per_learner.items() for lesson, cell in cells.items()},
+            {(learner, day): tally for learner, (_, days) in per_learner.items() for day, tally in days.items()})

@@ -26,7 +26,7 @@ import orjson
 from . import identity
 from .progress import Checked, Refused, Stored, StoreFailed
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 TABLES = """
 CREATE TABLE IF NOT EXISTS statements (
     id TEXT PRIMARY KEY,
@@ -127,6 +127,36 @@ CREATE TABLE IF NOT EXISTS question_results (
     PRIMARY KEY (curriculum, lesson, quiz, question, learner)
 )"""
 TABLES += QUESTION_RESULTS + ";"
+# The dashboard's summaries of everything else (docs/hub.md): per learner and lesson, what
+# hub/report.py shows (the rules of theme/assets/satchel/progress-model.js), and per learner and day
+# (by the statements' own dates) how many steps and seconds; kept up to date in the transaction that
+# stores or replaces a statement, so a dashboard view never reads the statements.
+LESSON_PROGRESS = """
+CREATE TABLE IF NOT EXISTS lesson_progress (
+    curriculum TEXT NOT NULL,
+    learner TEXT NOT NULL,
+    lesson TEXT NOT NULL,
+    opened INTEGER NOT NULL,
+    completed INTEGER NOT NULL,
+    best DOUBLE PRECISION,
+    attempts INTEGER NOT NULL,
+    seconds INTEGER NOT NULL,
+    first TEXT NOT NULL,
+    last TEXT NOT NULL,
+    PRIMARY KEY (curriculum, learner, lesson)
+)"""
+ACTIVITY_DAYS = """
+CREATE TABLE IF NOT EXISTS activity_days (
+    curriculum TEXT NOT NULL,
+    learner TEXT NOT NULL,
+    day TEXT NOT NULL,
+    statements INTEGER NOT NULL,
+    seconds INTEGER NOT NULL,
+    PRIMARY KEY (curriculum, learner, day)
+)"""
+# the dashboard's recent activity: the newest statements of a curriculum, never a sort of all of them
+RECENT_INDEX = "CREATE INDEX IF NOT EXISTS statements_recent ON statements (curriculum, timestamp)"
+TABLES += LESSON_PROGRESS + ";" + ACTIVITY_DAYS + ";" + RECENT_INDEX + ";"
 # A migration is SQL, or a function of the store; each version's changes run in one transaction.
 MIGRATIONS = {2: ["ALTER TABLE statements ADD COLUMN source TEXT",
                   "ALTER TABLE statements ADD COLUMN verified INTEGER NOT NULL DEFAULT 0"],
@@ -134,7 +164,8 @@ MIGRATIONS = {2: ["ALTER TABLE statements ADD COLUMN source TEXT",
                   "UPDATE learners SET unverified = (SELECT COUNT(*) FROM statements s WHERE s.curriculum = learners.curriculum "
                   "AND s.learner = learners.id AND s.verified = 0)",
                   QUESTION_RESULTS,
-                  lambda store: store._count_all_answers()]}
+                  lambda store: store._count_all_answers()],
+              4: [LESSON_PROGRESS, ACTIVITY_DAYS, RECENT_INDEX, lambda store: store._summarise_all()]}
 GROUP_COMMIT = 64  # files committed in one transaction, at most
 STATEMENTS_PER_LEARNER_DAY = 5_000  # by the statements' own dates: a busy learner makes a few hundred a day
 DATABASE = "hub.sqlite3"
@@ -158,6 +189,43 @@ def count_answer(tally: dict, curriculum: str, object_id: str, statement: dict, 
         counts = tally.setdefault(found[0], [0, 0])
         counts[0] += sign
         counts[1] += sign * found[1]
+
+
+PASS_MARK = 0.6  # as PASS_MARK in theme/assets/satchel/progress-model.js
+SUMMARISED_BODIES = ("experienced", "passed", "failed")  # the verbs whose result the summaries read
+
+
+def seconds_of(statement: dict) -> int:
+    """An 'experienced' statement's duration ('PT<n>S', hub/progress.py checks it) in seconds."""
+    duration = statement.get("result", {}).get("duration", "PT0S")
+    try:
+        return int(duration[2:-1] or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def summarise(cells: dict, days: dict, curriculum: str, verb: str, object_id: str, timestamp: str, statement: dict | None) -> None:
+    """Add one statement to tallies of lesson_progress and activity_days: `cells` {lesson: [opened,
+    completed, best, attempts, seconds, first, last]}, `days` {day: [statements, seconds]}. A lesson
+    is done once a 'completed' statement exists; a quiz's score is the best 'passed'/'failed'
+    result (a pass counts as at least PASS_MARK). `statement` is needed only for SUMMARISED_BODIES."""
+    lesson, _, part = object_id.removeprefix(f"urn:satchel:{curriculum}:lesson:").partition("#")
+    cell = cells.setdefault(lesson, [0, 0, None, 0, 0, timestamp, timestamp])
+    cell[5], cell[6] = min(cell[5], timestamp), max(cell[6], timestamp)
+    day = days.setdefault(timestamp[:10], [0, 0])
+    day[0] += 1
+    if verb == "launched":
+        cell[0] = 1
+    elif verb == "completed":
+        cell[1] = 1
+    elif verb == "experienced":
+        seconds = seconds_of(statement)
+        cell[4] += seconds
+        day[1] += seconds
+    elif verb in ("passed", "failed") and part:
+        cell[3] += 1
+        scaled = statement.get("result", {}).get("score", {}).get("scaled", 0)
+        cell[2] = max(cell[2] or 0, max(scaled, PASS_MARK) if verb == "passed" else scaled)
 
 
 def now() -> str:
@@ -217,6 +285,54 @@ class Store:
             count_answer(tallies.setdefault((curriculum, learner), {}), curriculum, object_id, orjson.loads(body))
         for (curriculum, learner), tally in tallies.items():
             self._add_answers(curriculum, learner, tally)
+
+    def _summarise_all(self) -> None:
+        """Fill lesson_progress and activity_days from the statements already stored (once, by migration 4),
+        replacing whatever they held: made afresh, never added to."""
+        for table in ("lesson_progress", "activity_days"):
+            self.db.execute(f"DELETE FROM {table}")
+        tallies: dict[tuple[str, str], tuple[dict, dict]] = {}
+        rows = self.db.execute("SELECT curriculum, learner, verb, object, timestamp, CASE WHEN verb IN "
+                               f"({', '.join(repr(v) for v in SUMMARISED_BODIES)}) THEN body END FROM statements")
+        for curriculum, learner, verb, object_id, timestamp, body in rows:
+            cells, days = tallies.setdefault((curriculum, learner), ({}, {}))
+            summarise(cells, days, curriculum, verb, object_id, timestamp, orjson.loads(body) if body else None)
+        for (curriculum, learner), (cells, days) in tallies.items():
+            self._add_summaries(curriculum, learner, cells, days)
+
+    def _resummarise(self, curriculum: str, learners: set[str]) -> None:
+        """Make the learners' summaries again from their statements: after a statement of theirs was
+        replaced (a best score or a first date cannot be taken away from a tally)."""
+        for learner in sorted(learners):
+            for table in ("lesson_progress", "activity_days"):
+                self.db.execute(self.sql(f"DELETE FROM {table} WHERE curriculum = ? AND learner = ?"), (curriculum, learner))
+            cells: dict = {}
+            days: dict = {}
+            for verb, object_id, timestamp, body in self.db.execute(self.sql(
+                    "SELECT verb, object, timestamp, body FROM statements WHERE curriculum = ? AND learner = ?"),
+                    (curriculum, learner)).fetchall():
+                summarise(cells, days, curriculum, verb, object_id, timestamp, orjson.loads(body) if verb in SUMMARISED_BODIES else None)
+            self._add_summaries(curriculum, learner, cells, days)
+
+    def _add_summaries(self, curriculum: str, learner: str, cells: dict, days: dict) -> None:
+        """Add tallies (summarise) to the learner's rows of lesson_progress and activity_days."""
+        if cells:
+            self.db.cursor().executemany(self.sql(
+                "INSERT INTO lesson_progress VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, learner, lesson) DO UPDATE SET "
+                "opened = CASE WHEN excluded.opened > lesson_progress.opened THEN excluded.opened ELSE lesson_progress.opened END, "
+                "completed = CASE WHEN excluded.completed > lesson_progress.completed THEN excluded.completed "
+                "ELSE lesson_progress.completed END, "
+                "best = CASE WHEN lesson_progress.best IS NULL OR excluded.best > lesson_progress.best THEN excluded.best "
+                "ELSE lesson_progress.best END, "
+                "attempts = lesson_progress.attempts + excluded.attempts, seconds = lesson_progress.seconds + excluded.seconds, "
+                "first = CASE WHEN excluded.first < lesson_progress.first THEN excluded.first ELSE lesson_progress.first END, "
+                "last = CASE WHEN excluded.last > lesson_progress.last THEN excluded.last ELSE lesson_progress.last END"),
+                [(curriculum, learner, lesson, *cell) for lesson, cell in sorted(cells.items())])
+        if days:
+            self.db.cursor().executemany(self.sql(
+                "INSERT INTO activity_days VALUES (?, ?, ?, ?, ?) ON CONFLICT (curriculum, learner, day) DO UPDATE SET "
+                "statements = activity_days.statements + excluded.statements, seconds = activity_days.seconds + excluded.seconds"),
+                [(curriculum, learner, day, count, seconds) for day, (count, seconds) in sorted(days.items())])
 
     def _add_answers(self, curriculum: str, learner: str, tally: dict) -> None:
         """Add a tally of answers (count_answer) to the learner's rows of question_results."""
@@ -394,7 +510,7 @@ class Store:
             part = ids[chunk:chunk + 500]
             stored.update((r[0], (r[1], r[2])) for r in self.db.execute(self.sql(
                 f"SELECT id, learner, body FROM statements WHERE id IN ({', '.join('?' * len(part))})"), part).fetchall())
-        new_rows, conflicts, known, answers = [], [], 0, {}
+        new_rows, conflicts, known, answers, cells, active_days = [], [], 0, {}, {}, {}
         for row, is_verified in zip(checked.rows, verified, strict=True):
             found = stored.get(row.id)
             if found is None:
@@ -403,6 +519,7 @@ class Store:
                                  int(is_verified)))
                 if row.verb == "answered":
                     count_answer(answers, curriculum, row.object, row.statement)
+                summarise(cells, active_days, curriculum, row.verb, row.object, row.timestamp, row.statement)
             elif found[0] == learner and (found[1] == row.body or orjson.loads(found[1]) == row.statement):
                 known += 1
             else:
@@ -415,6 +532,7 @@ class Store:
                 "INSERT INTO statements (id, curriculum, learner, verb, object, timestamp, body, received, source, verified) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), new_rows)
             self._add_answers(curriculum, learner, answers)
+            self._add_summaries(curriculum, learner, cells, active_days)
             days: dict[str, int] = {}
             for row in new_rows:
                 days[row[5][:10]] = days.get(row[5][:10], 0) + 1
@@ -535,6 +653,7 @@ class Store:
                                          "verified = ?, source = ?, forwarded = NULL WHERE id = ?"),
                                 (learner, statement["verb"]["id"].rsplit("/", 1)[-1], statement["object"]["id"], statement["timestamp"],
                                  body, verified, source, statement_id))
+                self._resummarise(curriculum, {learner} | ({old[0][0]} if old else set()))
             self.db.execute(self.sql("UPDATE conflicts SET resolved = ? WHERE digest = ?"),
                             (f"{'used' if use_new else 'kept the stored one'} {when}", digest))
             return True

@@ -14,7 +14,7 @@ import yaml
 
 from builder.strings import PLURAL_CATEGORIES, plural_category
 from hub.dashboard import HERE as HUB_DIR
-from hub.store import Store
+from hub.store import SCHEMA_VERSION, Store
 from tests import test_hub
 from tests.audit import axe, describe
 from tests.progress_files import Learner, progress_file, statement
@@ -410,7 +410,7 @@ def test_answers_are_summed_at_insert_follow_a_resolved_conflict_and_migrate(dem
         store.close()
     store = Store.in_data_dir(tmp_path / "data")
     try:
-        assert store.meta("schema") == "3"
+        assert store.meta("schema") == str(SCHEMA_VERSION)
         assert sorted(store.question_results(CURRICULUM)) == after and store.unverified_counts(CURRICULUM) == unverified
     finally:
         store.close()
