@@ -55,8 +55,10 @@ def open_store(args, command: str) -> Store | None:
 
 def cmd_import(args) -> int:
     data = Path(args.data)
-    if open_store(args, "import") is None:
+    store = open_store(args, "import")
+    if store is None:
         return 2
+    use_push_keys(data, store, "import")
     try:
         archive, replaced = import_archive(data, Path(args.archive), allow_older=args.allow_older)
     except ArchiveError as error:
@@ -108,14 +110,16 @@ def report_notified(report) -> int:
 
 def cmd_push_keys(args) -> int:
     data = Path(args.data)
-    if open_store(args, "push-keys") is None:
+    store = open_store(args, "push-keys")
+    if store is None:
         return 2
+    use_push_keys(data, store, "push-keys")
     try:
         public = push.create_keys(data, args.contact, args.allow_test_endpoint, args.max_subscriptions)
     except ValueError as error:
         print(f"satchel hub push-keys: {error}", file=sys.stderr)
         return 2
-    print(f"Push keys ready in {data} (the private key, {push.KEY_FILE}, stays there and is never served).\n"
+    print("Push keys ready in the hub's database: every hub on it uses them (the private key is never served).\n"
           f"Public key (devices get it from /api/push/key): {public}")
     for endpoint in args.allow_test_endpoint:
         print(f"FOR TESTS ONLY: this hub now posts to {endpoint} although it is not a public push service. "
@@ -129,12 +133,60 @@ def cmd_notify(args) -> int:
     store = open_store(args, "notify")
     if store is None:
         return 2
+    use_push_keys(data, store, "notify")
     try:
-        curricula = {c["id"]: c for c, _ in (open_bundle(site) for site in [Path(s) for s in args.sites] + imported(data))}
+        sites = [Path(s) for s in args.sites] + imported(data)
+        if twice := same_curriculum_twice(sites, data):
+            print(f"satchel hub notify: {twice}", file=sys.stderr)
+            return 2
+        curricula = {c["id"]: c for c, _ in (open_bundle(site) for site in sites)}
         return report_notified(push.notify(store, data, curricula, only=args.curriculum, deadline=args.deadline))
     except (FileNotFoundError, ArchiveError) as error:
         print(f"satchel hub notify: {error}", file=sys.stderr)
         return 2
+
+
+def use_push_keys(data: Path, store: Store, command: str) -> None:
+    """Push keys from the database from now on (an older hub's key files moved in), saying what went wrong."""
+    if warning := push.use_store(data, store):
+        print(f"satchel hub{' ' + command if command else ''}: {warning}", file=sys.stderr)
+
+
+def describe_bundle(site: Path) -> tuple[str, str | None]:
+    """(curriculum id, version) of a bundle to serve, read without checking it (create_app does)."""
+    from .archives import POINTER
+    if site.is_dir() and (site / POINTER).is_file():
+        from builder.archive import Archive
+        archive = Archive.open(site / (site / POINTER).read_text(encoding="utf-8").strip(), verify=False)
+        return archive.curriculum_id, archive.version
+    if site.is_file():
+        from builder.archive import Archive
+        archive = Archive.open(site, verify=False)
+        return archive.curriculum_id, archive.version
+    from .app import curriculum_of
+    curriculum = curriculum_of(site)
+    return curriculum["id"], curriculum.get("version")
+
+
+def same_curriculum_twice(sites: list[Path], data: Path) -> str | None:
+    """Why these bundles cannot be served together (two with one curriculum id), or None."""
+    ours = set(imported(data))
+    seen: dict[str, tuple[Path, str | None]] = {}
+    for site in sites:
+        curriculum, version = describe_bundle(site)
+        if curriculum not in seen:
+            seen[curriculum] = (site, version)
+            continue
+        first, first_version = seen[curriculum]
+        named = [f"{path}{f' (version {v})' if v else ''}" for path, v in ((first, first_version), (site, version))]
+        if ours & {first, site}:
+            given = first if site in ours else site
+            fix = f"serve only the imported one (leave {given} out of the command)"
+        else:
+            fix = "give only one of them"
+        return (f"two bundles of the curriculum {curriculum!r}: {named[0]} and {named[1]}. A hub serves one bundle per "
+                f"curriculum: {fix}, or remove one (an imported one lives in its folder under DATA/bundles/).")
+    return None
 
 
 def cmd_set_password(args) -> int:
@@ -254,7 +306,11 @@ def cmd_serve(args) -> int:
               f"`satchel pack`), or import one with `satchel hub import FILE --data {args.data}`", file=sys.stderr)
         return 2
     try:
+        if twice := same_curriculum_twice(sites, Path(args.data)):
+            print(f"satchel hub: {twice}", file=sys.stderr)
+            return 2
         store = Store.in_data_dir(Path(args.data))
+        use_push_keys(Path(args.data), store, "")
         app = create_app(sites, store, args.max_upload, secure=bool(args.tls_cert), data_dir=Path(args.data))  # opens and checks every bundle
     except (FileNotFoundError, ArchiveError) as error:
         print(f"satchel hub: {error}", file=sys.stderr)
@@ -298,7 +354,9 @@ def tune_gc() -> None:
 def worker_app():
     """The app of one worker process of `satchel hub --workers N`."""
     settings = json.loads(os.environ[WORKER_SETTINGS])
-    app = create_app([Path(s) for s in settings["sites"]], Store.in_data_dir(Path(settings["data"])),
+    store = Store.in_data_dir(Path(settings["data"]))
+    push.use_store(Path(settings["data"]), store)  # the files, if any, were moved in by `satchel hub` before
+    app = create_app([Path(s) for s in settings["sites"]], store,
                      settings["max_upload"], secure=settings["secure"], data_dir=Path(settings["data"]))
     tune_gc()
     return app

@@ -1,8 +1,10 @@
 """Web Push: tell learners when new lessons arrive (docs/hub.md, "Notifications").
 
-- VAPID keys live in the data directory: `push-vapid.pem` (the private key, readable by the
-  hub's user only, never served) and `push.json` (the public key and the contact that push
-  services see in the `sub` claim). `satchel hub push-keys` makes them.
+- VAPID keys live in the hub's database (its `meta` table), so every hub on one database (several
+  machines behind a load balancer) answers the same `/api/push/key`: `push_vapid_private_key`
+  (PEM, never served nor printed) and `push_settings` (the public key and the contact that push
+  services see in the `sub` claim). `satchel hub push-keys` makes them; the files an older hub
+  kept in the data directory (`push-vapid.pem`, `push.json`) are moved in at start (use_store).
 - Devices subscribe with `POST /api/push/subscriptions` after the learner taps "Tell me"; the hub
   keeps the endpoint, keys, curriculum and language.
 - `satchel hub notify` (and `satchel hub import` of a new version) sends each subscription a
@@ -45,7 +47,7 @@ from urllib3.exceptions import ConnectTimeoutError
 
 from .identity import unb64url
 
-KEY_FILE = "push-vapid.pem"
+KEY_FILE = "push-vapid.pem"  # where a hub before the database kept them: moved in at start (migrate_key_files)
 SETTINGS_FILE = "push.json"
 TTL = 28 * 24 * 3600  # four weeks: the most push services keep a message
 CONCURRENCY = 16
@@ -56,11 +58,17 @@ RUN_SECONDS, RUN_SECONDS_PER_SUBSCRIPTION = 60.0, 0.5  # the whole run's default
 MAX_REPLY_BYTES = 64 * 1024  # a push service answers in a few bytes; no more than this is read
 MAX_SUBSCRIPTIONS = 100_000  # per curriculum, unless push.json says otherwise (push-keys --max-subscriptions)
 MAX_SUBSCRIPTION_BYTES = 4096
+PRIVATE_KEY_META, SETTINGS_META = "push_vapid_private_key", "push_settings"  # keys of the database's meta table
+SETTINGS_SECONDS = 5.0  # how long a hub keeps the settings it read (a change by push-keys reaches it within this)
 NOTIFY_LOG = "push-notify.log"  # in the data directory: the report of the notification `hub import` starts
 STRINGS = Path(__file__).parent / "strings"
 DNS_NAME = re.compile(r"(?=.{1,253}\.?$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?")
 SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: is_private is False for it, is_global too
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))  # IPv4 in the last 32 bits
+
+
+_stores: dict[str, object] = {}  # data directory -> the Store its keys are read from
+_cached: dict[str, tuple[float, dict | None]] = {}  # data directory -> (when read, settings)
 
 
 class BadSubscription(ValueError):
@@ -71,11 +79,56 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def use_store(data: Path, store) -> str | None:
+    """Read the push keys of the hub in `data` from `store` (its database) from now on, and move in
+    the key files an older hub kept there. Returns a warning to show, if any."""
+    _stores[_key(data)] = store
+    _cached.pop(_key(data), None)
+    return migrate_key_files(data, store)
+
+
+def migrate_key_files(data: Path, store) -> str | None:
+    """Copy `DATA/push-vapid.pem` and `DATA/push.json` of an older hub into the database (once:
+    keys already there win), so its devices' subscriptions keep working. The files stay, unread."""
+    key_file = data / KEY_FILE
+    if not key_file.is_file():
+        return None
+    pem = key_file.read_text(encoding="utf-8")
+    store.set_meta(PRIVATE_KEY_META, pem, replace=False)
+    if store.meta(PRIVATE_KEY_META) != pem:
+        return (f"{key_file} is not the push key in the database (another hub on this database made one first): the "
+                "database's is used, and devices subscribed with this file's key must subscribe again")
+    if store.meta(SETTINGS_META) is None and (data / SETTINGS_FILE).is_file():
+        config = json.loads((data / SETTINGS_FILE).read_text(encoding="utf-8"))
+        config["public_key"] = public_key(pem)
+        store.set_meta(SETTINGS_META, json.dumps(config), replace=False)
+    return None
+
+
+def _key(data: Path) -> str:
+    return str(Path(data).resolve())
+
+
+def _store(data: Path):
+    """The store given to use_store for `data`, or one opened here (and kept) for it."""
+    found = _stores.get(_key(data))
+    if found is None:
+        from .store import Store
+        found = Store.in_data_dir(Path(data))
+        use_store(data, found)
+    return found
+
+
+def public_key(pem: str) -> str:
+    private = serialization.load_pem_private_key(pem.encode(), password=None)
+    return b64url(private.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+
+
 def create_keys(data: Path, contact: str, test_endpoints: list[str] | None = None, max_subscriptions: int | None = None) -> str:
-    """Make the hub's VAPID key pair (once; later calls keep it) and return the public key.
-    `test_endpoints`, for the test suite only, are push services the hub may post to although they
-    are on loopback (each call sets them anew: none unless given); `max_subscriptions` caps the
-    subscriptions of each curriculum (kept from an earlier call unless given)."""
+    """Make the hub's VAPID key pair (once per database; later calls, from any hub on it, keep it)
+    and return the public key. `test_endpoints`, for the test suite only, are push services the hub
+    may post to although they are on loopback (each call sets them anew: none unless given);
+    `max_subscriptions` caps the subscriptions of each curriculum (kept from an earlier call unless given)."""
     if not contact.startswith(("mailto:", "https://")):
         raise ValueError("the contact must be mailto:someone@example.org or an https:// address: push services "
                          "use it to reach whoever runs this hub")
@@ -85,28 +138,39 @@ def create_keys(data: Path, contact: str, test_endpoints: list[str] | None = Non
             raise ValueError(f"--allow-test-endpoint {allowed[:80]}: give an https://HOST:PORT/ URL")
     if max_subscriptions is not None and max_subscriptions < 1:
         raise ValueError("--max-subscriptions must be at least 1")
-    key_file = data / KEY_FILE
-    if not key_file.exists():
+    store = _store(data)
+    if store.meta(PRIVATE_KEY_META) is None:
         private = ec.generate_private_key(ec.SECP256R1())
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(pem)
-    private = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-    public = b64url(private.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
-    earlier = settings(data) or {}
+        store.set_meta(PRIVATE_KEY_META, pem.decode(), replace=False)  # two hubs at once: the first one's stays
+    public = public_key(store.meta(PRIVATE_KEY_META))
+    earlier = json.loads(store.meta(SETTINGS_META) or "{}")
     config = {"public_key": public, "contact": contact,
               "max_subscriptions_per_curriculum": max_subscriptions or earlier.get("max_subscriptions_per_curriculum", MAX_SUBSCRIPTIONS)}
     if test_endpoints:
         config["allow_test_endpoints"] = list(test_endpoints)
-    (data / SETTINGS_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+    store.set_meta(SETTINGS_META, json.dumps(config), replace=True)
+    _cached.pop(_key(data), None)
     return public
 
 
 def settings(data: Path) -> dict | None:
-    """{"public_key", "contact", ...} of a hub with push keys (push.json), else None."""
-    path = data / SETTINGS_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() and (data / KEY_FILE).is_file() else None
+    """{"public_key", "contact", ...} of a hub with push keys (from its database), else None. Read
+    again at most every SETTINGS_SECONDS: a request for /api/push/key costs no database query."""
+    now = time.monotonic()
+    found = _cached.get(_key(data))
+    if found is not None and now - found[0] < SETTINGS_SECONDS:
+        return found[1]
+    store = _store(data)
+    raw = store.meta(SETTINGS_META)
+    config = json.loads(raw) if raw is not None and store.meta(PRIVATE_KEY_META) is not None else None
+    _cached[_key(data)] = (now, config)
+    return config
+
+
+def private_key(data: Path) -> str:
+    """The VAPID private key (PEM), for signing; never to be served or printed."""
+    return _store(data).meta(PRIVATE_KEY_META)
 
 
 def max_subscriptions(config: dict) -> int:
@@ -419,7 +483,7 @@ def notify(store, data: Path, curricula: dict[str, dict], only: str | None = Non
     config = settings(data)
     if config is None:
         raise FileNotFoundError(f"this hub has no push keys: run `satchel hub push-keys --data {data} --contact mailto:...` first")
-    private_key = Vapid.from_file(str(data / KEY_FILE))
+    signing_key = Vapid.from_pem(private_key(data).encode())
     claims = {"sub": config["contact"]}
     allowed = test_endpoints(config)
     rows = store.query("SELECT endpoint, curriculum, language, p256dh, auth FROM push_subscriptions"
@@ -452,7 +516,7 @@ def notify(store, data: Path, curricula: dict[str, dict], only: str | None = Non
                 try:
                     # A fresh copy of the claims each time: pywebpush writes `aud` and `exp` into it.
                     webpush({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}, payload,
-                            vapid_private_key=private_key, vapid_claims=dict(claims), ttl=TTL, timeout=seconds,
+                            vapid_private_key=signing_key, vapid_claims=dict(claims), ttl=TTL, timeout=seconds,
                             headers={"Urgency": "normal", "Topic": "new-lessons"}, requests_session=session)
                     with lock:
                         report.sent += 1

@@ -10,17 +10,22 @@
   the bundle are refused by Starlette's StaticFiles (tests/test_hub.py tries).
 - Small files (pages, scripts, styles, indexes: up to 256 KB) are kept in memory once read, up
   to 64 MB in all, least recently used out first; a file changed on disk is read again. A request
-  for one then costs no thread and no read, which is most of what a hub serves."""
+  for one then costs no thread and no read, which is most of what a hub serves.
+- ETags are the content's SHA-256 (its first 32 hex digits, as for archives, hub/archives.py): the
+  same bundle gives the same ETags from every machine and from a folder or an archive, whatever
+  the files' times. A big file is hashed once (in a thread), then known by its size and time."""
 
 from __future__ import annotations
 
 import mimetypes
 import os
 import re
+import threading
 from collections import OrderedDict
 from email.utils import formatdate
-from hashlib import md5
+from hashlib import sha256
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
@@ -73,6 +78,35 @@ def choose_encoding(accepted: str, available) -> str | None:
     return best
 
 
+def content_etag(body: bytes) -> str:
+    return f'"{sha256(body).hexdigest()[:32]}"'
+
+
+class FileHashes:
+    """The ETags of big files, hashed once each: kept by (path, size, mtime), so a file changed on
+    disk is hashed again. Call `etag` in a thread: it reads the whole file the first time."""
+
+    def __init__(self):
+        self.known: dict[str, tuple[tuple[int, int], str]] = {}
+        self.lock = threading.Lock()
+
+    def cached(self, path: str, stat_result: os.stat_result) -> str | None:
+        found = self.known.get(path)
+        return found[1] if found and found[0] == (stat_result.st_size, stat_result.st_mtime_ns) else None
+
+    def etag(self, path: str, stat_result: os.stat_result) -> str:
+        if known := self.cached(path, stat_result):
+            return known
+        digest = sha256()
+        with open(path, "rb") as file:
+            while chunk := file.read(BigFileResponse.chunk_size):
+                digest.update(chunk)
+        etag = f'"{digest.hexdigest()[:32]}"'
+        with self.lock:
+            self.known[path] = ((stat_result.st_size, stat_result.st_mtime_ns), etag)
+        return etag
+
+
 def cache_control(path: str) -> str:
     return "public, max-age=31536000, immutable" if IMMUTABLE.search(path) else "no-cache"
 
@@ -94,7 +128,7 @@ class Entry:
             stat = os.stat(path)
             headers = {"content-type": kind, "content-length": str(len(body)), "cache-control": cache_control(relative),
                        "x-content-type-options": "nosniff", "last-modified": formatdate(stat.st_mtime, usegmt=True),
-                       "etag": f'"{md5(f"{stat.st_mtime}-{stat.st_size}".encode(), usedforsecurity=False).hexdigest()}"'}
+                       "etag": content_etag(body)}
             if encoding:
                 headers["content-encoding"] = encoding
             if variants:
@@ -138,6 +172,7 @@ class BundleFiles(StaticFiles):
         self.root = os.path.realpath(directory)
         self.cache: OrderedDict[tuple, Entry] = OrderedDict()
         self.cached = 0
+        self.hashes = FileHashes()
 
     async def __call__(self, scope, receive, send):
         """A small file already in memory is answered here, with no Request or Response object:
@@ -161,6 +196,11 @@ class BundleFiles(StaticFiles):
         if cacheable and key in self.cache:
             self._forget(key)
         response = await super().get_response(path, scope)
+        unhashed = getattr(response, "satchel_unhashed", None)
+        if unhashed is not None:  # a big file not hashed yet: hash it off the event loop, then answer
+            response.headers["etag"] = await anyio.to_thread.run_sync(self.hashes.etag, *unhashed)
+            if self.is_not_modified(response.headers, Headers(scope=scope)):
+                return NotModifiedResponse(response.headers)
         entry = getattr(response, "satchel_entry", None)
         if cacheable and entry is not None and entry.size <= SMALL:
             self.cache[key] = entry
@@ -196,6 +236,12 @@ class BundleFiles(StaticFiles):
             response.headers["content-encoding"] = encoding
         if variants:
             response.headers["vary"] = "Accept-Encoding"
+        etag = self.hashes.cached(full_path, stat_result)
+        if etag is None:
+            del response.headers["etag"]  # Starlette's, of the file's time and size: get_response puts the content's
+            response.satchel_unhashed = (full_path, stat_result)
+            return response
+        response.headers["etag"] = etag
         if self.is_not_modified(response.headers, request_headers):
             return NotModifiedResponse(response.headers)
         return response

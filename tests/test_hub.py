@@ -446,3 +446,63 @@ def test_every_build_writes_compressed_copies_the_hub_sends_unless_told_not_to(t
                             capture_output=True, text=True)
     assert result.returncode == 0 and "Compressed" not in result.stdout, result.stderr
     assert not list(plain.rglob("*.br")) and not list(plain.rglob("*.gz"))
+
+
+def start_refused(sites: list[Path], data: Path) -> subprocess.CompletedProcess:
+    """`satchel hub SITES --data DATA`, expected to refuse to start (it is given 60 s to say so)."""
+    return subprocess.run([sys.executable, "-m", "builder.cli", "hub", *map(str, sites), "--data", str(data),
+                           "--port", str(free_port())], capture_output=True, text=True, timeout=60)
+
+
+def test_two_folders_of_one_curriculum_are_refused_at_start(demo_site, tmp_path):
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(demo_site, copy)
+    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(tmp_path / "data")], check=True, capture_output=True)
+    result = start_refused([demo_site, copy], tmp_path / "data")
+    assert result.returncode == 2, result.stdout
+    assert "two bundles of the curriculum 'satchel-demo'" in result.stderr
+    assert f"{demo_site} (version 1.0.0) and {copy} (version 1.0.0)" in result.stderr, result.stderr
+    assert "give only one of them" in result.stderr
+
+
+def test_an_imported_archive_and_a_folder_of_its_curriculum_are_refused_at_start(demo_site, tmp_path):
+    """docs/hub.md's first example, taken literally: import an archive, and also pass site/."""
+    data = tmp_path / "data"
+    pack(demo_site, tmp_path / "demo.satchel")
+    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(data)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "import", str(tmp_path / "demo.satchel"), "--data", str(data)],
+                   check=True, capture_output=True)
+    result = start_refused([demo_site], data)
+    assert result.returncode == 2, result.stdout
+    assert f"{demo_site} (version 1.0.0) and {data / 'bundles' / 'satchel-demo'} (version 1.0.0)" in result.stderr, result.stderr
+    assert f"serve only the imported one (leave {demo_site} out of the command)" in result.stderr
+    assert "or remove one" in result.stderr
+
+
+def test_etags_are_the_contents_hash_for_folders_and_archives_alike(demo_site, tmp_path):
+    """The same file has the same ETag from a folder (whatever its files' times) and from an archive."""
+    import hashlib
+    import os
+    import shutil
+    folder = tmp_path / "site"
+    shutil.copytree(demo_site, folder)
+    big = os.urandom(600 * 1024)  # above the 256 KB kept in memory: hashed once, then known by size and time
+    (folder / "big.bin").write_bytes(big)
+    for path in folder.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    pack(folder, tmp_path / "demo.satchel")
+    hubs = [Hub([folder], tmp_path / "data-folder"), Hub([tmp_path / "demo.satchel"], tmp_path / "data-archive")]
+    try:
+        for path, body in (("sw.js", (folder / "sw.js").read_bytes()), ("big.bin", big)):
+            expected = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+            for running in hubs:
+                for _ in range(2):  # the first answer hashes, the next ones know it
+                    status, headers, got = running.request(path, headers={"accept-encoding": "identity"})
+                    assert (status, headers["etag"], got) == (200, expected, body), (running.url, path)
+                assert running.request(path, headers={"if-none-match": expected, "accept-encoding": "identity"})[0] == 304
+        status, headers, _ = hubs[0].request("big.bin", headers={"range": "bytes=0-99"})
+        assert status == 206 and headers["etag"] == f'"{hashlib.sha256(big).hexdigest()[:32]}"'
+    finally:
+        for running in hubs:
+            running.stop()

@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -93,21 +92,62 @@ def subscriptions(data: Path) -> list[str]:
         store.close()
 
 
+def meta(data: Path, key: str) -> str | None:
+    store = Store.in_data_dir(data)
+    try:
+        return store.meta(key)
+    finally:
+        store.close()
+
+
 def test_keys_are_made_once_and_the_private_key_is_never_served(push_hub, demo_site):
-    key_file = push_hub.data / "push-vapid.pem"
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    pem = meta(push_hub.data, push.PRIVATE_KEY_META)
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----"), "the key pair lives in the database"
+    assert not (push_hub.data / push.KEY_FILE).exists() and not (push_hub.data / push.SETTINGS_FILE).exists()
     status, _, body = push_hub.request("api/push/key")
     public = json.loads(body)["publicKey"]
     assert status == 200 and len(public) == 87  # 65 bytes, base64url
     again = satchel("hub", "push-keys", "--data", push_hub.data, "--contact", CONTACT)
     assert again.returncode == 0 and public in again.stdout, "running it again keeps the keys"
-    secret = key_file.read_text(encoding="utf-8").splitlines()[1]
-    for path in ("push-vapid.pem", "../push-vapid.pem", "%2e%2e/push-vapid.pem", "api/push/key", "api/openapi.json"):
+    assert meta(push_hub.data, push.PRIVATE_KEY_META) == pem
+    secret = pem.splitlines()[1]
+    assert secret not in again.stdout + again.stderr, "never printed"
+    for path in ("push-vapid.pem", "../push-vapid.pem", "%2e%2e/push-vapid.pem", "api/push/key", "api/openapi.json", "api/health"):
         assert secret.encode() not in push_hub.request(path)[2], path
     assert satchel("hub", "push-keys", "--data", push_hub.data, "--contact", "hub@school").returncode == 2
     assert push_keys(push_hub.data, "http://127.0.0.1:9").returncode == 2, "a test endpoint is https too"
-    assert "allow_test_endpoints" not in json.loads((push_hub.data / "push.json").read_text(encoding="utf-8")), \
+    assert "allow_test_endpoints" not in json.loads(meta(push_hub.data, push.SETTINGS_META)), \
         "running push-keys again without --allow-test-endpoint removes them"
+    output = push_hub.stop() or push_hub.output()
+    assert secret not in output[0] + output[1], "nor logged"
+
+
+def test_an_upgraded_hub_moves_its_key_files_into_the_database(demo_site, tmp_path, service):
+    """A hub from before the database kept the key pair in DATA/push-vapid.pem and DATA/push.json:
+    at start it moves them in, so the devices subscribed with that key still get notifications."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    data = tmp_path / "data"
+    assert satchel("hub", "init", "--data", data).returncode == 0
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    (data / push.KEY_FILE).write_text(pem, encoding="utf-8")
+    (data / push.KEY_FILE).chmod(0o600)
+    old_settings = {"public_key": push.public_key(pem), "contact": CONTACT, "max_subscriptions_per_curriculum": 50,
+                    "allow_test_endpoints": [service.origin + "/"]}
+    (data / push.SETTINGS_FILE).write_text(json.dumps(old_settings), encoding="utf-8")
+    hub = Hub([demo_site], data)
+    try:
+        status, _, body = hub.request("api/push/key")
+        assert status == 200 and json.loads(body)["publicKey"] == push.public_key(pem)
+        assert subscribe(hub, service.subscription("old-phone"))[0] == 201
+    finally:
+        hub.stop()
+    assert meta(data, push.PRIVATE_KEY_META) == pem
+    assert json.loads(meta(data, push.SETTINGS_META))["max_subscriptions_per_curriculum"] == 50
+    result = satchel("hub", "notify", demo_site, "--data", data)
+    assert result.returncode == 0 and "Notified 1 devices" in result.stdout, result.stderr
+    assert service.problems == [], "signed with the key the device subscribed with"
 
 
 def test_every_subscriber_gets_the_exact_message_in_their_language(push_hub, service, demo_site):
