@@ -1,6 +1,7 @@
 """The hub's web application (Starlette, run by uvicorn): the bundles it serves, and the API.
 
-    POST /api/progress   a progress file (docs/progress.md) -> {"new": n, "known": k}
+    POST /api/progress   a progress file (docs/progress.md) -> {"new": n, "known": k}; or a batch of
+                         files (hub/intake.py) -> {"files": [{"status": s, ...}, ...], "refused": [...]}
     GET  /api/health     {"ok": true, "curricula": [...]}
     GET  /api/openapi.json   this API, in OpenAPI 3.1 (docs/hub-openapi.json)
     GET  /api/push/key   the hub's VAPID public key, for devices to subscribe
@@ -31,6 +32,7 @@ from . import dashboard, intake, push
 from .archives import POINTER, ArchiveFiles, Imported
 from .auth import RateLimit
 from .openapi import openapi
+from .progress import BadProgress
 from .schools import NotAllowed, school_of
 from .static import BundleFiles
 from .store import Store
@@ -111,8 +113,19 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
             return problem(413, f"a progress file is at most {max_upload:,} bytes")
         except ClientDisconnect:  # the device went away, or was cut off by a deadline (hub/connections.py)
             return problem(400, "the upload was cut off before its end; nothing was stored")
-        status, answer = await intake.take(store, body, set(curricula), school=school,
-                                           enrolment=request.headers.get("satchel-enrolment"))
+        enrolment = request.headers.get("satchel-enrolment")
+        if enrolment is not None and len(enrolment) > intake.MAX_ENROLMENT:
+            return problem(422, f"a class code (satchel-enrolment) is at most {intake.MAX_ENROLMENT} characters")
+        if intake.is_batch(body):  # many learners' files at once, as a school hub forwards them (hub/intake.py)
+            try:
+                files = (await run_in_threadpool(intake.batch_files, body) if len(body) > intake.OFF_LOOP_BYTES
+                         else intake.batch_files(body))
+            except BadProgress as refusal:
+                return problem(refusal.status, str(refusal))
+            if files is not None:
+                status, answer = await intake.take_batch(store, body, files, set(curricula), school=school, enrolment=enrolment)
+                return JSONResponse(answer, status_code=status)
+        status, answer = await intake.take(store, body, set(curricula), school=school, enrolment=enrolment)
         return JSONResponse(answer, status_code=status)
 
     subscribing = RateLimit(count=10, seconds=60)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from .intake import BATCH_FORMAT, BATCH_VERSION, MAX_BATCH_FILES, MAX_ENROLMENT
 from .progress import SCHEMA_PATH
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
@@ -47,6 +48,20 @@ def openapi(max_upload: int) -> dict:
             "properties": {"endpoint": {"type": "string", "maxLength": 2048}, "expirationTime": {"type": ["number", "null"]},
                            "keys": {"type": "object", "required": ["p256dh", "auth"],
                                     "properties": {"p256dh": {"type": "string"}, "auth": {"type": "string"}}}}}}}
+    # Many learners' files in one body, as a school hub forwards them (hub/intake.py, docs/hub.md).
+    schemas["ProgressBatch"] = {
+        "type": "object", "required": ["format", "version", "files"], "additionalProperties": False,
+        "properties": {"format": {"const": BATCH_FORMAT}, "version": {"const": BATCH_VERSION},
+                       # each a ProgressFile, checked and answered on its own (a bad one is refused alone: 207)
+                       "files": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_FILES, "items": {"type": "object"},
+                                 "description": "Progress files (ProgressFile), each checked, stored and answered as if it "
+                                                "came alone: one that is not valid is refused in the answer, not the batch."}}}
+    schemas["BatchAnswer"] = {
+        "type": "object", "required": ["files", "new", "known", "refused"],
+        "properties": {"files": {"type": "array", "items": {"type": "object", "required": ["status"],
+                                                            "properties": {"status": {"type": "integer"}}}},
+                       "new": {"type": "integer", "minimum": 0}, "known": {"type": "integer", "minimum": 0},
+                       "refused": {"type": "array", "items": {"type": "integer", "minimum": 0}}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Satchel hub", "version": "1",
@@ -57,14 +72,19 @@ def openapi(max_upload: int) -> dict:
                 "summary": "Store a progress file; each statement once, by id. Signed files (format 2) bind the learner to "
                            "their device's key (docs/security.md). A central hub takes files only with a school hub's "
                            "credentials (HTTP Basic: school id and token).",
-                "parameters": [{"name": "satchel-enrolment", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 20},
+                "parameters": [{"name": "satchel-enrolment", "in": "header", "required": False, "schema": {"type": "string", "maxLength": MAX_ENROLMENT},
                                 "description": "A class code from the teacher's dashboard: lets this device's key sign for the learner."}],
                 "security": [{}, {"school": []}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProgressFile"}}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"anyOf": [
+                    {"$ref": "#/components/schemas/ProgressFile"}, {"$ref": "#/components/schemas/ProgressBatch"}]}}}},
                 "responses": {
-                    "200": {"description": "Stored (after commit).", "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["new", "known"], "additionalProperties": False,
-                        "properties": {"new": {"type": "integer", "minimum": 0}, "known": {"type": "integer", "minimum": 0}}}}}},
+                    "200": {"description": "Stored (after commit); for a batch, every file was.", "content": {"application/json": {"schema": {
+                        "anyOf": [{"type": "object", "required": ["new", "known"], "additionalProperties": False,
+                                   "properties": {"new": {"type": "integer", "minimum": 0}, "known": {"type": "integer", "minimum": 0}}},
+                                  {"$ref": "#/components/schemas/BatchAnswer"}]}}}},
+                    "207": {"description": "A batch some of whose files were refused: each file's own answer, in order; the "
+                                           "others were stored.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchAnswer"}}}},
                     "400": answer("Not JSON: bad syntax or UTF-8, nesting too deep, a number too long, NaN."),
                     "413": answer(f"Bigger than the hub's limit ({max_upload:,} bytes by default)."),
                     "415": answer("Not sent as application/json."),

@@ -267,11 +267,25 @@ def postgresql(postgresql_server, request):
 RALPH = "ralph-malph[backend-fs,lrs,cli]==5.1.0"
 
 
-@pytest.fixture(scope="session")
-def ralph_lrs(tmp_path_factory):
-    """A real xAPI Learning Record Store on loopback: Ralph, with its file-system backend and basic
-    auth, in its own virtual environment (made once under the Satchel cache). Yields
-    (statements URL, user, password)."""
+# Ralph's fs backend writes each batch of statements with operation "create", which refuses to
+# write to a file that exists: the LRS takes only the first POST ("fs_lrs.jsonl already exists and
+# overwrite is not allowed"). "append", an operation of the same backend, takes every batch: the
+# server is Ralph's own app (ralph.api:app, what `ralph runserver` starts), with that default.
+RALPH_SERVER = """
+import sys
+import uvicorn
+from ralph.backends.data.base import BaseOperationType
+from ralph.backends.lrs.fs import FSLRSBackend
+FSLRSBackend.default_operation_type = BaseOperationType.APPEND
+uvicorn.run("ralph.api:app", host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+@contextlib.contextmanager
+def running_ralph(app: Path):
+    """Ralph serving on loopback, its data and settings in the folder `app`, with its file-system
+    backend (appending every batch) and basic auth, in its own virtual environment (made once
+    under the Satchel cache). Yields (statements URL, user, password). Also for benchmarks/sync.py."""
     import subprocess
     import sys
     import time
@@ -284,25 +298,35 @@ def ralph_lrs(tmp_path_factory):
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(home)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", RALPH, "requests"], check=True)
         (home / ".installed").write_text(RALPH)
-    app = tmp_path_factory.mktemp("ralph")
-    env = dict(os.environ, RALPH_APP_DIR=str(app), RALPH_RUNSERVER_BACKEND="fs")
+    (app / "data").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, RALPH_APP_DIR=str(app), RALPH_RUNSERVER_BACKEND="fs",
+               RALPH_BACKENDS__LRS__FS__DEFAULT_DIRECTORY_PATH=str(app / "data"))
     user, password = "hub-1", "not-a-real-secret"
     subprocess.run([str(home / "bin" / "ralph"), "auth", "-u", user, "-p", password, "-s", "all", "-M", "mailto:hub-1@example.org", "-w"],
                    env=env, check=True, capture_output=True)
     port = free_port()
-    server = subprocess.Popen([str(home / "bin" / "ralph"), "runserver", "-b", "fs", "--fs-default-directory-path", str(app / "data"),
-                               "-h", "127.0.0.1", "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    (app / "data").mkdir(exist_ok=True)
-    url = f"http://127.0.0.1:{port}/xAPI/statements"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/__heartbeat__", timeout=1)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Ralph did not start: {server.stderr.read().decode()[-2000:]}") from None
-            time.sleep(0.3)
-    yield url, user, password
-    server.terminate()
-    server.wait(30)
+    log = app / "ralph.log"  # a file, not a pipe: a pipe nobody reads would stop Ralph once full
+    with log.open("wb") as output:
+        server = subprocess.Popen([str(python), "-c", RALPH_SERVER, str(port)], cwd=app, env=env, stdout=output, stderr=output)
+    try:
+        url = f"http://127.0.0.1:{port}/xAPI/statements"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/__heartbeat__", timeout=1)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"Ralph did not start: {log.read_text(errors='replace')[-2000:]}") from None
+                time.sleep(0.3)
+        yield url, user, password
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+@pytest.fixture(scope="session")
+def ralph_lrs(tmp_path_factory):
+    """A real xAPI Learning Record Store on loopback (running_ralph): (statements URL, user, password)."""
+    with running_ralph(tmp_path_factory.mktemp("ralph")) as lrs:
+        yield lrs

@@ -48,18 +48,24 @@ class Upstream:
     As an LRS (`POST /xAPI/statements`, a JSON array): 400 for a batch holding a `poisoned` id
     (xAPI batches are all or nothing), 409 for an id it holds with other content, `always` (a
     status) for everything if set. As a central hub (`POST /api/progress`, a progress file): 409
-    with the `conflicting` ids of the file listed, the others stored, as a Satchel central does."""
+    with the `conflicting` ids of the file listed, the others stored, as a Satchel central does;
+    a batch of files gets an answer per file, as from a Satchel central, unless `batches` is off
+    (an older central: 422, as for any body that is no progress file)."""
 
     def __init__(self):
         self.held: dict[str, dict] = {}
         self.poisoned: set[str] = set()
         self.conflicting: set[str] = set()
         self.always: int | None = None
+        self.batches = True
         self.posts = 0
+        self.connections: set[int] = set()
         self.auth: list[str | None] = []
         upstream = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # connections kept alive, as by uvicorn
+
             def log_message(self, *args):
                 pass
 
@@ -75,9 +81,12 @@ class Upstream:
                 sent = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 with lock:
                     upstream.posts += 1
+                    upstream.connections.add(self.client_address[1])  # the client's port: one per connection
                     upstream.auth.append(self.headers.get("authorization"))
                     if upstream.always:
                         return self.answer(upstream.always, {"error": "go away"})
+                    if self.path == "/api/progress" and sent.get("format") == "satchel-progress-batch":
+                        return self.answer(*upstream.batch(sent))
                     if self.path == "/api/progress":
                         return self.answer(*upstream.progress_file(sent))
                     return self.answer(*upstream.statements(sent))
@@ -105,6 +114,14 @@ class Upstream:
             return 409, {"error": "other content under the same id", "new": len(new), "known": len(ids) - len(new) - len(conflicts),
                          "conflicts": conflicts}
         return 200, {"new": len(new), "known": len(ids) - len(new)}
+
+    def batch(self, data: dict) -> tuple[int, object]:
+        if not self.batches:
+            return 422, {"error": "not a valid progress file: 'statements' is a required property"}
+        results = [self.progress_file(f) for f in data["files"]]
+        answers = [{"status": status, **answer} for status, answer in results]
+        refused = [n for n, (status, _) in enumerate(results) if status != 200]
+        return (207 if refused else 200), {"files": answers, "refused": refused}
 
     def stop(self) -> None:
         self.httpd.shutdown()
@@ -144,8 +161,10 @@ def test_a_statement_the_lrs_refuses_is_set_aside_and_the_rest_goes_on(demo_site
     status = sync(data, "--status")
     assert status.returncode == 0 and "Forwarded: 0\nWaiting: 1,200\nQuarantined (refused by the upstream, set aside): 0\n" in status.stdout
 
+    connections = len(upstream.connections)
     result = sync(data, "--upstream", lrs)
     assert result.returncode == 0, result.stderr
+    assert len(upstream.connections) - connections == 1, "one connection for the whole run, kept alive"
     assert "Forwarded 1198 statements" in result.stdout and "2 statements were refused" in result.stdout
     assert set(upstream.held) == everything - poisoned
     assert upstream.posts < 60, "halving a batch of 500 down to one statement takes some 20 posts, not one per statement"
@@ -189,13 +208,73 @@ def test_a_central_409_sets_aside_only_the_conflicting_statements(demo_site, tmp
 
     result = sync(data, "--upstream", upstream.url + "/api/progress", "--user", "lycee-1", "--password-file", write(tmp_path, "t0k3n"))
     assert result.returncode == 0 and "Forwarded 57 statements" in result.stdout and "3 statements were refused" in result.stdout
-    assert upstream.posts == 2, "a 409 that lists the conflicts needs no halving: one post per learner's file"
+    assert upstream.posts == 1, "both learners' files in one batch; a 409 that lists the conflicts needs no halving"
     assert set(upstream.auth) == set(basic("lycee-1", "t0k3n").values())
     assert set(upstream.held) == {s["id"] for f in files for s in f["statements"]} - conflicting
     assert {s["id"] for s in upstream.held.values() if "extensions" in s["context"]} == set(), "a central knows the school from its credentials"
     assert set(query(data, "SELECT id, reason FROM upstream_quarantine")) == {(i, "conflict at upstream") for i in conflicting}
     assert len(query(data, "SELECT id FROM statements WHERE forwarded IS NOT NULL")) == 57
     assert "3 x conflict at upstream" in sync(data, "--status").stdout
+
+
+def test_an_older_central_that_takes_no_batches_gets_one_file_a_post(demo_site, tmp_path, upstream):
+    data = tmp_path / "school"
+    files = [progress_file(30, name=f"Learner {n}") for n in range(3)]
+    school_hub_with(demo_site, data, files)
+    upstream.batches = False
+    result = sync(data, "--upstream", upstream.url + "/api/progress", "--user", "lycee-1", "--password-file", write(tmp_path, "t0k3n"))
+    assert result.returncode == 0 and "Forwarded 90 statements" in result.stdout and "refused" not in result.stdout, result
+    assert upstream.posts == 1 + 3, "the batch, refused; then a file per learner"
+    assert set(upstream.held) == {s["id"] for f in files for s in f["statements"]}
+
+
+def test_a_central_takes_many_learners_files_in_one_batch(demo_site, tmp_path, database):
+    """POST /api/progress with {"format": "satchel-progress-batch", "files": [...]}: each file checked
+    and stored as if it came alone, on the same credentials, with an answer of its own."""
+    central_data = tmp_path / "central"
+    subprocess.run([*HUB, "init", "--data", str(central_data), *(["--db", database] if database else [])], check=True, capture_output=True)
+    school, token = re.search(r"School hub: (\S+)\nToken: (\S+)\n", satchel_hub("schools", "add", "Lycée", "--data", central_data).stdout).groups()
+    central = Hub([demo_site], central_data)
+    try:
+        def post(body, headers=None):
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            status, _, answer = central.request("api/progress", data, {"content-type": "application/json",
+                                                                        **(basic(school, token) if headers is None else headers)})
+            return status, json.loads(answer)
+
+        held = progress_file(5, name="Held")
+        assert post(held)[0] == 200
+        good = [progress_file(40, name=f"Learner {n}") for n in range(3)]
+        stranger = progress_file(5, name="Stranger")
+        stranger["statements"][2]["actor"]["account"]["name"] = good[0]["profile"]["id"]  # not the file's learner's: 422
+        clash = dict(held, statements=[dict(held["statements"][1], timestamp="2020-01-01T00:00:00.000Z"), *progress_file(3)["statements"]])
+        for s in clash["statements"]:
+            s["actor"]["account"]["name"] = held["profile"]["id"]
+        batch = {"format": "satchel-progress-batch", "version": 1, "files": [good[0], stranger, good[1], clash, good[2]]}
+
+        status, answer = post(batch, {})
+        assert status == 401 and "satchel hub schools add" in answer["error"], "the same credentials as for a file alone"
+        status, answer = post(batch)
+        assert status == 207 and answer["refused"] == [1, 3], answer
+        assert [f["status"] for f in answer["files"]] == [200, 422, 200, 409, 200]
+        assert "statement 3 is not the file's learner's" in answer["files"][1]["error"]
+        assert answer["files"][3]["conflicts"] == [held["statements"][1]["id"]] and answer["files"][3]["new"] == 3
+        assert (answer["new"], answer["known"]) == (123, 0)
+        stored = set(central.stored())
+        assert {s["id"] for f in good for s in f["statements"]} <= stored and not {s["id"] for s in stranger["statements"]} & stored
+
+        status, answer = post(dict(batch, files=[good[0], good[1]]))
+        assert status == 200 and answer == {"files": [{"status": 200, "new": 0, "known": 40}] * 2, "new": 0, "known": 80, "refused": []}
+        status, answer = post(dict(batch, files=[{}] * 1001))
+        assert status == 413 and "at most 1,000 files" in answer["error"]
+        for bad in [dict(batch, version=2), dict(batch, files=[]), dict(batch, files=good[0]), dict(batch, extra=1)]:
+            status, answer = post(bad)
+            assert status == 422 and "batch" in answer["error"], bad
+        status, answer = post(b'{"format": "satchel-progress-batch", "files": [')
+        assert status == 400 and "not JSON" in answer["error"]
+    finally:
+        central.stop()
+    assert query(central_data, "SELECT source, COUNT(*) FROM statements GROUP BY source") == [(school, 5 + 123)]
 
 
 def write(folder, text: str):

@@ -43,43 +43,89 @@ def lrs_statements(url: str, user: str, password: str) -> list[dict]:
 
 def test_forwarding_to_an_lrs(demo_site, tmp_path, ralph_lrs):
     import os
+
+    import jsonschema
+
+    from hub import xapi
     url, user, password = ralph_lrs
     hub = Hub([demo_site], tmp_path / "data")
-    files = [progress_file(150, name=f"Learner {n}") for n in range(2)]
+    files = [progress_file(500, name=f"Learner {n}") for n in range(20)]
+    # What the hub takes and xAPI 2.0 does not: an extension key must be an IRI.
+    odd = files[7]["statements"][250]
+    odd["context"]["extensions"] = {"score": 3}
     for upload in files:
         assert hub.upload(upload)[0] == 200
     hub.stop()
     secret = tmp_path / "password"
     secret.write_text(password + "\n", encoding="utf-8")
     before = set(lrs_ids(url, user, password))
-    expected = {s["id"] for f in files for s in f["statements"]}
+    expected = {s["id"] for f in files for s in f["statements"]} - {odd["id"]}
+    assert len(expected) == 9_999
 
     down = url.replace(url.split("/")[2], "127.0.0.1:9")  # nothing listens there
     result = sync(hub.data, down, "--user", user, "--password-file", str(secret))
     assert result.returncode == 1 and "cannot be reached" in result.stderr and "Run it again" in result.stderr
 
     result = sync(hub.data, url, "--user", user, "--password-file", str(secret))
-    assert result.returncode == 0 and "Forwarded 300 statements" in result.stdout, result.stderr
-    held = lrs_ids(url, user, password)
-    assert set(held) - before == expected and len(held) == len(set(held))
+    assert result.returncode == 0 and "Forwarded 9999 statements" in result.stdout, result.stderr
+    # Set aside at once (in the run that could not reach the LRS): never sent, and said by --status.
+    status = sync(hub.data, url, "--status").stdout
+    assert "Forwarded: 9,999\nWaiting: 0\nQuarantined (refused by the upstream, set aside): 1\n" in status
+    assert "1 x not an xAPI 2.0 statement: context/extensions" in status, status
+    held = lrs_statements(url, user, password)
+    assert {s["id"] for s in held} - before == expected and len(held) == len({s["id"] for s in held}), "every batch arrived, once"
+    store = Store.in_data_dir(hub.data)
+    assert store.query("SELECT id, status, reason FROM upstream_quarantine") == [
+        (odd["id"], None, "not an xAPI 2.0 statement: context/extensions: \"score\" does not match \"^[A-Za-z][A-Za-z0-9+.-]*:[^\\s]+$\"")]
+    store.close()
+    # What the hub forwarded, as the LRS keeps it, checked again by another implementation of JSON Schema.
+    checker = jsonschema.Draft202012Validator(xapi.schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    forwarded = [s for s in held if s["id"] in expected]
+    assert [e.message for s in forwarded[:2000] for e in checker.iter_errors(s)] == []
+    assert all(xapi.problem(s) is None for s in forwarded)
     hub_id = Store.in_data_dir(hub.data).meta("hub_id")
-    stamps = {s["id"]: s["context"]["extensions"]["urn:satchel:hub"] for s in lrs_statements(url, user, password) if s["id"] in expected}
-    assert set(stamps.values()) == {hub_id}, "each statement says which hub it came from (here: from devices at this hub)"
+    assert {s["context"]["extensions"]["urn:satchel:hub"] for s in forwarded} == {hub_id}, \
+        "each statement says which hub it came from (here: from devices at this hub)"
 
     assert "Nothing new to forward" in sync(hub.data, url, "--user", user, "--password-file", str(secret)).stdout
     # A crash after the LRS stored a batch but before the hub marked it: it is sent again, and kept
     # once (the same content: the same hub id in it, or the LRS would answer 409).
     store = Store.in_data_dir(hub.data)
-    store.db.execute("UPDATE statements SET forwarded = NULL WHERE id IN (SELECT id FROM statements LIMIT 40)")
+    store.db.execute("UPDATE statements SET forwarded = NULL WHERE id IN (SELECT id FROM statements WHERE forwarded IS NOT NULL LIMIT 40)")
     store.close()
     result = sync(hub.data, url, "--user", user, env=dict(os.environ, SATCHEL_UPSTREAM_PASSWORD=password))
     assert "Forwarded 40 statements" in result.stdout, result.stderr
-    assert sorted(lrs_ids(url, user, password)) == sorted(held)
+    assert sorted(lrs_ids(url, user, password)) == sorted(s["id"] for s in held)
 
     result = sync(hub.data, url, "--user", user, "--password-file", str(secret))
     assert result.returncode == 0
     again = sync(hub.data, url, "--user", user)
     assert again.returncode == 0 and "Nothing new to forward" in again.stdout, "nothing left to send: the password is not even needed"
+
+
+def test_the_statement_rules_of_xapi_2():
+    """The schema (hub/xapi-2.0-statement.schema.json) refuses what xAPI 2.0 refuses."""
+    from hub import xapi
+    good = progress_file(3)["statements"]
+    assert [xapi.problem(s) for s in good] == [None, None, None]
+    wrong = {
+        "an id that is no UUID": {**good[0], "id": "1234"},
+        "a timestamp with no time": {**good[0], "timestamp": "2026-11-01"},
+        "an actor with two identifiers": {**good[0], "actor": {**good[0]["actor"], "mbox": "mailto:a@example.org"}},
+        "an actor with none": {**good[0], "actor": {"objectType": "Agent", "name": "Amina"}},
+        "a verb id that is no IRI": {**good[0], "verb": {"id": "launched"}},
+        "a scaled score above 1": {**good[0], "result": {"score": {"scaled": 1.5}}},
+        "a raw score above max": {**good[0], "result": {"score": {"raw": 11, "min": 0, "max": 10}}},
+        "a duration that is not ISO 8601": {**good[0], "result": {"duration": "120s"}},
+        "a property xAPI does not have": {**good[0], "grade": "A"},
+        "a language map keyed by no language": {**good[0], "verb": {**good[0]["verb"], "display": {"english!": "launched"}}},
+        "a version 1.0.3": {**good[0], "version": "1.0.3"},
+        "a platform for a statement about an agent": {**good[0], "object": {"objectType": "Agent", "mbox": "mailto:a@example.org"}},
+    }
+    for what, statement in wrong.items():
+        assert xapi.problem(statement), what
+    assert xapi.problem({**good[0], "context": {**good[0]["context"], "contextAgents": [
+        {"objectType": "contextAgent", "agent": {"mbox": "mailto:t@example.org"}, "relevantTypes": ["https://example.org/teacher"]}]}}) is None
 
 
 def test_forwarding_to_a_central_hub(demo_site, tmp_path):
