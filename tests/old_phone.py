@@ -16,6 +16,8 @@ import re
 import shutil
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
+
 from builder import DEMO_CURRICULUM
 from builder.build import build
 
@@ -76,12 +78,24 @@ def old_phone_context(browser, **kwargs):
 
 
 def prepend_to_search_worker(context, script: str, seen: list | None = None) -> None:
-    """Run `script` first in search's worker (search-worker.js, as it comes from the network),
-    which init scripts don't reach; each URL so served goes to `seen`."""
+    """Run `script` first in search's worker (search-worker.js, as the page loads it from the network
+    to start the worker), which init scripts don't reach; each URL so served goes to `seen`. A
+    download of the file into a pack (whose hash is checked) gets it as it is."""
     def serve(route):
-        response = route.fetch()
+        if route.request.resource_type == "fetch" or route.request.service_worker is not None:
+            route.fallback()  # a pack's download of the file (its hash is checked): left as it is
+            return
+        try:
+            response = route.fetch()
+            body = response.text()
+        except PlaywrightError:  # the network is cut (context.set_offline), or the page is gone
+            try:
+                route.abort()
+            except PlaywrightError:
+                pass
+            return
         headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-encoding", "content-length")}
-        route.fulfill(status=response.status, headers=headers, body=script + response.text())
+        route.fulfill(status=response.status, headers=headers, body=script + body)
         if seen is not None:
             seen.append(route.request.url)
     context.route("**/assets/satchel/search-worker.js", serve)
