@@ -9,10 +9,16 @@ all of it: a truncated copy, a changed byte, an entry the manifest does not list
 climbs out (`../`), a compressed entry, or a curriculum id or version that is not one (they name
 the folder and the file a hub keeps the archive in) is refused, with a message that says which
 and what to do. The checks are code, not `assert`s, so `python -O` keeps them.
+
+The manifest proves integrity; origin takes a signature. `satchel pack --sign KEY` adds a second
+entry, `satchel-signature.json`: an ed25519 signature of the manifest's bytes (which name every
+other entry's SHA-256) by the maker's private key. A reader that does not check origin still
+opens the archive; a hub that trusts keys checks it with check_origin() (docs/security.md).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -23,10 +29,19 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from .curriculum import ID_RE
 
 ARCHIVE_FORMAT = 1
 MANIFEST = "satchel-archive.json"
+SIGNATURE = "satchel-signature.json"
+SIGNATURE_FORMAT = 1
+SIGNATURE_MAX = 4096  # bytes: a signature entry is some 200
+SIGNED_PREFIX = b"satchel-archive-signature-1\n"  # what is signed: this, then the manifest's bytes
+KEY_ID_RE = re.compile(r"[0-9a-f]{16}")
 SUFFIX = ".satchel"
 EPOCH = (1980, 1, 1, 0, 0, 0)  # every entry's date: the same bundle gives the same archive bytes
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # a zip entry's local header (30 bytes)
@@ -50,9 +65,10 @@ class Entry:
     sha256: str
 
 
-def pack(site: Path, output: Path) -> dict:
+def pack(site: Path, output: Path, signing_key: Ed25519PrivateKey | None = None) -> dict:
     """Write the bundle at `site` into the archive `output` (through a temporary file, renamed at
-    the end, so a full disk never leaves a half archive under the final name). Returns the manifest."""
+    the end, so a full disk never leaves a half archive under the final name), signed with
+    `signing_key` if given. Returns the manifest."""
     site = Path(site)
     described = site / "satchel" / "curriculum.json"
     if not described.is_file():
@@ -72,8 +88,11 @@ def pack(site: Path, output: Path) -> dict:
                 "content": version["content"], "files": files}
     output = Path(output)
     temporary = output.with_name(output.name + ".part")
+    manifest_bytes = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr(_info(MANIFEST), json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        archive.writestr(_info(MANIFEST), manifest_bytes)
+        if signing_key is not None:
+            archive.writestr(_info(SIGNATURE), signature_entry(manifest_bytes, signing_key))
         for path in paths:
             with archive.open(_info(path.relative_to(site).as_posix()), "w") as out, open(path, "rb") as source:
                 while chunk := source.read(1 << 20):
@@ -82,6 +101,110 @@ def pack(site: Path, output: Path) -> dict:
         os.fsync(written.fileno())
     os.replace(temporary, output)
     return manifest
+
+
+def signature_entry(manifest_bytes: bytes, signing_key: Ed25519PrivateKey) -> bytes:
+    """The bytes of satchel-signature.json for a manifest (ed25519 is deterministic: the same
+    manifest and key give the same bytes)."""
+    signature = signing_key.sign(SIGNED_PREFIX + manifest_bytes)
+    entry = {"format": SIGNATURE_FORMAT, "algorithm": "ed25519", "key": key_id(signing_key.public_key()),
+             "signature": base64.b64encode(signature).decode("ascii")}
+    return (json.dumps(entry, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """A public key's fingerprint: the first 16 hex digits of the SHA-256 of its 32 raw bytes.
+    It only names the key; the signature is checked against the whole key the hub trusts."""
+    return hashlib.sha256(raw_public_key(public_key)).hexdigest()[:16]
+
+
+def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def new_key_pair() -> tuple[bytes, bytes]:
+    """A new signing key: (private key as PEM PKCS8, public key as PEM)."""
+    private = Ed25519PrivateKey.generate()
+    return (private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+            public_pem(private.public_key()))
+
+
+def public_pem(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_signing_key(path: Path) -> Ed25519PrivateKey:
+    """The ed25519 private key in a PEM file (from `satchel keys new`); ArchiveError says what is wrong."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ArchiveError(f"cannot read the signing key {path} ({error.strerror}): make one with `satchel keys new --out {path}`") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise ArchiveError(f"{path} is protected by a password; give an unprotected ed25519 key (`satchel keys new`), "
+                           "kept where only its owner reads it") from None
+    except ValueError:
+        raise ArchiveError(f"{path} is not a private key in PEM (PKCS8): make one with `satchel keys new --out {path.name}`; "
+                           "a .pub file is the public half, for hubs, not for signing") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ArchiveError(f"{path} is not an ed25519 key: Satchel signs with ed25519 only (`satchel keys new`)")
+    return key
+
+
+def load_public_key(data: bytes, source: str) -> Ed25519PublicKey:
+    """An ed25519 public key from PEM (a .pub file from `satchel keys new`); ArchiveError says what is wrong."""
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        hint = " (that is a private key: give its .pub file, never the private key, to a hub)" if b"PRIVATE KEY" in data else ""
+        raise ArchiveError(f"{source} is not a public key in PEM{hint}: give the .pub file `satchel keys new` wrote") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ArchiveError(f"{source} is not an ed25519 public key: Satchel archives are signed with ed25519 only")
+    return key
+
+
+def check_origin(archive: Archive, trusted: dict[str, bytes], removed: dict[str, str] | None = None) -> str:
+    """Check that `archive` is signed by one of the `trusted` keys ({key id: 32 raw bytes}). Returns
+    the key id; raises ArchiveError saying why not (unsigned, unknown or removed key, a signature
+    that does not match, a damaged signature entry)."""
+    name = archive.path.name
+    known = ", ".join(sorted(trusted)) or "none"
+    if archive.signature is None:
+        raise ArchiveError(f"{name} is not signed, and this hub takes only signed archives (it trusts the keys {known}). "
+                           f"Ask whoever made it for one made with `satchel pack SITE -o {name} --sign KEY`, or, if you "
+                           "trust its maker, add their public key with `satchel hub keys add THEIR.pub --data DIR`")
+    damaged = ArchiveError(f"{name}: its {SIGNATURE} is damaged, or of a format this Satchel does not know (it knows format "
+                           f"{SIGNATURE_FORMAT}, ed25519): make the archive again with `satchel pack SITE -o {name} --sign KEY`")
+    try:
+        entry = json.loads(archive.signature)
+    except ValueError:
+        raise damaged from None
+    if not isinstance(entry, dict) or entry.get("format") != SIGNATURE_FORMAT or entry.get("algorithm", "ed25519") != "ed25519":
+        raise damaged
+    signer, encoded = entry.get("key"), entry.get("signature")
+    if not isinstance(signer, str) or not KEY_ID_RE.fullmatch(signer) or not isinstance(encoded, str):
+        raise damaged
+    try:
+        signature = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise damaged from None
+    if len(signature) != 64:
+        raise damaged
+    if signer not in trusted:
+        when = (removed or {}).get(signer)
+        why = (f"a key removed from this hub's trusted keys on {when}: sign it again with a key the hub trusts" if when else
+               "a key this hub does not trust: if it is your ministry's new key, add it with "
+               "`satchel hub keys add NEW.pub --data DIR`; otherwise do not import it")
+        raise ArchiveError(f"{name} is signed by the key {signer}, {why} (this hub trusts {known})")
+    try:
+        Ed25519PublicKey.from_public_bytes(trusted[signer]).verify(signature, SIGNED_PREFIX + archive.manifest_bytes)
+    except InvalidSignature:
+        raise ArchiveError(f"{name}: its signature by the key {signer} does not match its manifest ({MANIFEST}): the "
+                           "manifest, so the list of files and their SHA-256, was changed after signing, or the signature "
+                           "was taken from another archive. Do not import it: get the archive again from its maker") from None
+    return signer
 
 
 def names_problem(curriculum_id: object, version: object) -> str | None:
@@ -112,9 +235,12 @@ def _info(name: str) -> zipfile.ZipInfo:
 class Archive:
     """An opened, checked archive: its manifest and where each file's bytes are."""
 
-    def __init__(self, path: Path, manifest: dict, entries: dict[str, Entry]):
+    def __init__(self, path: Path, manifest: dict, entries: dict[str, Entry], manifest_bytes: bytes = b"",
+                 signature: bytes | None = None):
         self.path, self.manifest, self.entries = Path(path), manifest, entries
         self.curriculum_id, self.version = manifest["curriculum"], manifest["version"]
+        self.manifest_bytes = manifest_bytes  # as stored: what a signature covers
+        self.signature = signature  # the bytes of satchel-signature.json, None if unsigned (check_origin reads them)
 
     @classmethod
     def open(cls, path: Path, verify: bool = True) -> Archive:
@@ -139,9 +265,17 @@ class Archive:
             raise ArchiveError(f"{what}: it does not start with {MANIFEST}. Make archives with `satchel pack SITE -o NAME{SUFFIX}`.")
         with open(path, "rb") as file:
             offsets = {info.filename: _data_offset(file, info, what) for info in infos}
-            manifest = _read_manifest(file, offsets[MANIFEST], infos[0].file_size, what)
+            manifest, manifest_bytes = _read_manifest(file, offsets[MANIFEST], infos[0].file_size, what)
             listed = manifest["files"]
-            extra = sorted(names - set(listed) - {MANIFEST})
+            if SIGNATURE in listed:
+                raise ArchiveError(f"{what}: its manifest lists {SIGNATURE}, which no bundle holds. Make it with `satchel pack`.")
+            signature = None
+            if SIGNATURE in names:
+                info = next(i for i in infos if i.filename == SIGNATURE)
+                if info.file_size > SIGNATURE_MAX:
+                    raise ArchiveError(f"{what}: its {SIGNATURE} is too big ({info.file_size} bytes)")
+                signature = os.pread(file.fileno(), info.file_size, offsets[SIGNATURE])
+            extra = sorted(names - set(listed) - {MANIFEST, SIGNATURE})
             missing = sorted(set(listed) - names)
             if extra or missing:
                 raise ArchiveError(f"{what}: its contents differ from its manifest "
@@ -149,6 +283,8 @@ class Archive:
                                    "It was changed after `satchel pack`: make it again.")
             entries = {}
             for info in infos[1:]:
+                if info.filename == SIGNATURE:
+                    continue
                 expected = listed[info.filename]
                 if info.file_size != expected["bytes"]:
                     raise ArchiveError(f"{what}: {info.filename} has {info.file_size} bytes, its manifest says {expected['bytes']}")
@@ -156,7 +292,7 @@ class Archive:
                     raise ArchiveError(f"{what}: {info.filename} does not match its SHA-256 in the manifest. The archive "
                                        "was changed or damaged: copy it again, or make it again with `satchel pack`.")
                 entries[info.filename] = Entry(info.filename, offsets[info.filename], info.file_size, expected["sha256"])
-        archive = cls(path, manifest, entries)
+        archive = cls(path, manifest, entries, manifest_bytes, signature)
         if "satchel/curriculum.json" not in entries:
             raise ArchiveError(f"{what}: it holds no satchel/curriculum.json, so no built bundle")
         try:
@@ -204,14 +340,15 @@ def _data_offset(file, info: zipfile.ZipInfo, what: str) -> int:
     return info.header_offset + LOCAL_HEADER.size + fields[9] + fields[10]
 
 
-def _read_manifest(file, offset: int, size: int, what: str) -> dict:
-    """The manifest, checked field by field (these are checks, not asserts: `python -O` keeps them)."""
+def _read_manifest(file, offset: int, size: int, what: str) -> tuple[dict, bytes]:
+    """The manifest and its bytes, checked field by field (these are checks, not asserts: `python -O` keeps them)."""
     if size > 64 * 1024 * 1024:
         raise ArchiveError(f"{what}: its manifest is too big ({size} bytes)")
     damaged = ArchiveError(f"{what}: its {MANIFEST} is damaged, or of a format this Satchel does not know "
                            f"(it knows format {ARCHIVE_FORMAT}): update Satchel or make the archive again with `satchel pack`")
+    raw = os.pread(file.fileno(), size, offset)
     try:
-        manifest = json.loads(os.pread(file.fileno(), size, offset))
+        manifest = json.loads(raw)
     except ValueError:
         raise damaged from None
     if not isinstance(manifest, dict):
@@ -230,7 +367,7 @@ def _read_manifest(file, offset: int, size: int, what: str) -> dict:
     if not isinstance(manifest.get("content"), str) or not CONTENT_RE.fullmatch(manifest["content"]):
         raise ArchiveError(f"{what}: its content hash {_shown(manifest.get('content'))} is not one "
                            "(hexadecimal, from satchel/version.json): make it again with `satchel pack`")
-    return manifest
+    return manifest, raw
 
 
 def _listed(file: object) -> bool:

@@ -8,11 +8,17 @@ newer archive from a USB stick with an atomic switch.
 Importing checks the archive on the stick, copies it, checks the copy, then replaces `current`
 in one rename: a running hub answers every request from the old archive or from the new one,
 never from a mix, and a power cut at any moment leaves one of the two, whole. An import writes
-and deletes only inside its curriculum's folder, and deletes only archives it named itself."""
+and deletes only inside its curriculum's folder, and deletes only archives it named itself.
+
+A hub that trusts signing keys (`satchel hub keys add`, kept in the database's meta table)
+imports only archives signed by one of them; the check runs on the stick's archive and again on
+the copy. A hub that trusts none imports unsigned archives, as before keys existed."""
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import json
 import os
 import posixpath
 import re
@@ -28,7 +34,7 @@ import anyio
 from starlette._utils import get_route_path
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
-from builder.archive import SUFFIX, VERSION_PATTERN, Archive, ArchiveError
+from builder.archive import SUFFIX, VERSION_PATTERN, Archive, ArchiveError, check_origin, key_id, load_public_key, raw_public_key
 
 from .static import ENCODINGS, SMALL, cache_control, choose_encoding, media_type
 
@@ -36,6 +42,44 @@ CHUNK = 4 * 1024 * 1024
 CACHE_BYTES = 64 * 1024 * 1024
 POINTER = "current"
 LOCK = "import.lock"
+KEYS_META = "archive_signing_keys"  # {"trusted": {key id: {"public": base64, "name": ..., "added": date}}, "removed": {key id: date}}
+
+
+class TrustedKeys:
+    """The public keys whose archives a hub imports, kept in its store's meta table (so every hub
+    on one database trusts the same keys), and the keys removed from them, for the message."""
+
+    def __init__(self, store):
+        self.store = store
+        saved = json.loads(store.meta(KEYS_META) or "{}")
+        self.trusted: dict[str, dict] = saved.get("trusted", {})
+        self.removed: dict[str, str] = saved.get("removed", {})
+
+    def raw(self) -> dict[str, bytes]:
+        """{key id: the 32 bytes of the public key}, what check_origin takes."""
+        return {key: base64.b64decode(entry["public"]) for key, entry in self.trusted.items()}
+
+    def add(self, pem: bytes, source: str, name: str = "") -> tuple[str, bool]:
+        """Trust the public key in `pem`; returns its id and whether it is new. Raises ArchiveError."""
+        public = load_public_key(pem, source)
+        key = key_id(public)
+        if key in self.trusted:
+            return key, False
+        self.trusted[key] = {"public": base64.b64encode(raw_public_key(public)).decode("ascii"),
+                             "name": name or Path(source).stem, "added": time.strftime("%Y-%m-%d")}
+        self.removed.pop(key, None)
+        self._save()
+        return key, True
+
+    def remove(self, key: str) -> bool:
+        if self.trusted.pop(key, None) is None:
+            return False
+        self.removed[key] = time.strftime("%Y-%m-%d")
+        self._save()
+        return True
+
+    def _save(self) -> None:
+        self.store.set_meta(KEYS_META, json.dumps({"trusted": self.trusted, "removed": self.removed}, sort_keys=True))
 
 
 class ArchiveFiles:
@@ -214,11 +258,15 @@ def archive_name(curriculum_id: str) -> re.Pattern:
     return re.compile(re.escape(curriculum_id) + "-" + VERSION_PATTERN + "-[0-9a-f]{12}" + re.escape(SUFFIX))
 
 
-def import_archive(data: Path, source: Path, allow_older: bool = False) -> tuple[Archive, str | None]:
-    """Check `source`, copy it into the data directory, check the copy, switch to it. Returns
-    the archive and the version it replaced (None for a first import). Raises ArchiveError."""
+def import_archive(data: Path, source: Path, allow_older: bool = False,
+                   keys: TrustedKeys | None = None) -> tuple[Archive, str | None]:
+    """Check `source` (and, if `keys` trusts any, its signature), copy it into the data directory,
+    check the copy, switch to it. Returns the archive and the version it replaced (None for a
+    first import). Raises ArchiveError."""
     try:
         archive = Archive.open(source)  # the id and version are checked there: no '/', no '..'
+        if keys is not None and keys.trusted:
+            check_origin(archive, keys.raw(), keys.removed)
     except ArchiveError as error:
         raise ArchiveError(f"{error}; nothing was imported") from None
     bundles = data / "bundles"
@@ -231,7 +279,7 @@ def import_archive(data: Path, source: Path, allow_older: bool = False) -> tuple
     with _import_lock(folder, source, archive.curriculum_id):
         for part in folder.glob("*.part"):  # what an import killed mid-way left: none is running now
             part.unlink(missing_ok=True)
-        return _switch(archive, folder, source, allow_older)
+        return _switch(archive, folder, source, allow_older, keys)
 
 
 @contextmanager
@@ -250,7 +298,7 @@ def _import_lock(folder: Path, source: Path, curriculum_id: str) -> Iterator[Non
         os.close(descriptor)
 
 
-def _switch(archive: Archive, folder: Path, source: Path, allow_older: bool) -> tuple[Archive, str | None]:
+def _switch(archive: Archive, folder: Path, source: Path, allow_older: bool, keys: TrustedKeys | None) -> tuple[Archive, str | None]:
     """Copy the checked archive into `folder` and make it current (the caller holds the lock)."""
     previous = None
     if (folder / POINTER).is_file():
@@ -277,7 +325,9 @@ def _switch(archive: Archive, folder: Path, source: Path, allow_older: bool) -> 
         shutil.copyfile(source, partial)
         with open(partial, "rb") as copy:
             os.fsync(copy.fileno())
-        Archive.open(partial)  # the copy on the hub's disk, read back: a flaky stick or a full disk stops here
+        copy = Archive.open(partial)  # the copy on the hub's disk, read back: a flaky stick or a full disk stops here
+        if keys is not None and keys.trusted:  # and a stick that changed between the two reads
+            check_origin(copy, keys.raw(), keys.removed)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

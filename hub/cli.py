@@ -1,11 +1,12 @@
 """`satchel hub`: run a hub, and set up its data directory.
 
-    satchel hub init --data DIR [--db postgresql://...]   create the data directory (and the tables)
+    satchel hub init --data DIR [--db postgresql://...] [--trust-key KEY.pub]   create the data directory (and the tables)
     satchel hub set-password --data DIR                   the teacher dashboard's password (/_hub/)
     satchel hub sync --data DIR --upstream URL [--user U] [--every S]   forward statements upstream
     satchel hub sync --data DIR --status | --upstream URL --retry-quarantined   what upstream refused
-    satchel hub schools add NAME | list | revoke ID --data DIR   a central's school hub credentials
+    satchel hub schools add NAME [--region R] | set ID --region R | list | revoke ID --data DIR   a central's school hub credentials
     satchel hub import FILE.satchel --data DIR             check an archive (a USB stick's) and switch to it
+    satchel hub keys add KEY.pub | remove KEY-ID | list --data DIR   the keys whose signed archives it imports
     satchel hub push-keys --data DIR --contact mailto:...  VAPID keys, for notifications
     satchel hub notify [SITE ...] --data DIR               tell subscribed devices that new lessons are here
     satchel hub [SITE ...] --data DIR [--host H] [--port P] [--tls-cert C --tls-key K] [--max-upload BYTES]
@@ -19,11 +20,11 @@ import os
 import sys
 from pathlib import Path
 
-from builder.archive import SUFFIX, ArchiveError
+from builder.archive import SUFFIX, ArchiveError, load_public_key
 
 from . import push
 from .app import DEFAULT_MAX_UPLOAD, create_app
-from .archives import import_archive, imported
+from .archives import TrustedKeys, import_archive, imported
 from .auth import hash_password
 from .dashboard import PASSWORD_KEY
 from .store import DATABASE, Store
@@ -33,14 +34,25 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 def cmd_init(args) -> int:
     data = Path(args.data)
+    try:  # the keys first: a wrong file given stops init before it makes anything
+        keys = [(Path(path), Path(path).read_bytes()) for path in args.trust_key]
+        for path, pem in keys:
+            load_public_key(pem, str(path))
+    except (OSError, ArchiveError) as error:
+        print(f"satchel hub init: {error}; nothing was made", file=sys.stderr)
+        return 2
     try:
         store = Store.init(data, args.db)
     except Exception as error:  # a database that cannot be reached: say which and why
         print(f"satchel hub init: cannot use the database {args.db or data / DATABASE}: {error}", file=sys.stderr)
         return 2
     hub_id = store.hub_id()  # forwarded statements carry it (hub/upstream.py)
+    trusted = TrustedKeys(store)
+    added = [trusted.add(pem, str(path))[0] for path, pem in keys]
     store.close()
     print(f"Hub data directory ready: {data.resolve()} (database: {'PostgreSQL' if args.db else DATABASE}; hub id: {hub_id})")
+    if added:
+        print(f"It imports only archives signed by the key{'s' if len(added) > 1 else ''} {', '.join(added)}.")
     return 0
 
 
@@ -59,8 +71,9 @@ def cmd_import(args) -> int:
     if store is None:
         return 2
     use_push_keys(data, store, "import")
+    keys = TrustedKeys(store)
     try:
-        archive, replaced = import_archive(data, Path(args.archive), allow_older=args.allow_older)
+        archive, replaced = import_archive(data, Path(args.archive), allow_older=args.allow_older, keys=keys)
     except ArchiveError as error:
         print(f"satchel hub import: {error}", file=sys.stderr)
         return 2
@@ -69,6 +82,12 @@ def cmd_import(args) -> int:
               file=sys.stderr)
         return 2
     what = f"{archive.curriculum_id} {archive.version}"
+    if keys.trusted:
+        signer = json.loads(archive.signature)["key"]  # check_origin passed: it is there, and trusted
+        print(f"Signed by the key {signer} ({keys.trusted[signer]['name']}), which this hub trusts.")
+    else:
+        print("This hub trusts no signing key, so it does not check who made an archive: anyone can make one it imports. "
+              f"Trust your ministry's key with `satchel hub keys add KEY.pub --data {data}`.", file=sys.stderr)
     print(f"Imported {what} (replacing {replaced}): a running hub serves it within a second." if replaced else
           f"Imported {what}. Start the hub with `satchel hub --data {data}` (a running hub serves it after a restart).")
     if replaced and not args.no_notify and push.settings(data) is not None:
@@ -86,6 +105,43 @@ def cmd_import(args) -> int:
                                          stderr=subprocess.STDOUT, start_new_session=True)
         print(f"Notifying the devices subscribed to {curriculum} in the background (process {notifying.pid}); "
               f"its report goes to {log}.")
+    return 0
+
+
+def cmd_keys(args) -> int:
+    store = open_store(args, "keys")
+    if store is None:
+        return 2
+    keys = TrustedKeys(store)
+    if args.action == "add":
+        try:
+            key, new = keys.add(Path(args.key).read_bytes(), args.key, args.name or "")
+        except (OSError, ArchiveError) as error:
+            print(f"satchel hub keys add: {error}; nothing changed", file=sys.stderr)
+            return 2
+        print(f"Trusted the key {key}: this hub imports archives signed by it"
+              + (f" (and by {', '.join(k for k in keys.trusted if k != key)})." if len(keys.trusted) > 1 else
+                 ", and only them: unsigned archives are refused from now on.") if new else f"The key {key} was trusted already.")
+        return 0
+    if args.action == "remove":
+        if args.key not in keys.trusted:
+            print(f"satchel hub keys remove: this hub does not trust a key {args.key} (satchel hub keys list)", file=sys.stderr)
+            return 2
+        if len(keys.trusted) == 1 and not args.allow_unsigned:
+            print(f"satchel hub keys remove: {args.key} is the only key this hub trusts: without it the hub would import "
+                  "unsigned archives again. Add the new key first (`satchel hub keys add NEW.pub`), or give --allow-unsigned.",
+                  file=sys.stderr)
+            return 2
+        keys.remove(args.key)
+        print(f"Removed the key {args.key}: archives signed by it are refused from now on (what was imported stays served)."
+              + ("" if keys.trusted else " This hub trusts no key now: it imports unsigned archives."))
+        return 0
+    if not keys.trusted:
+        print("This hub trusts no signing key: it imports any archive, unsigned too (satchel hub keys add KEY.pub).")
+    for key, entry in sorted(keys.trusted.items()):
+        print(f"{key}\t{entry['name']}\tadded {entry['added']}")
+    for key, when in sorted(keys.removed.items()):
+        print(f"{key}\tremoved {when}")
     return 0
 
 
@@ -256,12 +312,17 @@ def cmd_sync(args) -> int:
 
 def cmd_schools(args) -> int:
     from .schools import new_school, token_hash
+    from .store import MAX_REGION
     store = open_store(args, "schools")
     if store is None:
         return 2
+    region = (getattr(args, "region", None) or "").strip()
+    if len(region) > MAX_REGION:
+        print(f"satchel hub schools: a region's name is at most {MAX_REGION} characters", file=sys.stderr)
+        return 2
     if args.action == "add":
         school, token = new_school(args.name)
-        store.add_school(school, args.name, token_hash(token))
+        store.add_school(school, args.name, token_hash(token), region)
         print(f"School hub: {school}\nToken: {token}\n"
               "The token is shown this once (only its hash is kept). On the school hub, put it in a file only its owner reads, and:\n"
               f"  satchel hub sync --data DIR --upstream https://THIS-HUB/api/progress --user {school} --password-file FILE\n"
@@ -274,11 +335,20 @@ def cmd_schools(args) -> int:
             return 2
         print(f"Revoked {args.id}: a running central refuses its uploads within 30 seconds.")
         return 0
+    if args.action == "set":
+        if not store.set_school_region(args.id, region):
+            print(f"satchel hub schools set: no school hub {args.id} (satchel hub schools list)", file=sys.stderr)
+            return 2
+        print(f"{args.id}: region {region or '(none)'}")
+        return 0
+    regions = store.school_regions()
     schools = store.schools()
     if not schools:
         print("No school hub credentials: this hub is no central (satchel hub schools add NAME).")
     for school, name, created, revoked in schools:
-        print(f"{school}\t{name}\tadded {created}\t{'revoked ' + revoked if revoked else 'in force'}")
+        region = regions.get(school, ("", ""))[1]
+        print(f"{school}\t{name}\tadded {created}\t{'revoked ' + revoked if revoked else 'in force'}"
+              + (f"\tregion {region}" if region else ""))
     return 0
 
 
@@ -367,7 +437,23 @@ def main(argv: list[str]) -> int:
         parser = argparse.ArgumentParser(prog="satchel hub init", description="Create a hub's data directory.")
         parser.add_argument("--data", required=True, help="the folder that holds the hub's state (and its SQLite database)")
         parser.add_argument("--db", help="a PostgreSQL URL (postgresql://user:password@host/name) instead of SQLite")
+        parser.add_argument("--trust-key", action="append", default=[], metavar="KEY.pub",
+                            help="import only archives signed by this public key (from `satchel keys new`; repeatable)")
         return cmd_init(parser.parse_args(argv[1:]))
+    if argv[:1] == ["keys"]:
+        parser = argparse.ArgumentParser(prog="satchel hub keys", description="The public keys whose signed archives this "
+                                         "hub imports: a hub that trusts any imports only archives signed by one of them.")
+        actions = parser.add_subparsers(dest="action", required=True)
+        add = actions.add_parser("add", help="trust a public key (a .pub file from `satchel keys new`)")
+        add.add_argument("key", help="the .pub file")
+        add.add_argument("--name", help="what to call it in messages (default: the file's name)")
+        remove = actions.add_parser("remove", help="stop trusting a key: archives signed by it are refused")
+        remove.add_argument("key", help="the key's id (satchel hub keys list)")
+        remove.add_argument("--allow-unsigned", action="store_true", help="remove the last key: the hub imports unsigned archives again")
+        listing = actions.add_parser("list", help="the keys trusted, and those removed")
+        for action in (add, remove, listing):
+            action.add_argument("--data", required=True, help="the hub's data directory")
+        return cmd_keys(parser.parse_args(argv[1:]))
     if argv[:1] == ["sync"]:
         parser = argparse.ArgumentParser(
             prog="satchel hub sync", description="Forward the statements not yet forwarded to a central hub or an xAPI LRS.",
@@ -389,10 +475,14 @@ def main(argv: list[str]) -> int:
         actions = parser.add_subparsers(dest="action", required=True)
         add = actions.add_parser("add", help="issue credentials to a school hub: prints its id and token (once)")
         add.add_argument("name", help="the school's name")
+        add.add_argument("--region", help="the school's region: the central's dashboard groups schools by it (at most 100 characters)")
+        change = actions.add_parser("set", help="change a school hub's region")
+        change.add_argument("id", help="the school hub's id (satchel hub schools list)")
+        change.add_argument("--region", required=True, help="its region ('' for none)")
         listing = actions.add_parser("list", help="every school hub, with its credentials in force or revoked")
         revoke = actions.add_parser("revoke", help="revoke a school hub's credentials (a running central: within 30 s)")
         revoke.add_argument("id", help="the school hub's id (satchel hub schools list)")
-        for action in (add, listing, revoke):
+        for action in (add, change, listing, revoke):
             action.add_argument("--data", required=True, help="the central hub's data directory")
         return cmd_schools(parser.parse_args(argv[1:]))
     if argv[:1] == ["import"]:

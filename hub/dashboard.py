@@ -34,8 +34,9 @@ from builder.strings import format_number, lookup_chain, render
 
 from . import intake
 from .auth import SignInLimits, check_password
-from .report import Filters, build_report, cells_of, learner_report, learner_rows, lesson_outline
-from .store import Store
+from .progress import Refused
+from .report import Filters, build_report, cells_of, class_report, learner_report, learner_rows, lesson_outline, region_rows, school_rows
+from .store import MAX_CLASS_NAME, Store
 
 HERE = Path(__file__).parent
 # Every language the hub has strings for (hub/strings/<tag>.yml), with its direction.
@@ -43,6 +44,7 @@ LANGUAGES = {path.stem: "rtl" if path.stem.split("-")[0] in RTL_LANGUAGES else "
 PASSWORD_KEY = "teacher_password"
 SESSION_SECONDS = 8 * 3600  # a school day; the cookie (hub/app.py) lasts as long
 BLOCK_SECONDS = "SATCHEL_HUB_SIGN_IN_BLOCK"  # environment: the first sign-in block, in seconds (60; tests make it short)
+MAX_MEMBERS_FORM = 2_000  # learners ticked in one class form, at most
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet may run a cell starting so (OWASP, CSV injection)
 
 
@@ -227,10 +229,13 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         answers = await run_in_threadpool(store.question_results, curriculum["id"])
         unverified = await run_in_threadpool(store.unverified_counts, curriculum["id"])
 
+        classes = await run_in_threadpool(store.classes, curriculum["id"], filters.school)
+
         def link(**changed) -> str:
             return "?" + urllib.parse.urlencode({"lang": language, **filters.query(**changed)})
 
         return page(request, "dashboard.html", curriculum=curriculum, report=report, conflicts=conflicts, unverified=unverified,
+                    classes=classes,
                     questions=question_results(answers, report.lessons, report.learners), link=link, filters=filters,
                     quote=lambda text: urllib.parse.quote(text, safe=""))
 
@@ -328,7 +333,12 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
             if not ok:
                 return PlainTextResponse("The form was too old or came from elsewhere: reload the page and try again.", status_code=403)
             if form.get("action") == "enrol":
-                await run_in_threadpool(store.add_enrolment, curriculum["id"], str(form.get("label", ""))[:100] or "-")
+                class_id = str(form.get("class", ""))
+                known = {row[0] for row in await run_in_threadpool(store.classes, curriculum["id"])}
+                if class_id and class_id not in known:
+                    return PlainTextResponse("No such class on this hub.", status_code=404)
+                await run_in_threadpool(store.add_enrolment, curriculum["id"], str(form.get("label", ""))[:100] or "-",
+                                        class_id=class_id or None)
             elif form.get("action") in ("keep", "use"):
                 await run_in_threadpool(store.resolve_conflict, curriculum["id"], str(form.get("digest", "")), form.get("action") == "use")
             return RedirectResponse(f"/_hub/{curriculum['id']}/trust?lang={language_of(request)}", status_code=303)
@@ -340,10 +350,79 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
             conflict["stored_name"] = conflict["stored_name"] or (conflict["stored_learner"] or "")[:8]
         quarantine = await run_in_threadpool(store.quarantine_summary)
         return page(request, "trust.html", curriculum=curriculum, conflicts=conflicts, quarantine=quarantine,
-                    enrolments=await run_in_threadpool(store.enrolments, curriculum["id"]))
+                    enrolments=await run_in_threadpool(store.enrolments, curriculum["id"]),
+                    classes=await run_in_threadpool(store.classes, curriculum["id"]))
+
+    async def regions_page(request: Request) -> Response:
+        """A central's regions (learners, lessons done), or with ?region= the schools of one, each
+        leading to the learner grid filtered to that school."""
+        curriculum = await curriculum_of(request)
+        if isinstance(curriculum, Response):
+            return curriculum
+        region = request.query_params.get("region")
+        if region is None:
+            return page(request, "regions.html", curriculum=curriculum, regions=await run_in_threadpool(region_rows, store, curriculum["id"]),
+                        region=None, quote=lambda text: urllib.parse.quote(text, safe=""))
+        schools = await run_in_threadpool(school_rows, store, curriculum["id"], region[:100])
+        return page(request, "regions.html", curriculum=curriculum, region=region[:100], schools=schools,
+                    quote=lambda text: urllib.parse.quote(text, safe=""))
+
+    async def classes_page(request: Request) -> Response:
+        """This hub's classes and groups: a signed-in teacher makes them and ticks who is in each
+        (forms with the session's CSRF token)."""
+        curriculum = await curriculum_of(request)
+        if isinstance(curriculum, Response):
+            return curriculum
+        cid, language = curriculum["id"], language_of(request)
+        error = None
+        if request.method == "POST":
+            try:
+                form = await request.form(max_fields=MAX_MEMBERS_FORM + 10)
+            except Exception:
+                return PlainTextResponse("Too many fields in the form.", status_code=400)
+            sent = str(form.get("csrf", ""))
+            if not sent or not hmac.compare_digest(sent, request.session.get("csrf", "")):
+                return PlainTextResponse("The form was too old or came from elsewhere: reload the page and try again.", status_code=403)
+            if form.get("action") == "make":
+                name, parent = str(form.get("name", "")).strip(), str(form.get("parent", "")) or None
+                made = await run_in_threadpool(store.add_class, cid, name, parent) if len(name) <= MAX_CLASS_NAME else None
+                if made is None:
+                    error = "class_refused"
+            elif form.get("action") == "members":
+                learners = [str(value)[:100] for value in form.getlist("learner")]
+                if len(learners) > MAX_MEMBERS_FORM:
+                    return PlainTextResponse("Too many learners in one form.", status_code=400)
+                try:
+                    if not await run_in_threadpool(store.set_class_members, cid, str(form.get("class", "")), learners):
+                        return PlainTextResponse("No such class on this hub.", status_code=404)
+                except Refused as refused:
+                    return PlainTextResponse(str(refused), status_code=422)
+            if error is None:
+                return RedirectResponse(f"/_hub/{cid}/classes?lang={language}", status_code=303)
+        classes = await run_in_threadpool(store.classes, cid)
+        _, learners = await run_in_threadpool(learner_rows, store, cid, [lesson["id"] for lesson in lesson_outline(curriculum, language)],
+                                              Filters(), MAX_MEMBERS_FORM)
+        members = {class_id: await run_in_threadpool(store.class_members, cid, "", class_id) for class_id, *_ in classes}
+        return page(request, "classes.html", status=422 if error else 200, curriculum=curriculum, classes=classes,
+                    learners=learners, members=members, error=error)
+
+    async def class_page(request: Request) -> Response:
+        """One class: per lesson how many of its learners opened and completed it and their best scores'
+        average, and activity per day; at a central, ?school= says whose class it is."""
+        curriculum = await curriculum_of(request)
+        if isinstance(curriculum, Response):
+            return curriculum
+        found = await run_in_threadpool(class_report, store, curriculum, language_of(request),
+                                        request.query_params.get("school", "")[:100], request.path_params["class_id"][:64])
+        if found is None:
+            return PlainTextResponse("No such class.", status_code=404)
+        return page(request, "class.html", curriculum=curriculum, **found)
 
     return [Route("/_hub/upload", usb_upload, methods=["GET", "POST"]),
             Route("/_hub/login", login, methods=["GET", "POST"]), Route("/_hub/logout", logout, methods=["POST"]),
             Route("/_hub/", home), Route("/_hub/{curriculum}/", curriculum_page), Route("/_hub/{curriculum}/progress.csv", csv_export),
             Route("/_hub/{curriculum}/learner/{learner}", learner_page),
-            Route("/_hub/{curriculum}/trust", trust_page, methods=["GET", "POST"])]
+            Route("/_hub/{curriculum}/trust", trust_page, methods=["GET", "POST"]),
+            Route("/_hub/{curriculum}/regions", regions_page),
+            Route("/_hub/{curriculum}/classes", classes_page, methods=["GET", "POST"]),
+            Route("/_hub/{curriculum}/class/{class_id}", class_page)]

@@ -69,8 +69,8 @@ def batch_files(body: bytes) -> list | None:
         raise BadProgress(f"a batch is {{\"format\": \"{BATCH_FORMAT}\", \"version\": {BATCH_VERSION}, \"files\": [...]}} "
                           "and nothing more")
     files = data.get("files")
-    if not isinstance(files, list) or not files:
-        raise BadProgress("a batch's files are a list of progress files, at least one")
+    if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+        raise BadProgress("a batch's files are a list of progress files (JSON objects), at least one")
     if len(files) > MAX_BATCH_FILES:
         raise BadProgress(f"a batch holds at most {MAX_BATCH_FILES:,} files (this one: {len(files):,})", 413)
     return files

@@ -128,11 +128,13 @@ def prepare(body: bytes, curricula: set[str], school: bool = False) -> Checked:
             raise BadProgress(f"statement {n} cannot be stored: {str(error)[:100]}", 400) from None
         rows.append(Row(s["id"], s["verb"]["id"].rsplit("/", 1)[-1], s["object"]["id"], s["timestamp"], text, s,
                         keyed, keyed and bool(key) and identity.is_bound(s["id"], key)))
-    for text in (profile["name"], profile["picture"]):
+    for text in (profile["name"], profile["picture"], *(item["name"] for item in profile.get("classes", []))):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            raise BadProgress("the profile's name or picture is not valid text", 400) from None
+            raise BadProgress("the profile's name, picture or a class's name is not valid text", 400) from None
+    if len({item["id"] for item in profile.get("classes", [])}) < len(profile.get("classes", [])):
+        raise BadProgress("the profile names a class twice (profile.classes)")
     return Checked(curriculum, profile, rows, key, signed is not None)
 
 

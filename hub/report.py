@@ -15,7 +15,8 @@ SORTS = ("name", "done", "last")
 SHOWS = ("all", "not_started", "stuck")
 STUCK_ATTEMPTS = 3  # stuck: this many quiz attempts or more on a lesson, and its best still below PASS_MARK
 
-__all__ = ["PASS_MARK", "Cell", "Filters", "Report", "build_report", "learner_report", "lesson_outline", "recompute_cells"]
+__all__ = ["PASS_MARK", "Cell", "Filters", "Report", "build_report", "class_report", "learner_report", "lesson_outline",
+           "recompute_cells", "region_rows", "school_rows"]
 
 
 @dataclass
@@ -32,12 +33,16 @@ class Cell:
 @dataclass
 class Filters:
     """A dashboard view, as its query string says: subject ('' for all), show (SHOWS), a name to
-    search, sort (SORTS), page (from 1)."""
+    search, sort (SORTS), page (from 1); at a central a region and a school (id); a class (id,
+    of the school in view, or of this hub's own classes)."""
     subject: str = ""
     show: str = "all"
     name: str = ""
     sort: str = "name"
     page: int = 1
+    region: str = ""
+    school: str = ""
+    klass: str = ""
 
     @classmethod
     def of(cls, params, subjects: set[str]) -> Filters:
@@ -49,19 +54,21 @@ class Filters:
         show = params.get("show", "all")
         sort = params.get("sort", "name")
         return cls(subject=subject if subject in subjects else "", show=show if show in SHOWS else "all",
-                   name=params.get("q", "")[:100].strip(), sort=sort if sort in SORTS else "name", page=page)
+                   name=params.get("q", "")[:100].strip(), sort=sort if sort in SORTS else "name", page=page,
+                   region=params.get("region", "")[:100], school=params.get("school", "")[:100], klass=params.get("class", "")[:64])
 
     def query(self, **changed) -> dict:
         """The query string's values of this view with some changed (a page link, a sort link)."""
-        values = {"subject": self.subject, "show": self.show, "q": self.name, "sort": self.sort, "page": self.page, **changed}
-        defaults = {"subject": "", "show": "all", "q": "", "sort": "name", "page": 1}
+        values = {"subject": self.subject, "show": self.show, "q": self.name, "sort": self.sort, "page": self.page,
+                  "region": self.region, "school": self.school, "class": self.klass, **changed}
+        defaults = {"subject": "", "show": "all", "q": "", "sort": "name", "page": 1, "region": "", "school": "", "class": ""}
         return {key: value for key, value in values.items() if value != defaults[key]}
 
 
 @dataclass
 class Report:
     lessons: list[dict]                     # {id, title, subject, subject_title}, in curriculum order
-    learners: list[dict]                    # this page's {id, name, colour, picture, done, last}
+    learners: list[dict]                    # this page's {id, name, colour, picture, done, last, school}
     total: int = 0                          # learners in the curriculum
     matching: int = 0                       # learners the filters keep
     filters: Filters = field(default_factory=Filters)
@@ -69,6 +76,7 @@ class Report:
     subject_done: dict = field(default_factory=dict)  # lesson id -> learners who completed it
     quiz_rows: list = field(default_factory=list)
     recent: list[dict] = field(default_factory=list)
+    schools: dict = field(default_factory=dict)  # at a central: school id -> (name, region)
 
     def cell(self, learner: str, lesson: str) -> Cell:
         return self.cells.get((learner, lesson)) or Cell()
@@ -135,13 +143,21 @@ def learner_rows(store: Store, curriculum: str, lessons: list[str], filters: Fil
     if filters.name:
         escaped = filters.name.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where, args = " AND LOWER(l.name) LIKE ? ESCAPE '\\'", [f"%{escaped}%"]
+    if filters.school:
+        where, args = where + " AND l.school = ?", [*args, filters.school]
+    elif filters.region:
+        where, args = where + " AND l.school IN (SELECT id FROM schools WHERE region = ?)", [*args, filters.region]
+    if filters.klass:
+        where += (" AND EXISTS (SELECT 1 FROM class_members m WHERE m.curriculum = l.curriculum AND m.learner = l.id "
+                  "AND m.school = ? AND m.class = ?)")
+        args = [*args, filters.school, filters.klass]
     if filters.show == "not_started":
         having = " HAVING COUNT(p.lesson) = 0"
     elif filters.show == "stuck":
         having = f" HAVING SUM(CASE WHEN p.attempts >= {STUCK_ATTEMPTS} AND COALESCE(p.best, 0) < {PASS_MARK} THEN 1 ELSE 0 END) > 0"
-    grouped = ("SELECT l.id, l.name, l.colour, l.picture, COALESCE(SUM(p.completed), 0) AS done, MAX(p.last) AS last "
+    grouped = ("SELECT l.id, l.name, l.colour, l.picture, COALESCE(SUM(p.completed), 0) AS done, MAX(p.last) AS last, l.school "
                "FROM learners l LEFT JOIN lesson_progress p ON p.curriculum = l.curriculum AND p.learner = l.id "
-               f"AND p.lesson IN ({_marks(lessons)}) WHERE l.curriculum = ?{where} GROUP BY l.id, l.name, l.colour, l.picture{having}")
+               f"AND p.lesson IN ({_marks(lessons)}) WHERE l.curriculum = ?{where} GROUP BY l.id, l.name, l.colour, l.picture, l.school{having}")
     args = [*lessons, curriculum, *args]
     matching = store.query(f"SELECT COUNT(*) FROM ({grouped}) AS kept", *args)[0][0]
     order = {"name": "name, id", "done": "done DESC, name, id", "last": "last IS NULL, last DESC, name, id"}[filters.sort]
@@ -157,7 +173,9 @@ def build_report(store: Store, curriculum: dict, language: str, filters: Filters
     ids = [lesson["id"] for lesson in report.shown_lessons()]
     report.total = store.query("SELECT COUNT(*) FROM learners WHERE curriculum = ?", cid)[0][0]
     report.matching, rows = learner_rows(store, cid, ids, report.filters, PAGE_SIZE, (report.filters.page - 1) * PAGE_SIZE)
-    report.learners = [{"id": r[0], "name": r[1], "colour": r[2], "picture": r[3], "done": r[4], "last": r[5]} for r in rows]
+    report.learners = [{"id": r[0], "name": r[1], "colour": r[2], "picture": r[3], "done": r[4], "last": r[5], "school": r[6]}
+                       for r in rows]
+    report.schools = store.school_regions()
     report.cells = cells_of(store, cid, [learner["id"] for learner in report.learners])
     report.subject_done = dict(store.query("SELECT lesson, COUNT(*) FROM lesson_progress WHERE curriculum = ? AND completed = 1 "
                                            "GROUP BY lesson", cid))
@@ -205,3 +223,52 @@ def recompute_cells(store: Store, curriculum: str) -> tuple[dict, dict]:
         summarise(cells, days, curriculum, verb, object_id, timestamp, orjson.loads(body) if verb in SUMMARISED_BODIES else None)
     return ({(learner, lesson): cell for learner, (cells, _) in per_learner.items() for lesson, cell in cells.items()},
             {(learner, day): tally for learner, (_, days) in per_learner.items() for day, tally in days.items()})
+
+
+def region_rows(store: Store, curriculum: str) -> list[dict]:
+    """A central's regions: [{region, schools, learners, done}] (done: lessons completed), by region;
+    the learners of schools with no region under ''. From learners and lesson_progress alone."""
+    rows = store.query(
+        "SELECT s.region, COUNT(DISTINCT s.id), COUNT(DISTINCT l.id), "
+        "(SELECT COUNT(*) FROM lesson_progress p JOIN learners pl ON pl.curriculum = p.curriculum AND pl.id = p.learner "
+        "JOIN schools ps ON ps.id = pl.school WHERE p.curriculum = ? AND p.completed = 1 AND ps.region = s.region) "
+        "FROM schools s LEFT JOIN learners l ON l.curriculum = ? AND l.school = s.id GROUP BY s.region ORDER BY s.region",
+        curriculum, curriculum)
+    return [{"region": region, "schools": schools, "learners": learners, "done": done} for region, schools, learners, done in rows]
+
+
+def school_rows(store: Store, curriculum: str, region: str) -> list[dict]:
+    """A region's schools: [{id, name, learners, done, classes}], by name."""
+    rows = store.query(
+        "SELECT s.id, s.name, (SELECT COUNT(*) FROM learners l WHERE l.curriculum = ? AND l.school = s.id), "
+        "(SELECT COUNT(*) FROM lesson_progress p JOIN learners pl ON pl.curriculum = p.curriculum AND pl.id = p.learner "
+        "WHERE p.curriculum = ? AND p.completed = 1 AND pl.school = s.id), "
+        "(SELECT COUNT(*) FROM classes c WHERE c.curriculum = ? AND c.school = s.id) "
+        "FROM schools s WHERE s.region = ? ORDER BY s.name, s.id", curriculum, curriculum, curriculum, region)
+    return [{"id": i, "name": n, "learners": count, "done": done, "classes": classes} for i, n, count, done, classes in rows]
+
+
+def class_report(store: Store, curriculum: dict, language: str, school: str, class_id: str) -> dict | None:
+    """One class (or group): per lesson, how many of its learners opened and completed it and their
+    best scores' average, and activity per day, from lesson_progress and activity_days joined with
+    its membership, never from statements; None for a class this school has not."""
+    cid = curriculum["id"]
+    found = store.class_of(cid, school, class_id)
+    if found is None:
+        return None
+    member = "JOIN class_members m ON m.curriculum = p.curriculum AND m.learner = p.learner AND m.school = ? AND m.class = ?"
+    per_lesson = {lesson: (opened, completed, tried, best_sum) for lesson, opened, completed, tried, best_sum in store.query(
+        f"SELECT p.lesson, SUM(p.opened), SUM(p.completed), SUM(CASE WHEN p.best IS NULL THEN 0 ELSE 1 END), SUM(COALESCE(p.best, 0)) "
+        f"FROM lesson_progress p {member} WHERE p.curriculum = ? GROUP BY p.lesson", school, class_id, cid)}
+    days = store.query(f"SELECT p.day, COUNT(*), SUM(p.statements), SUM(p.seconds) FROM activity_days p {member} "
+                       "WHERE p.curriculum = ? GROUP BY p.day ORDER BY p.day DESC LIMIT 366", school, class_id, cid)
+    most = max((row[3] for row in days), default=0)
+    lessons = []
+    for lesson in lesson_outline(curriculum, language):
+        opened, completed, tried, best_sum = per_lesson.get(lesson["id"], (0, 0, 0, 0))
+        lessons.append({**lesson, "opened": opened, "completed": completed,
+                        "average_best": round(100 * best_sum / tried) if tried else None})
+    return {"class": dict(zip(("id", "name", "parent"), found, strict=True)), "school": school,
+            "members": len(store.class_members(cid, school, class_id)), "lessons": lessons,
+            "days": [{"day": day, "learners": learners, "statements": count, "seconds": seconds,
+                      "percent": round(100 * seconds / most) if most else 0} for day, learners, count, seconds in days]}

@@ -26,7 +26,7 @@ import orjson
 from . import identity
 from .progress import Checked, Refused, Stored, StoreFailed
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 TABLES = """
 CREATE TABLE IF NOT EXISTS statements (
     id TEXT PRIMARY KEY,
@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS learners (
     picture TEXT NOT NULL,
     updated TEXT NOT NULL,
     unverified INTEGER NOT NULL DEFAULT 0,
+    school TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (curriculum, id)
 );
 CREATE TABLE IF NOT EXISTS learner_keys (
@@ -86,7 +87,8 @@ CREATE TABLE IF NOT EXISTS enrolments (
     curriculum TEXT NOT NULL,
     label TEXT NOT NULL,
     created TEXT NOT NULL,
-    expires TEXT NOT NULL
+    expires TEXT NOT NULL,
+    class TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS push_subscriptions (
@@ -109,7 +111,8 @@ CREATE TABLE IF NOT EXISTS schools (
     name TEXT NOT NULL,
     token_hash TEXT NOT NULL,
     created TEXT NOT NULL,
-    revoked TEXT
+    revoked TEXT,
+    region TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS teacher_sessions (id TEXT PRIMARY KEY, created TEXT NOT NULL, expires TEXT NOT NULL);
 """
@@ -157,6 +160,33 @@ CREATE TABLE IF NOT EXISTS activity_days (
 # the dashboard's recent activity: the newest statements of a curriculum, never a sort of all of them
 RECENT_INDEX = "CREATE INDEX IF NOT EXISTS statements_recent ON statements (curriculum, timestamp)"
 TABLES += LESSON_PROGRESS + ";" + ACTIVITY_DAYS + ";" + RECENT_INDEX + ";"
+# Classes (docs/hub.md): made by a teacher on a school hub (school ''), or received from a school hub
+# at a central (school: its id), so a class id is unique only within its school. A group is a class
+# whose parent is another class of the same school. Membership is per learner, within a school.
+CLASSES = """
+CREATE TABLE IF NOT EXISTS classes (
+    curriculum TEXT NOT NULL,
+    school TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    parent TEXT,
+    created TEXT NOT NULL,
+    PRIMARY KEY (curriculum, school, id)
+);
+CREATE TABLE IF NOT EXISTS class_members (
+    curriculum TEXT NOT NULL,
+    school TEXT NOT NULL,
+    class TEXT NOT NULL,
+    learner TEXT NOT NULL,
+    PRIMARY KEY (curriculum, school, class, learner)
+);
+CREATE INDEX IF NOT EXISTS class_members_learner ON class_members (curriculum, learner);
+CREATE INDEX IF NOT EXISTS learners_school ON learners (curriculum, school)"""
+TABLES += CLASSES + ";"
+MAX_CLASSES = 500  # classes of a curriculum a school hub's teacher may make
+MAX_CLASSES_PER_LEARNER = 20  # as profile.classes in docs/progress.schema.json
+MAX_CLASS_NAME = 100
+MAX_REGION = 100
 # A migration is SQL, or a function of the store; each version's changes run in one transaction.
 MIGRATIONS = {2: ["ALTER TABLE statements ADD COLUMN source TEXT",
                   "ALTER TABLE statements ADD COLUMN verified INTEGER NOT NULL DEFAULT 0"],
@@ -165,7 +195,14 @@ MIGRATIONS = {2: ["ALTER TABLE statements ADD COLUMN source TEXT",
                   "AND s.learner = learners.id AND s.verified = 0)",
                   QUESTION_RESULTS,
                   lambda store: store._count_all_answers()],
-              4: [LESSON_PROGRESS, ACTIVITY_DAYS, RECENT_INDEX, lambda store: store._summarise_all()]}
+              4: [LESSON_PROGRESS, ACTIVITY_DAYS, RECENT_INDEX, lambda store: store._summarise_all()],
+              # schools' regions, learners' schools (from the school hub their statements came through),
+              # class codes that enrol in a class; the classes tables themselves are new (TABLES)
+              5: [lambda store: store._add_column("schools", "region", "TEXT NOT NULL DEFAULT ''"),
+                  lambda store: store._add_column("learners", "school", "TEXT NOT NULL DEFAULT ''"),
+                  lambda store: store._add_column("enrolments", "class", "TEXT"),
+                  "UPDATE learners SET school = COALESCE((SELECT MAX(s.source) FROM statements s WHERE s.curriculum = learners.curriculum "
+                  "AND s.learner = learners.id AND s.source IS NOT NULL), '')"]}
 GROUP_COMMIT = 64  # files committed in one transaction, at most
 STATEMENTS_PER_LEARNER_DAY = 5_000  # by the statements' own dates: a busy learner makes a few hundred a day
 DATABASE = "hub.sqlite3"
@@ -276,6 +313,13 @@ class Store:
                     else:
                         self.db.execute(change)
                 self.db.execute(self.sql("UPDATE meta SET value = ? WHERE key = 'schema'"), (str(target),))
+
+    def _add_column(self, table: str, column: str, definition: str) -> None:
+        """ALTER TABLE ... ADD COLUMN, unless the table has it already (a database whose schema mark
+        was set back by hand): a migration that can run twice."""
+        cursor = self.db.execute(f"SELECT * FROM {table} LIMIT 0")
+        if column not in [d[0] for d in cursor.description]:
+            self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def _count_all_answers(self) -> None:
         """Fill question_results from the statements already stored (once, by migration 3)."""
@@ -547,10 +591,15 @@ class Store:
                                        f"{day}, more than anyone makes in a day: it was not stored")
         if update_profile:
             self.db.execute(self.sql(
-                "INSERT INTO learners (curriculum, id, name, colour, picture, updated) VALUES (?, ?, ?, ?, ?, ?) "
+                "INSERT INTO learners (curriculum, id, name, colour, picture, updated, school) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (curriculum, id) DO UPDATE SET "
-                "name = excluded.name, colour = excluded.colour, picture = excluded.picture, updated = excluded.updated"),
-                (curriculum, learner, profile["name"], profile["colour"], profile["picture"], received))
+                "name = excluded.name, colour = excluded.colour, picture = excluded.picture, updated = excluded.updated, "
+                "school = CASE WHEN excluded.school <> '' THEN excluded.school ELSE learners.school END"),
+                (curriculum, learner, profile["name"], profile["colour"], profile["picture"], received, source or ""))
+        if source is not None and "classes" in profile:
+            self._set_school_classes(curriculum, source, learner, profile["classes"])
+        elif source is None and enrolment:
+            self._enrol_by_code(curriculum, learner, enrolment)
         self._add_unverified(curriculum, learner, sum(1 for row in new_rows if not row[9]))
         return Stored(new=len(new_rows), known=known, conflicts=conflicts)
 
@@ -572,26 +621,106 @@ class Store:
         raise Refused(403, "this learner is registered with another device's key: ask your teacher for a class code "
                            "(dashboard, Enrol devices) and type it in the learners dialog")
 
+    def _set_school_classes(self, curriculum: str, school: str, learner: str, classes: list[dict]) -> None:
+        """At a central: the learner's classes as their school hub sends them (hub/progress.py checked
+        them), kept under that school alone: another school's class of the same id is another class."""
+        for item in classes[:MAX_CLASSES_PER_LEARNER]:
+            self.db.execute(self.sql("INSERT INTO classes VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, school, id) DO UPDATE SET "
+                                     "name = excluded.name, parent = excluded.parent"),
+                            (curriculum, school, item["id"], item["name"], item.get("parent"), now()))
+        self.db.execute(self.sql("DELETE FROM class_members WHERE curriculum = ? AND school = ? AND learner = ?"),
+                        (curriculum, school, learner))
+        self.db.cursor().executemany(self.sql("INSERT INTO class_members VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                                     [(curriculum, school, item["id"], learner) for item in classes[:MAX_CLASSES_PER_LEARNER]])
+
+    def _enrol_by_code(self, curriculum: str, learner: str, code: str) -> None:
+        """A device's upload with a valid class code of a class: its learner joins that class."""
+        found = self._one("SELECT class, expires FROM enrolments WHERE code = ? AND curriculum = ?", code.strip().upper(), curriculum)
+        if found is None or found[0] is None or found[1] <= now():
+            return
+        held = self._one("SELECT COUNT(*) FROM class_members WHERE curriculum = ? AND school = '' AND learner = ?", curriculum, learner)[0]
+        if held < MAX_CLASSES_PER_LEARNER and self._one("SELECT 1 FROM classes WHERE curriculum = ? AND school = '' AND id = ?",
+                                                       curriculum, found[0]):
+            self.db.execute(self.sql("INSERT INTO class_members VALUES (?, '', ?, ?) ON CONFLICT DO NOTHING"), (curriculum, found[0], learner))
+
     def _enrolment_valid(self, curriculum: str, code: str) -> bool:
         found = self._one("SELECT expires FROM enrolments WHERE code = ? AND curriculum = ?", code.strip().upper(), curriculum)
         return found is not None and found[0] > now()
 
     # Class codes for enrolling devices, and conflicts for the teacher to resolve (hub/dashboard.py).
 
-    def add_enrolment(self, curriculum: str, label: str, hours: float = 8) -> tuple[str, str]:
-        """A new class code, valid for `hours`: (code, expires)."""
+    def add_enrolment(self, curriculum: str, label: str, hours: float = 8, class_id: str | None = None) -> tuple[str, str]:
+        """A new class code, valid for `hours`: (code, expires); with `class_id`, a device's upload
+        that comes with it also enrols its learner in that class (of this hub's own classes)."""
         import secrets
         alphabet = "ACDEFGHJKMNPQRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B to misread
         code = "".join(secrets.choice(alphabet) for _ in range(8))
         expires = (datetime.now(UTC) + timedelta(hours=hours)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         with self._transaction():
-            self.db.execute(self.sql("INSERT INTO enrolments VALUES (?, ?, ?, ?, ?)"), (code, curriculum, label[:100], now(), expires))
+            self.db.execute(self.sql("INSERT INTO enrolments (code, curriculum, label, created, expires, class) VALUES (?, ?, ?, ?, ?, ?)"),
+                            (code, curriculum, label[:100], now(), expires, class_id))
         return code, expires
 
-    def enrolments(self, curriculum: str) -> list[tuple[str, str, str]]:
-        """Class codes still valid: [(code, label, expires)]."""
-        return self.query("SELECT code, label, expires FROM enrolments WHERE curriculum = ? AND expires > ? ORDER BY expires DESC",
+    def enrolments(self, curriculum: str) -> list[tuple[str, str, str, str | None]]:
+        """Class codes still valid: [(code, label, expires, class name or None)]."""
+        return self.query("SELECT e.code, e.label, e.expires, c.name FROM enrolments e LEFT JOIN classes c ON c.curriculum = e.curriculum "
+                          "AND c.school = '' AND c.id = e.class WHERE e.curriculum = ? AND e.expires > ? ORDER BY e.expires DESC",
                           curriculum, now())
+
+    # Classes and groups (docs/hub.md): a school hub's own (school ''), made by a signed-in teacher.
+
+    def add_class(self, curriculum: str, name: str, parent: str | None = None) -> str | None:
+        """A new class (a group, with a parent class), its id; None if the name is empty or too long,
+        the parent unknown, or the curriculum has MAX_CLASSES already."""
+        import secrets
+        name = name.strip()
+        if not name or len(name) > MAX_CLASS_NAME:
+            return None
+        class_id = f"c-{secrets.token_hex(4)}"
+        with self._transaction():
+            if self._one("SELECT COUNT(*) FROM classes WHERE curriculum = ? AND school = ''", curriculum)[0] >= MAX_CLASSES:
+                return None
+            if parent and not self._one("SELECT 1 FROM classes WHERE curriculum = ? AND school = '' AND id = ?", curriculum, parent):
+                return None
+            self.db.execute(self.sql("INSERT INTO classes VALUES (?, '', ?, ?, ?, ?)"), (curriculum, class_id, name, parent or None, now()))
+        return class_id
+
+    def classes(self, curriculum: str, school: str = "") -> list[tuple[str, str, str | None, int]]:
+        """A school's classes (this hub's own: ''): [(id, name, parent or None, members)], by name."""
+        return self.query("SELECT c.id, c.name, c.parent, (SELECT COUNT(*) FROM class_members m WHERE m.curriculum = c.curriculum "
+                          "AND m.school = c.school AND m.class = c.id) FROM classes c WHERE c.curriculum = ? AND c.school = ? "
+                          "ORDER BY c.name, c.id", curriculum, school)
+
+    def class_of(self, curriculum: str, school: str, class_id: str) -> tuple[str, str, str | None] | None:
+        found = self.query("SELECT id, name, parent FROM classes WHERE curriculum = ? AND school = ? AND id = ?", curriculum, school, class_id)
+        return found[0] if found else None
+
+    def set_class_members(self, curriculum: str, class_id: str, learners: list[str]) -> bool:
+        """Make the learners (of this hub) the members of one of this hub's classes, and no one else;
+        False for a class this hub has not, or a learner who would be in too many classes."""
+        with self._transaction():
+            if not self._one("SELECT 1 FROM classes WHERE curriculum = ? AND school = '' AND id = ?", curriculum, class_id):
+                return False
+            self.db.execute(self.sql("DELETE FROM class_members WHERE curriculum = ? AND school = '' AND class = ?"), (curriculum, class_id))
+            for learner in dict.fromkeys(learners):
+                if not self._one("SELECT 1 FROM learners WHERE curriculum = ? AND id = ?", curriculum, learner):
+                    continue
+                if self._one("SELECT COUNT(*) FROM class_members WHERE curriculum = ? AND school = '' AND learner = ?",
+                             curriculum, learner)[0] >= MAX_CLASSES_PER_LEARNER:
+                    raise Refused(422, f"a learner is in at most {MAX_CLASSES_PER_LEARNER} classes")
+                self.db.execute(self.sql("INSERT INTO class_members VALUES (?, '', ?, ?)"), (curriculum, class_id, learner))
+        return True
+
+    def class_members(self, curriculum: str, school: str, class_id: str) -> set[str]:
+        return {row[0] for row in self.query("SELECT learner FROM class_members WHERE curriculum = ? AND school = ? AND class = ?",
+                                             curriculum, school, class_id)}
+
+    def learner_classes(self, curriculum: str, learner: str) -> list[dict]:
+        """This hub's classes of a learner, as profile.classes forwards them (docs/progress.schema.json)."""
+        rows = self.query("SELECT c.id, c.name, c.parent FROM class_members m JOIN classes c ON c.curriculum = m.curriculum "
+                          "AND c.school = m.school AND c.id = m.class WHERE m.curriculum = ? AND m.school = '' AND m.learner = ? "
+                          "ORDER BY c.id LIMIT ?", curriculum, learner, MAX_CLASSES_PER_LEARNER)
+        return [{"id": i, "name": n, **({"parent": p} if p else {})} for i, n, p in rows]
 
     def open_conflicts(self, curriculum: str, limit: int = 200) -> list[dict]:
         """The newest conflicts not yet resolved, beside the statement stored under the same id, with
@@ -767,9 +896,19 @@ class Store:
 
     # School hubs' credentials, at a central (hub/schools.py): only a hash of each token is kept.
 
-    def add_school(self, school: str, name: str, token_hash: str) -> None:
+    def add_school(self, school: str, name: str, token_hash: str, region: str = "") -> None:
         with self._transaction():
-            self.db.execute(self.sql("INSERT INTO schools VALUES (?, ?, ?, ?, NULL)"), (school, name, token_hash, now()))
+            self.db.execute(self.sql("INSERT INTO schools (id, name, token_hash, created, revoked, region) VALUES (?, ?, ?, ?, NULL, ?)"),
+                            (school, name, token_hash, now(), region[:MAX_REGION]))
+
+    def set_school_region(self, school: str, region: str) -> bool:
+        """A school's region (the central's dashboard groups schools by it); False for no such school."""
+        with self._transaction():
+            return self.db.execute(self.sql("UPDATE schools SET region = ? WHERE id = ?"), (region[:MAX_REGION], school)).rowcount > 0
+
+    def school_regions(self) -> dict[str, tuple[str, str]]:
+        """{school id: (name, region)} of every school a central has issued credentials to."""
+        return {school: (name, region) for school, name, region in self.query("SELECT id, name, region FROM schools")}
 
     def revoke_school(self, school: str) -> bool:
         """Revoke a school's credentials; False if there is no such school or it was revoked already."""

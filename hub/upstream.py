@@ -296,6 +296,9 @@ class Central:
                                 "ORDER BY CASE how WHEN 'derived' THEN 0 ELSE 1 END, added LIMIT 1", curriculum, learner)
         if keys:
             who["key"] = keys[0][0]
+        classes = self.store.learner_classes(curriculum, learner)
+        if classes:  # the central keeps them under this school (docs/hub.md, Schools, regions and classes)
+            who["classes"] = classes
         text = orjson.dumps({"format": "satchel-progress", "version": 2, "curriculum": {"id": curriculum}, "exported": now(),
                              "profile": who})
         self.profiles[(curriculum, learner)] = text[:-1] + b',"statements":['

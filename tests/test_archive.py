@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.archive import MANIFEST, Archive, ArchiveError, pack
+from builder.archive import MANIFEST, SIGNATURE, Archive, ArchiveError, pack
 from builder.build import build
 from hub.archives import LOCK
 from tests.test_hub import Hub
@@ -85,6 +85,8 @@ def test_bad_archives_are_refused_with_a_clear_message(demo_archive, tmp_path):
                        "not listed: extra.html"),
         "not a zip": (damaged(demo_archive, tmp_path / "z.satchel", lambda d: d.__setitem__(slice(None), b"hello")),
                       "not a complete zip file"),
+        "a signature entry too big to be one": (rewritten(demo_archive, tmp_path / "s.satchel", [(SIGNATURE, bytes(5000), 0)]),
+                                                f"its {SIGNATURE} is too big (5000 bytes)"),
     }
     for case, (path, message) in cases.items():
         with pytest.raises(ArchiveError, match=message.replace("(", r"\(").replace(")", r"\)")):

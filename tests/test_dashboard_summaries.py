@@ -9,7 +9,7 @@ import io
 import re
 
 from hub.report import recompute_cells
-from hub.store import Store
+from hub.store import SCHEMA_VERSION, Store
 from tests import test_hub
 from tests.progress_files import Learner, progress_file, statement
 from tests.test_dashboard import Browser, set_password
@@ -98,7 +98,7 @@ def test_summaries_follow_uploads_duplicates_and_conflicts_and_migrate(demo_site
         store.close()
     store = Store.in_data_dir(tmp_path / "data")
     try:
-        assert store.meta("schema") == "4"
+        assert store.meta("schema") == str(SCHEMA_VERSION)
     finally:
         store.close()
     migrated, _ = summaries(tmp_path / "data")
