@@ -59,16 +59,91 @@ def cmd_import(args) -> int:
 
 
 def cmd_pack(args) -> int:
-    from .archive import SUFFIX, ArchiveError, pack
+    from .archive import SUFFIX, ArchiveError, key_id, load_signing_key, pack
     output = Path(args.output or Path(args.site).resolve().name + SUFFIX)
     try:
-        manifest = pack(Path(args.site), output)
+        signing_key = load_signing_key(Path(args.sign)) if args.sign else None
+        manifest = pack(Path(args.site), output, signing_key)
     except (ArchiveError, OSError) as error:
         print(f"satchel pack: {error}", file=sys.stderr)
         return 1
+    if args.sign and Path(args.sign).stat().st_mode & 0o077:
+        print(f"satchel pack: {args.sign} can be read by others than its owner: anyone who reads it can sign archives "
+              f"that hubs trusting it import. Run `chmod 600 {args.sign}`.", file=sys.stderr)
     size = output.stat().st_size
+    signed = f", signed by the key {key_id(signing_key.public_key())}" if signing_key else ", unsigned"
     print(f"Wrote {output}: {manifest['curriculum']} {manifest['version']}, {len(manifest['files'])} files, "
-          f"{size / 1e6:.1f} MB. Import it on a hub with `satchel hub import {output.name} --data DIR`.")
+          f"{size / 1e6:.1f} MB{signed}. Import it on a hub with `satchel hub import {output.name} --data DIR`.")
+    return 0
+
+
+def cmd_keys(args) -> int:
+    """`satchel keys new`: a key pair to sign archives with; `satchel keys show`: a key's id."""
+    import os
+
+    from .archive import ArchiveError, key_id, load_public_key, load_signing_key, new_key_pair, public_pem
+    if args.action == "show":
+        path = Path(args.key)
+        try:
+            data = path.read_bytes()
+            key = load_signing_key(path).public_key() if b"PRIVATE KEY" in data else load_public_key(data, str(path))
+        except (ArchiveError, OSError) as error:
+            print(f"satchel keys show: {error}", file=sys.stderr)
+            return 1
+        print(f"Key {key_id(key)}\n{public_pem(key).decode('ascii')}", end="")
+        return 0
+    private_path = Path(args.out)
+    public_path = private_path.with_suffix(".pub")
+    if public_path == private_path:
+        print(f"satchel keys new: {private_path} would be both the private and the public key: give a name such as "
+              "ministry.key", file=sys.stderr)
+        return 1
+    private, public = new_key_pair()
+    try:
+        # O_EXCL: a key that exists is never overwritten (archives signed with it would be orphaned)
+        descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(f"satchel keys new: {private_path} exists; it is not replaced. Choose another --out.", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"satchel keys new: cannot write {private_path} ({error.strerror})", file=sys.stderr)
+        return 1
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(private)
+    public_path.write_bytes(public)
+    identity = key_id(load_public_key(public, str(public_path)))
+    print(f"Wrote the private key {private_path} (only you may read it: keep it off hubs and sticks, and back it up) "
+          f"and the public key {public_path}.\nKey {identity}\n{public.decode('ascii')}"
+          f"Sign with `satchel pack SITE -o NAME.satchel --sign {private_path}`; make hubs trust it with "
+          f"`satchel hub keys add {public_path.name} --data DIR`.")
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from .publish import PublishError, caddy_config, nginx_config, publish, s3_client
+    site = Path(args.site)
+    if args.print_config:
+        if not (site / "sw.js").is_file():
+            print(f"satchel publish: {site} is not a bundle written by `satchel build`", file=sys.stderr)
+            return 1
+        config = nginx_config if args.print_config == "nginx" else caddy_config
+        sys.stdout.write(config(site, args.listen) if args.listen else config(site))
+        return 0
+    if not args.target:
+        print("satchel publish: give a TARGET (s3://BUCKET/PREFIX) or --print-config nginx|caddy", file=sys.stderr)
+        return 2
+    try:
+        result = publish(site, args.target, s3_client(args.endpoint_url), delete=args.delete, keep_hashed_days=args.keep_hashed_days,
+                         force=args.force, dry_run=args.dry_run, show_progress=sys.stderr.isatty())
+    except PublishError as error:
+        print(f"satchel publish: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # botocore's: no credentials, no bucket, refused
+        if type(error).__module__.split(".")[0] not in ("botocore", "boto3"):
+            raise
+        print(f"satchel publish: {args.target}: {error}", file=sys.stderr)
+        return 1
+    print(("Would publish: " if args.dry_run else f"Published {site} to {args.target}: ") + result.summary())
     return 0
 
 
@@ -147,7 +222,33 @@ def main(argv: list[str] | None = None) -> int:
     pack = commands.add_parser("pack", help="write a built site into one .satchel archive (for hubs, on a USB stick)")
     pack.add_argument("site", help="a folder written by `satchel build`")
     pack.add_argument("-o", "--output", help="the archive to write (default: <site folder name>.satchel)")
+    pack.add_argument("--sign", metavar="KEY", help="sign it with this ed25519 private key (PEM, from `satchel keys new`): "
+                      "hubs that trust its public key import it")
     pack.set_defaults(run=cmd_pack)
+
+    keys = commands.add_parser("keys", help="make a key pair to sign archives with (satchel pack --sign), or show a key's id")
+    key_actions = keys.add_subparsers(dest="action", required=True)
+    new = key_actions.add_parser("new", help="write a new private key (mode 600) and its public key beside it (.pub)")
+    new.add_argument("--out", required=True, help="the private key to write, such as ministry.key (never replaced)")
+    show = key_actions.add_parser("show", help="the id (fingerprint) and public key of a private or public key file")
+    show.add_argument("key", help="a .key or .pub file")
+    keys.set_defaults(run=cmd_keys)
+
+    publish = commands.add_parser("publish", help="upload a built site to an S3-compatible bucket with the hub's headers, "
+                                  "or print an nginx or Caddy configuration that serves it with them")
+    publish.add_argument("site", help="a folder written by `satchel build`")
+    publish.add_argument("target", nargs="?", help="s3://BUCKET or s3://BUCKET/PREFIX (credentials and region: the usual AWS_* "
+                         "environment or ~/.aws)")
+    publish.add_argument("--endpoint-url", help="an S3-compatible service's address (default: AWS_ENDPOINT_URL, else AWS)")
+    publish.add_argument("--delete", action="store_true", help="then remove objects the site no longer has (after sw.js); "
+                         "hashed assets are kept --keep-hashed-days after their upload")
+    publish.add_argument("--keep-hashed-days", type=float, default=7, help="with --delete: keep hashed assets uploaded less than "
+                         "this many days ago, for pages of the previous version still open (default: 7)")
+    publish.add_argument("--force", action="store_true", help="upload every file, changed or not (after the header rules change)")
+    publish.add_argument("--dry-run", action="store_true", help="say what would be uploaded and deleted, and send nothing")
+    publish.add_argument("--print-config", choices=["nginx", "caddy"], help="print a server configuration for SITE instead of uploading")
+    publish.add_argument("--listen", help="with --print-config: the address to listen on (nginx default 80, Caddy :80)")
+    publish.set_defaults(run=cmd_publish)
 
     serve = commands.add_parser("serve", help="preview a curriculum while you write it; pages reload as you save")
     serve.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import re
 import threading
 from collections import OrderedDict
 from email.utils import formatdate
@@ -30,23 +29,11 @@ from starlette.datastructures import Headers
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 
-mimetypes.add_type("application/manifest+json", ".webmanifest")
-mimetypes.add_type("image/svg+xml", ".svg")
-mimetypes.add_type("text/javascript", ".js")
+from builder.headers import ENCODINGS, cache_control, media_type
 
-IMMUTABLE = re.compile(r"(^|/)workbox-v[\d.]+/|(^|/)assets/satchel/(lang/)?[\w-]+\.[0-9a-f]{10}\.(js|css)$")
-ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 SMALL = 256 * 1024
 NOT_MODIFIED_HEADERS = {"cache-control", "etag", "last-modified", "vary"}
 CACHE_BYTES = 64 * 1024 * 1024
-
-
-def media_type(path: str) -> str:
-    """The Content-Type of a file, by its name; text in UTF-8."""
-    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if kind.startswith("text/") or kind in ("application/javascript", "application/json", "application/manifest+json", "image/svg+xml"):
-        kind += "; charset=utf-8"
-    return kind
 
 
 def choose_encoding(accepted: str, available) -> str | None:
@@ -105,10 +92,6 @@ class FileHashes:
         with self.lock:
             self.known[path] = ((stat_result.st_size, stat_result.st_mtime_ns), etag)
         return etag
-
-
-def cache_control(path: str) -> str:
-    return "public, max-age=31536000, immutable" if IMMUTABLE.search(path) else "no-cache"
 
 
 class BigFileResponse(FileResponse):

@@ -13,14 +13,15 @@ setup() {
   .venv/bin/python -m pip install --quiet -e '.[test]'
 }
 
-# The tests drive Debian's chromium, start their own PostgreSQL server (Debian's package) and make
-# a certificate with openssl.
+# The tests drive Debian's chromium, start their own PostgreSQL server (Debian's package), make
+# a certificate with openssl and serve bundles with nginx and Caddy.
 need_test_packages() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)  # tests/test_machines.py: the load balancer
+  command -v caddy >/dev/null || missing+=(caddy)  # tests/test_publish.py: the printed Caddyfile
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ]; then
     echo "Installing Debian's ${missing[*]} for the tests..."
