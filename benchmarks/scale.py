@@ -316,14 +316,15 @@ def explain(data: Path, site: Path, pages: dict[str, str], postgresql: bool) -> 
             else:  # as hub/dashboard.py curriculum_page: the report, then the store's other reads
                 filters = Filters.of(dict(parse_qsl(urlsplit(path).query)), subjects)
                 report = build_report(spy, curriculum, "en", filters)
-                for method, extra in [("count_open_conflicts", ()), ("question_results", ()), ("unverified_counts", ()),
-                                      ("classes", (getattr(filters, "school", ""),))]:
+                page_learners = [learner["id"] for learner in report.learners]
+                for method, extra in [("count_open_conflicts", ()), ("question_results", (page_learners,)), ("question_totals", ()),
+                                      ("unverified_counts", ()), ("classes", (getattr(filters, "school", ""),))]:
                     if hasattr(Store, method):
                         getattr(Store, method)(spy, CURRICULUM, *extra)
-                if hasattr(dashboard, "question_results"):  # the per-question table, made in Python from every row
-                    rows = Store.question_results(store, CURRICULUM)
+                if hasattr(dashboard, "question_results"):  # the per-question table, made in Python from the page's rows
+                    rows = Store.question_results(store, CURRICULUM, page_learners)
                     started = time.perf_counter()
-                    dashboard.question_results(rows, report.lessons, report.learners)
+                    dashboard.question_results(rows, report.lessons, report.learners, Store.question_totals(store, CURRICULUM))
                     spy.queries.append({"ms": round((time.perf_counter() - started) * 1000, 1),
                                         "sql": "(Python) hub/dashboard.py question_results over Store.question_results' rows",
                                         "plan": [f"{len(rows):,} rows of question_results"]})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -140,7 +140,19 @@ def plural_category(language: str, n: int | float) -> str:
 
 
 def format_number(language: str, n: int | float) -> str:
-    """`n` as the locale writes it: separators and, where the locale's default says so, digits."""
+    """`n` as the locale writes it: separators and, where the locale's default says so, digits.
+    Pure, so cached: a dashboard page writes a few thousand numbers, mostly the same few."""
+    if isinstance(n, bool) or not isinstance(n, (int, float)):  # uncached: keep whatever Babel does with these
+        return _format_number(language, n)
+    return _format_number_cached(language, type(n), n)
+
+
+@lru_cache(maxsize=4096)
+def _format_number_cached(language: str, kind: type, n: int | float) -> str:  # kind: 1 and 1.0 are equal keys, not equal output
+    return _format_number(language, n)
+
+
+def _format_number(language: str, n) -> str:
     from babel.numbers import format_decimal
     locale = _locale(language)
     if locale is None:

@@ -111,26 +111,39 @@ def describe(statement: dict) -> str:
                                       statement["timestamp"][:16].replace("T", " ")) if part)
 
 
-def question_results(rows: list[tuple], lessons: list[dict], learners: list[dict]) -> list[dict]:
+def question_results(rows: list[tuple], lessons: list[dict], learners: list[dict], totals: dict | None = None) -> list[dict]:
     """Per lesson with answers, in curriculum order: each question (quiz and question numbers from 1)
     with how many learners answered it and how many of them got it right at least once, and each
     learner's answers ((answers, right answers), or None) in the same order. `rows` come from
-    Store.question_results."""
+    Store.question_results (the page's learners' rows will do), `totals` from Store.question_totals
+    (over every learner); without `totals`, they are counted from `rows`, which must then be every
+    learner's."""
+    if totals is None:
+        counted: dict = {}
+        for lesson, quiz, question, _, _answers, right in rows:
+            tally = counted.setdefault((lesson, quiz, question), [0, 0])
+            tally[0] += 1
+            tally[1] += bool(right)
+        totals = {key: tuple(tally) for key, tally in counted.items()}
     by_lesson: dict[str, dict] = {}
+    for (lesson, quiz, question), (tried, right) in totals.items():
+        if tried > 0:
+            by_lesson.setdefault(lesson, {})[(quiz, question)] = (tried, right)
+    answered: dict[tuple, dict] = {}
     for lesson, quiz, question, learner, answers, right in rows:
-        by_lesson.setdefault(lesson, {}).setdefault((quiz, question), {})[learner] = (answers, right)
+        answered.setdefault((lesson, quiz, question), {})[learner] = (answers, right)
     out = []
     for lesson in lessons:
         questions = by_lesson.get(lesson["id"])
         if not questions:
             continue
         order = sorted(questions)
-        rows_of = [{"learner": learner, "answers": [questions[key].get(learner["id"]) for key in order]}
-                    for learner in learners if any(learner["id"] in questions[key] for key in order)]
+        of = [answered.get((lesson["id"], *key), {}) for key in order]
+        rows_of = [{"learner": learner, "answers": [given.get(learner["id"]) for given in of]}
+                   for learner in learners if any(learner["id"] in given for given in of)]
         out.append({"lesson": lesson, "quizzes": len({quiz for quiz, _ in order}), "learners": rows_of,
-                    "questions": [{"quiz": quiz + 1, "question": question + 1, "tried": len(questions[(quiz, question)]),
-                                   "right": sum(1 for _, right in questions[(quiz, question)].values() if right)}
-                                  for quiz, question in order]})
+                    "questions": [{"quiz": quiz + 1, "question": question + 1, "tried": questions[(quiz, question)][0],
+                                   "right": questions[(quiz, question)][1]} for quiz, question in order]})
     return out
 
 
@@ -226,7 +239,8 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         filters = Filters.of(request.query_params, {subject["id"] for subject in curriculum["subjects"]})
         report = await run_in_threadpool(build_report, store, curriculum, language, filters)
         conflicts = await run_in_threadpool(store.count_open_conflicts, curriculum["id"])
-        answers = await run_in_threadpool(store.question_results, curriculum["id"])
+        answers = await run_in_threadpool(store.question_results, curriculum["id"], [learner["id"] for learner in report.learners])
+        totals = await run_in_threadpool(store.question_totals, curriculum["id"])
         unverified = await run_in_threadpool(store.unverified_counts, curriculum["id"])
 
         classes = await run_in_threadpool(store.classes, curriculum["id"], filters.school)
@@ -236,7 +250,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
 
         return page(request, "dashboard.html", curriculum=curriculum, report=report, conflicts=conflicts, unverified=unverified,
                     classes=classes,
-                    questions=question_results(answers, report.lessons, report.learners), link=link, filters=filters,
+                    questions=question_results(answers, report.lessons, report.learners, totals), link=link, filters=filters,
                     quote=lambda text: urllib.parse.quote(text, safe=""))
 
     async def learner_page(request: Request) -> Response:

@@ -137,8 +137,11 @@ def cells_of(store: Store, curriculum: str, learners: list[str]) -> dict:
 
 
 def learner_rows(store: Store, curriculum: str, lessons: list[str], filters: Filters, limit: int | None, offset: int = 0):
-    """(learners the filters keep, [(id, name, colour, picture, done, last)] of them in order): one
-    grouped read of the summaries of the lessons in view."""
+    """(learners the filters keep, [(id, name, colour, picture, done, last, school)] of them in
+    order): one grouped read of the summaries of the lessons in view; for the default view (all
+    learners by name) a page of learners by the index on their names, then their summaries alone."""
+    if (filters.sort, filters.show, filters.name, filters.school, filters.region, filters.klass) == ("name", "all", "", "", "", ""):
+        return _learner_rows_by_name(store, curriculum, lessons, limit, offset)
     where, having, args = "", "", []
     if filters.name:
         escaped = filters.name.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -165,6 +168,23 @@ def learner_rows(store: Store, curriculum: str, lessons: list[str], filters: Fil
     return matching, store.query(f"SELECT * FROM ({grouped}) AS kept ORDER BY {order}{page}", *args)
 
 
+def _learner_rows_by_name(store: Store, curriculum: str, lessons: list[str], limit: int | None, offset: int):
+    """learner_rows for every learner by name: the same rows, read as a page of learners
+    (learners_name) and the done/last of that page's learners alone."""
+    matching = store.query("SELECT COUNT(*) FROM learners WHERE curriculum = ?", curriculum)[0][0]
+    page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+    learners = store.query(f"SELECT id, name, colour, picture, school FROM learners WHERE curriculum = ? ORDER BY name, id{page}", curriculum)
+    ids = [row[0] for row in learners]
+    done: dict = {}
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk:chunk + 500]
+        done.update((learner, (count, last)) for learner, count, last in store.query(
+            "SELECT learner, COALESCE(SUM(completed), 0), MAX(last) FROM lesson_progress "
+            f"WHERE curriculum = ? AND learner IN ({_marks(part)}) AND lesson IN ({_marks(lessons)}) GROUP BY learner",
+            curriculum, *part, *lessons))
+    return matching, [(i, name, colour, picture, *done.get(i, (0, None)), school) for i, name, colour, picture, school in learners]
+
+
 def build_report(store: Store, curriculum: dict, language: str, filters: Filters | None = None, recent: int = 20) -> Report:
     """One page of the dashboard: its learners' cells, and the curriculum's totals, from summaries."""
     cid = curriculum["id"]
@@ -177,11 +197,10 @@ def build_report(store: Store, curriculum: dict, language: str, filters: Filters
                        for r in rows]
     report.schools = store.school_regions()
     report.cells = cells_of(store, cid, [learner["id"] for learner in report.learners])
-    report.subject_done = dict(store.query("SELECT lesson, COUNT(*) FROM lesson_progress WHERE curriculum = ? AND completed = 1 "
-                                           "GROUP BY lesson", cid))
-    report.quiz_rows = store.query(
-        "SELECT lesson, COUNT(*), SUM(attempts), SUM(COALESCE(best, 0)), SUM(CASE WHEN COALESCE(best, 0) >= ? THEN 1 ELSE 0 END) "
-        "FROM lesson_progress WHERE curriculum = ? AND attempts > 0 GROUP BY lesson", PASS_MARK, cid)
+    # the curriculum's totals over every learner: lesson_totals (hub/store.py), one row per lesson
+    totals = store.query("SELECT lesson, completed, tried, attempts, best_millionths, passed FROM lesson_totals WHERE curriculum = ?", cid)
+    report.subject_done = {lesson: completed for lesson, completed, *_ in totals if completed > 0}
+    report.quiz_rows = [(lesson, tried, attempts, best / 1_000_000, passed) for lesson, _, tried, attempts, best, passed in totals if tried > 0]
     prefix = f"urn:satchel:{cid}:lesson:"
     titles = {lesson["id"]: lesson["title"] for lesson in lessons}
     newest = store.query("SELECT s.learner, s.verb, s.object, s.timestamp, l.name FROM (SELECT learner, verb, object, timestamp, id "

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import queue
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ import orjson
 from . import identity
 from .progress import Checked, Refused, Stored, StoreFailed
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 TABLES = """
 CREATE TABLE IF NOT EXISTS statements (
     id TEXT PRIMARY KEY,
@@ -183,6 +184,38 @@ CREATE TABLE IF NOT EXISTS class_members (
 CREATE INDEX IF NOT EXISTS class_members_learner ON class_members (curriculum, learner);
 CREATE INDEX IF NOT EXISTS learners_school ON learners (curriculum, school)"""
 TABLES += CLASSES + ";"
+# The dashboard's totals over every learner (docs/hub.md), kept in the transaction that changes
+# question_results or lesson_progress, so a view reads one row per question or lesson instead of
+# every learner's: per question, how many learners answered it and how many got it right at least
+# once; per lesson, how many learners completed it, tried its quiz (attempts > 0), their attempts,
+# the sum of their best scores (in millionths: a whole number, added and taken away exactly) and
+# how many of them passed (best >= PASS_MARK).
+QUESTION_TOTALS = """
+CREATE TABLE IF NOT EXISTS question_totals (
+    curriculum TEXT NOT NULL,
+    lesson TEXT NOT NULL,
+    quiz INTEGER NOT NULL,
+    question INTEGER NOT NULL,
+    learners INTEGER NOT NULL,
+    right_learners INTEGER NOT NULL,
+    PRIMARY KEY (curriculum, lesson, quiz, question)
+)"""
+LESSON_TOTALS = """
+CREATE TABLE IF NOT EXISTS lesson_totals (
+    curriculum TEXT NOT NULL,
+    lesson TEXT NOT NULL,
+    completed INTEGER NOT NULL,
+    tried INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    best_millionths BIGINT NOT NULL,
+    passed INTEGER NOT NULL,
+    PRIMARY KEY (curriculum, lesson)
+)"""
+# a page's learners' answers, and a learner's own rows when their answers change; the default
+# dashboard view's page of learners, by name, without reading the others
+QUESTION_RESULTS_LEARNER = "CREATE INDEX IF NOT EXISTS question_results_learner ON question_results (curriculum, learner)"
+LEARNERS_NAME = "CREATE INDEX IF NOT EXISTS learners_name ON learners (curriculum, name, id)"
+TABLES += QUESTION_TOTALS + ";" + LESSON_TOTALS + ";" + QUESTION_RESULTS_LEARNER + ";" + LEARNERS_NAME + ";"
 MAX_CLASSES = 500  # classes of a curriculum a school hub's teacher may make
 MAX_CLASSES_PER_LEARNER = 20  # as profile.classes in docs/progress.schema.json
 MAX_CLASS_NAME = 100
@@ -202,7 +235,9 @@ MIGRATIONS = {2: ["ALTER TABLE statements ADD COLUMN source TEXT",
                   lambda store: store._add_column("learners", "school", "TEXT NOT NULL DEFAULT ''"),
                   lambda store: store._add_column("enrolments", "class", "TEXT"),
                   "UPDATE learners SET school = COALESCE((SELECT MAX(s.source) FROM statements s WHERE s.curriculum = learners.curriculum "
-                  "AND s.learner = learners.id AND s.source IS NOT NULL), '')"]}
+                  "AND s.learner = learners.id AND s.source IS NOT NULL), '')"],
+              6: [QUESTION_TOTALS, LESSON_TOTALS, QUESTION_RESULTS_LEARNER, LEARNERS_NAME, lambda store: store._total_all()]}
+READERS = 4  # reader connections of a store (each worker process has its own), opened as reads overlap
 GROUP_COMMIT = 64  # files committed in one transaction, at most
 STATEMENTS_PER_LEARNER_DAY = 5_000  # by the statements' own dates: a busy learner makes a few hundred a day
 DATABASE = "hub.sqlite3"
@@ -265,30 +300,47 @@ def summarise(cells: dict, days: dict, curriculum: str, verb: str, object_id: st
         cell[2] = max(cell[2] or 0, max(scaled, PASS_MARK) if verb == "passed" else scaled)
 
 
+def lesson_part(completed, attempts: int, best) -> tuple[int, int, int, int, int]:
+    """What one learner's cell of a lesson adds to lesson_totals: (completed, tried, attempts,
+    best in millionths, passed), counting the quiz's columns only once tried (attempts > 0)."""
+    if attempts <= 0:
+        return int(bool(completed)), 0, 0, 0, 0
+    return int(bool(completed)), 1, attempts, round((best or 0) * 1_000_000), int((best or 0) >= PASS_MARK)
+
+
+def question_part(answers: int, right: int) -> tuple[int, int]:
+    """What one learner's row of question_results adds to question_totals: (answered, right at least once)."""
+    return int(answers > 0), int(answers > 0 and right > 0)
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Store:
-    """Two connections: one writes (a thread at a time, the lock), one reads (dashboard, reports,
-    sync), so a long report never holds up an upload. Writes are short transactions."""
+    """One connection writes (a thread at a time, the lock); up to READERS read (dashboard, reports,
+    sync), each used by one thread at a time and autocommitting, so a long report never holds up
+    an upload, nor ten teachers' pages one another. Writes are short transactions."""
 
     def __init__(self, url: str):
         self.url = url
         self.lock = threading.Lock()  # the write connection's
-        self.read_lock = threading.Lock()
+        self.readers: queue.LifoQueue = queue.LifoQueue()  # idle reader connections
+        self.reader_slots = threading.BoundedSemaphore(READERS)  # readers in use, at most
+        self.all_readers: list = []  # every reader opened, to close
         self.waiting: list[tuple[dict, asyncio.Future]] = []  # uploads for the next group commit
         self.committing = False
         self.writers = None  # SQLite: a file lock that writers of every process take in turn
         if url.startswith(("postgresql://", "postgres://")):
-            self.db, self.reader = self._postgresql(url), self._postgresql(url)
+            self.db, self.connect = self._postgresql(url), lambda: self._postgresql(url)
             self.begin, self.sql = "BEGIN", lambda q: q.replace("?", "%s")
         else:
-            self.db, self.reader = self._sqlite(url), self._sqlite(url)
+            self.db, self.connect = self._sqlite(url), lambda: self._sqlite(url)
             self.begin, self.sql = "BEGIN IMMEDIATE", lambda q: q
             # Waiting on SQLite's own lock means sleeping in steps of up to 100 ms (and, on the
             # event loop, blocking it); a file lock wakes the next writer as soon as it is free.
             self.writers = open(url.removeprefix("sqlite:///") + ".writers", "a")  # open as long as the store
+        self.readers.put(self._open_reader())  # one at once: a database that cannot be read fails here
         with self.lock:
             self._migrate()
             for statement in TABLES.split(";"):
@@ -328,7 +380,7 @@ class Store:
                 "SELECT curriculum, learner, object, body FROM statements WHERE verb = 'answered'").fetchall():
             count_answer(tallies.setdefault((curriculum, learner), {}), curriculum, object_id, orjson.loads(body))
         for (curriculum, learner), tally in tallies.items():
-            self._add_answers(curriculum, learner, tally)
+            self._add_answers(curriculum, learner, tally, totals=False)  # question_totals: migration 6
 
     def _summarise_all(self) -> None:
         """Fill lesson_progress and activity_days from the statements already stored (once, by migration 4),
@@ -342,12 +394,43 @@ class Store:
             cells, days = tallies.setdefault((curriculum, learner), ({}, {}))
             summarise(cells, days, curriculum, verb, object_id, timestamp, orjson.loads(body) if body else None)
         for (curriculum, learner), (cells, days) in tallies.items():
-            self._add_summaries(curriculum, learner, cells, days)
+            self._add_summaries(curriculum, learner, cells, days, totals=False)  # lesson_totals: migration 6
+
+    def _total_all(self) -> None:
+        """Make question_totals and lesson_totals afresh from question_results and lesson_progress
+        (migration 6), replacing whatever they held."""
+        self.db.execute("DELETE FROM question_totals")
+        self.db.execute("INSERT INTO question_totals SELECT curriculum, lesson, quiz, question, "
+                        "SUM(CASE WHEN answers > 0 THEN 1 ELSE 0 END), SUM(CASE WHEN answers > 0 AND correct > 0 THEN 1 ELSE 0 END) "
+                        "FROM question_results GROUP BY curriculum, lesson, quiz, question")
+        self.db.execute("DELETE FROM lesson_totals")
+        totals: dict[tuple[str, str], list[int]] = {}
+        for curriculum, lesson, completed, attempts, best in self.db.execute(
+                "SELECT curriculum, lesson, completed, attempts, best FROM lesson_progress"):  # one row at a time
+            total = totals.setdefault((curriculum, lesson), [0] * 5)
+            for n, value in enumerate(lesson_part(completed, attempts, best)):
+                total[n] += value
+        self.db.cursor().executemany(self.sql("INSERT INTO lesson_totals VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                                     [(*key, *total) for key, total in sorted(totals.items())])
+
+    def _add_lesson_totals(self, changes: list[tuple]) -> None:
+        """Add [(curriculum, lesson, completed, tried, attempts, best in millionths, passed)] to lesson_totals."""
+        if changes:
+            self.db.cursor().executemany(self.sql(
+                "INSERT INTO lesson_totals VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, lesson) DO UPDATE SET "
+                "completed = lesson_totals.completed + excluded.completed, tried = lesson_totals.tried + excluded.tried, "
+                "attempts = lesson_totals.attempts + excluded.attempts, "
+                "best_millionths = lesson_totals.best_millionths + excluded.best_millionths, "
+                "passed = lesson_totals.passed + excluded.passed"), sorted(changes))
 
     def _resummarise(self, curriculum: str, learners: set[str]) -> None:
         """Make the learners' summaries again from their statements: after a statement of theirs was
         replaced (a best score or a first date cannot be taken away from a tally)."""
         for learner in sorted(learners):
+            self._add_lesson_totals([(curriculum, lesson, *(-v for v in lesson_part(completed, attempts, best)))
+                                     for lesson, completed, attempts, best in self.db.execute(self.sql(
+                                         "SELECT lesson, completed, attempts, best FROM lesson_progress WHERE curriculum = ? AND learner = ?"),
+                                         (curriculum, learner)).fetchall()])
             for table in ("lesson_progress", "activity_days"):
                 self.db.execute(self.sql(f"DELETE FROM {table} WHERE curriculum = ? AND learner = ?"), (curriculum, learner))
             cells: dict = {}
@@ -358,8 +441,31 @@ class Store:
                 summarise(cells, days, curriculum, verb, object_id, timestamp, orjson.loads(body) if verb in SUMMARISED_BODIES else None)
             self._add_summaries(curriculum, learner, cells, days)
 
-    def _add_summaries(self, curriculum: str, learner: str, cells: dict, days: dict) -> None:
-        """Add tallies (summarise) to the learner's rows of lesson_progress and activity_days."""
+    def _add_summaries(self, curriculum: str, learner: str, cells: dict, days: dict, totals: bool = True) -> None:
+        """Add tallies (summarise) to the learner's rows of lesson_progress and activity_days, and
+        (totals) the change of each merged cell to lesson_totals: the old cells are read first, and
+        merged here as the upsert below merges them."""
+        if cells and totals:
+            lessons, old = sorted(cells), {}
+            for chunk in range(0, len(lessons), 500):
+                part = lessons[chunk:chunk + 500]
+                old.update((row[0], row[1:]) for row in self.db.execute(self.sql(
+                    "SELECT lesson, completed, attempts, best FROM lesson_progress WHERE curriculum = ? AND learner = ? "
+                    f"AND lesson IN ({', '.join('?' * len(part))})"), (curriculum, learner, *part)).fetchall())
+            changes = []
+            for lesson in lessons:
+                _, completed, best, attempts, *_ = cells[lesson]
+                before = old.get(lesson)
+                if before is None:
+                    was, now_is = (0,) * 5, lesson_part(completed, attempts, best)
+                else:
+                    merged = before[2] if best is None or (before[2] is not None and not best > before[2]) else best
+                    was = lesson_part(*before)
+                    now_is = lesson_part(max(before[0], completed), before[1] + attempts, merged)
+                change = tuple(a - b for a, b in zip(now_is, was, strict=True))
+                if any(change):
+                    changes.append((curriculum, lesson, *change))
+            self._add_lesson_totals(changes)
         if cells:
             self.db.cursor().executemany(self.sql(
                 "INSERT INTO lesson_progress VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, learner, lesson) DO UPDATE SET "
@@ -378,8 +484,24 @@ class Store:
                 "statements = activity_days.statements + excluded.statements, seconds = activity_days.seconds + excluded.seconds"),
                 [(curriculum, learner, day, count, seconds) for day, (count, seconds) in sorted(days.items())])
 
-    def _add_answers(self, curriculum: str, learner: str, tally: dict) -> None:
-        """Add a tally of answers (count_answer) to the learner's rows of question_results."""
+    def _add_answers(self, curriculum: str, learner: str, tally: dict, totals: bool = True) -> None:
+        """Add a tally of answers (count_answer) to the learner's rows of question_results, and
+        (totals) the change of each row's part (question_part) to question_totals."""
+        if tally and totals:
+            old = {(lesson, quiz, question): (answers, right) for lesson, quiz, question, answers, right in self.db.execute(self.sql(
+                "SELECT lesson, quiz, question, answers, correct FROM question_results WHERE curriculum = ? AND learner = ?"),
+                (curriculum, learner)).fetchall()}
+            changes = []
+            for key, (answers, right) in sorted(tally.items()):
+                before = old.get(key, (0, 0))
+                was, now_is = question_part(*before), question_part(before[0] + answers, before[1] + right)
+                if was != now_is:
+                    changes.append((curriculum, *key, now_is[0] - was[0], now_is[1] - was[1]))
+            if changes:
+                self.db.cursor().executemany(self.sql(
+                    "INSERT INTO question_totals VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, lesson, quiz, question) DO UPDATE SET "
+                    "learners = question_totals.learners + excluded.learners, "
+                    "right_learners = question_totals.right_learners + excluded.right_learners"), changes)
         if tally:
             self.db.cursor().executemany(self.sql(
                 "INSERT INTO question_results VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, lesson, quiz, question, learner) "
@@ -457,7 +579,7 @@ class Store:
                     if not self._lock_writers(blocking=False):  # another process is writing
                         await asyncio.to_thread(self._lock_writers)
                     try:
-                        self.db.execute(self.begin)
+                        self._begin()
                         try:
                             for upload, _ in batch:  # a large file is inserted in a thread: the loop goes on serving
                                 results.append(await asyncio.to_thread(self._insert_alone, *upload) if len(upload[0].rows) > 500
@@ -734,11 +856,26 @@ class Store:
                 "name", "stored_name")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    def question_results(self, curriculum: str) -> list[tuple[str, int, int, str, int, int]]:
+    def question_results(self, curriculum: str, learners: list[str] | None = None) -> list[tuple[str, int, int, str, int, int]]:
         """[(lesson, quiz, question, learner, answers, right answers)] for every question a learner
-        answered: the summary kept at insert (question_results), never a read of the statements."""
-        return self.query("SELECT lesson, quiz, question, learner, answers, correct FROM question_results "
-                          "WHERE curriculum = ? AND answers > 0 ORDER BY lesson, quiz, question", curriculum)
+        (of `learners`, or every learner) answered: the summary kept at insert (question_results),
+        never a read of the statements."""
+        if learners is None:
+            return self.query("SELECT lesson, quiz, question, learner, answers, correct FROM question_results "
+                              "WHERE curriculum = ? AND answers > 0 ORDER BY lesson, quiz, question", curriculum)
+        rows = []
+        for chunk in range(0, len(learners), 500):
+            part = learners[chunk:chunk + 500]
+            rows += self.query("SELECT lesson, quiz, question, learner, answers, correct FROM question_results "
+                               f"WHERE curriculum = ? AND answers > 0 AND learner IN ({', '.join('?' * len(part))})", curriculum, *part)
+        return sorted(rows, key=lambda row: row[:3])  # as ORDER BY lesson, quiz, question, stable: no learner order promised
+
+    def question_totals(self, curriculum: str) -> dict[tuple[str, int, int], tuple[int, int]]:
+        """{(lesson, quiz, question): (learners who answered it, learners who got it right at least
+        once)} over every learner, for questions someone answered (question_totals)."""
+        return {(lesson, quiz, question): (tried, right) for lesson, quiz, question, tried, right in self.query(
+            "SELECT lesson, quiz, question, learners, right_learners FROM question_totals WHERE curriculum = ? AND learners > 0",
+            curriculum)}
 
     def unverified_counts(self, curriculum: str) -> dict[str, int]:
         """{learner: how many of their statements are unverified}, for learners who have any."""
@@ -814,7 +951,7 @@ class Store:
         """The same, for a caller that already holds the connection (self.lock)."""
         self._lock_writers()
         try:
-            self.db.execute(self.begin)
+            self._begin()
             try:
                 yield
             except BaseException:
@@ -823,6 +960,14 @@ class Store:
             self.db.execute("COMMIT")
         finally:
             self._unlock_writers()
+
+    def _begin(self) -> None:
+        """Start a write transaction. On PostgreSQL, first take a lock that every writing process
+        takes in turn (as SQLite's file lock): lesson_totals and question_totals are rows that most
+        uploads change, and writers that took their row locks in different orders would deadlock."""
+        self.db.execute(self.begin)
+        if self.writers is None:
+            self.db.execute("SELECT pg_advisory_xact_lock(32476774833612140)")  # b"satchel" as a number; released at COMMIT/ROLLBACK
 
     def _lock_writers(self, blocking: bool = True) -> bool:
         if self.writers is None:
@@ -847,13 +992,27 @@ class Store:
         with self.lock:
             self.db.execute(self.sql(f"INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) {action}"), (key, value))
 
+    def _open_reader(self):
+        reader = self.connect()
+        self.all_readers.append(reader)
+        return reader
+
     def query(self, sql: str, *args) -> list[tuple]:
-        with self.read_lock:
-            return list(self.reader.execute(self.sql(sql), args).fetchall())
+        """A read, on an idle reader connection (another is opened while fewer than READERS are)."""
+        with self.reader_slots:
+            try:
+                reader = self.readers.get_nowait()
+            except queue.Empty:  # every one opened is in use, and fewer than READERS are
+                reader = self._open_reader()
+            try:
+                return list(reader.execute(self.sql(sql), args).fetchall())
+            finally:
+                self.readers.put(reader)
 
     def close(self) -> None:
         self.db.close()
-        self.reader.close()
+        for reader in self.all_readers:
+            reader.close()
         if self.writers is not None:
             self.writers.close()
 
