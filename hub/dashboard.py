@@ -17,13 +17,21 @@ import io
 import math
 import os
 import secrets
+import tempfile
 import urllib.parse
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 import orjson
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
@@ -35,7 +43,19 @@ from builder.strings import format_number, lookup_chain, render
 from . import intake
 from .auth import SignInLimits, check_password
 from .progress import Refused
-from .report import Filters, build_report, cells_of, class_report, learner_report, learner_rows, lesson_outline, region_rows, school_rows
+from .report import (
+    Filters,
+    build_report,
+    cells_of,
+    class_report,
+    learner_report,
+    learner_rows,
+    lesson_outline,
+    most_missed,
+    print_report,
+    region_rows,
+    school_rows,
+)
 from .store import MAX_CLASS_NAME, Store
 
 HERE = Path(__file__).parent
@@ -46,6 +66,12 @@ SESSION_SECONDS = 8 * 3600  # a school day; the cookie (hub/app.py) lasts as lon
 BLOCK_SECONDS = "SATCHEL_HUB_SIGN_IN_BLOCK"  # environment: the first sign-in block, in seconds (60; tests make it short)
 MAX_MEMBERS_FORM = 2_000  # learners ticked in one class form, at most
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet may run a cell starting so (OWASP, CSV injection)
+# The exports' columns (school: at a central alone), with their widths in the workbook.
+EXPORT_COLUMNS = {"learner_id": 38, "learner": 24, "school": 24, "lesson_id": 40, "lesson": 32, "opened": 8, "completed": 10,
+                  "best_score": 11, "attempts": 9, "seconds": 9, "first_activity": 20, "last_activity": 20}
+DATE_COLUMNS = ("first_activity", "last_activity")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_CHUNK = 256 * 1024
 
 
 @cache
@@ -93,6 +119,60 @@ def session_key(session: str) -> str:
 def spreadsheet_text(value):
     """A text cell a spreadsheet shows as text: one starting as a formula gets a leading '."""
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def spreadsheet_date(value: str | None):
+    """An ISO 8601 date of a statement as a datetime a sheet keeps as a date (UTC, no zone: a
+    workbook has none); text it cannot read stays text."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def write_xlsx(rows) -> IO[bytes]:
+    """A workbook of `rows` (a header, then values) in an anonymous temporary file, at its start.
+    Write-only (openpyxl streams each row to disk); the header frozen, columns sized; a text cell is
+    always a string cell, never a formula (a name starting with '=' stays that text), with the quote
+    prefix so a spreadsheet keeps it text when it is edited; dates are date cells."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("progress")
+    rows = iter(rows)
+    header = next(rows)
+    dates = [n for n, column in enumerate(header) if column in DATE_COLUMNS]
+    for n, column in enumerate(header):
+        sheet.column_dimensions[get_column_letter(n + 1)].width = EXPORT_COLUMNS[column]
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+
+    def text(value: str) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell.data_type = "s"
+        if value.startswith(FORMULA_STARTS):
+            cell.quotePrefix = True
+        return cell
+
+    heading = []
+    for column in header:
+        cell = text(column)
+        cell.font = bold
+        heading.append(cell)
+    sheet.append(heading)
+    for row in rows:
+        for n in dates:
+            row[n] = spreadsheet_date(row[n])
+        sheet.append([text(value) if isinstance(value, str) else value for value in row])
+    spooled = tempfile.TemporaryFile()
+    try:
+        book.save(spooled)
+        spooled.seek(0)
+    except BaseException:
+        spooled.close()
+        raise
+    return spooled
 
 
 async def csrf_ok(request: Request) -> tuple[bool, dict]:
@@ -263,43 +343,101 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
             return PlainTextResponse("No such learner in this curriculum.", status_code=404)
         return page(request, "learner.html", curriculum=curriculum, **found)
 
+    def export_rows(curriculum: dict, language: str):
+        """The rows both exports hold: a header, then every learner x lesson (a school column at a
+        central), read a few hundred learners at a time from the summaries; dates as ISO 8601 text."""
+        cid, lessons = curriculum["id"], lesson_outline(curriculum, language)
+        schools = store.school_regions()
+        yield [column for column in EXPORT_COLUMNS if schools or column != "school"]
+        _, learners = learner_rows(store, cid, [lesson["id"] for lesson in lessons], Filters(), None)
+        for chunk in range(0, len(learners), 200):
+            part = learners[chunk:chunk + 200]
+            cells = cells_of(store, cid, [learner[0] for learner in part])
+            rows = []
+            for learner_id, name, _colour, _picture, _done, _last, school in part:
+                where = [schools.get(school, (school or "", ""))[0]] if schools else []
+                for lesson in lessons:
+                    cell = cells.get((learner_id, lesson["id"]))
+                    rows.append([learner_id, name, *where, lesson["id"], lesson["title"], int(bool(cell and cell.opened)),
+                                 int(bool(cell and cell.completed)), None if cell is None or cell.best is None else round(cell.best, 3),
+                                 cell.attempts if cell else 0, cell.seconds if cell else 0, cell.first if cell else None,
+                                 cell.last if cell else None])
+            yield from rows
+
+    def export_headers(cid: str, extension: str) -> dict:
+        return {"content-disposition": f'attachment; filename="{cid}-progress.{extension}"', "cache-control": "no-store"}
+
     async def csv_export(request: Request) -> Response:
         """Every learner x lesson, streamed a few hundred learners at a time from the summaries."""
         curriculum = await curriculum_of(request)
         if isinstance(curriculum, Response):
             return curriculum
-        cid, lessons = curriculum["id"], lesson_outline(curriculum, language_of(request))
-        ids = [lesson["id"] for lesson in lessons]
 
         def rows():
             out = io.StringIO()
             writer = csv.writer(out)
+            for n, row in enumerate(export_rows(curriculum, language_of(request))):
+                writer.writerow([spreadsheet_text("" if value is None else value) for value in row])
+                if n % 2_000 == 0 or out.tell() > 65_536:
+                    yield out.getvalue()
+                    out.seek(0)
+                    out.truncate()
+            yield out.getvalue()
 
-            def flushed() -> str:
-                text = out.getvalue()
-                out.seek(0)
-                out.truncate()
-                return text
+        return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=export_headers(curriculum["id"], "csv"))
 
-            writer.writerow(["learner_id", "learner", "lesson_id", "lesson", "opened", "completed", "best_score", "attempts", "seconds",
-                             "first_activity", "last_activity"])
-            yield flushed()
-            _, learners = learner_rows(store, cid, ids, Filters(), None)
-            for chunk in range(0, len(learners), 200):
-                part = learners[chunk:chunk + 200]
-                cells = cells_of(store, cid, [learner[0] for learner in part])
-                for learner_id, name, *_ in part:
-                    for lesson in lessons:
-                        cell = cells.get((learner_id, lesson["id"]))
-                        writer.writerow([spreadsheet_text(value) for value in (
-                            learner_id, name, lesson["id"], lesson["title"], int(bool(cell and cell.opened)),
-                            int(bool(cell and cell.completed)), "" if cell is None or cell.best is None else round(cell.best, 3),
-                            cell.attempts if cell else 0, cell.seconds if cell else 0, cell.first if cell else "",
-                            cell.last if cell else "")])
-                yield flushed()
+    async def xlsx_export(request: Request) -> Response:
+        """The CSV's rows as a workbook (openpyxl's write-only mode: rows go to disk as they come, so
+        memory stays flat), written to an anonymous temporary file, then streamed from it."""
+        curriculum = await curriculum_of(request)
+        if isinstance(curriculum, Response):
+            return curriculum
+        spooled = await run_in_threadpool(write_xlsx, export_rows(curriculum, language_of(request)))
 
-        return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
-                                 headers={"content-disposition": f'attachment; filename="{cid}-progress.csv"', "cache-control": "no-store"})
+        def chunks():
+            try:
+                while block := spooled.read(XLSX_CHUNK):
+                    yield block
+            finally:
+                spooled.close()
+
+        return StreamingResponse(chunks(), media_type=XLSX_TYPE, headers=export_headers(curriculum["id"], "xlsx"))
+
+    async def report_page(request: Request) -> Response:
+        """A report to print: the curriculum's totals per subject, the learners of the dashboard's view
+        (its query string's filters, every page of them) with lessons done per subject and last
+        activity, and the questions most missed (by the view's learners, or by all with no filter).
+        Printing is the browser's own (the pages' policy runs no script); print CSS in the page."""
+        curriculum = await curriculum_of(request)
+        if isinstance(curriculum, Response):
+            return curriculum
+        cid, language = curriculum["id"], language_of(request)
+        filters = Filters.of(request.query_params, {subject["id"] for subject in curriculum["subjects"]})
+        filters.page = 1
+        totals = await run_in_threadpool(build_report, store, curriculum, language, Filters(), 0)
+        found = await run_in_threadpool(print_report, store, curriculum, language, filters)
+        if filters.query(sort="name"):
+            rows = await run_in_threadpool(store.question_results, cid, [learner["id"] for learner in found["learners"]])
+            counted: dict = {}
+            for lesson, quiz, question, _, _answers, right in rows:
+                tally = counted.setdefault((lesson, quiz, question), [0, 0])
+                tally[0] += 1
+                tally[1] += bool(right)
+            answered = {key: tuple(tally) for key, tally in counted.items()}
+        else:
+            answered = await run_in_threadpool(store.question_totals, cid)
+        schools = totals.schools
+        classes = {row[0]: row[1] for row in await run_in_threadpool(store.classes, cid, filters.school)} if filters.klass else {}
+        words = strings(language)
+        shown = [(words["region"], filters.region), (words["school"], schools.get(filters.school, (filters.school, ""))[0]),
+                 (words["filter_class"], classes.get(filters.klass, filters.klass)),
+                 (words["filter_subject"], next((s["title"] for s in found["subjects"] if s["id"] == filters.subject), "")),
+                 (words["filter_show"], words["show_" + filters.show] if filters.show != "all" else ""),
+                 (words["filter_name"], filters.name)]
+        return page(request, "report.html", curriculum=curriculum, totals=totals, schools=schools, filters=filters,
+                    shown=[(label, value) for label, value in shown if value], made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                    missed=most_missed(answered, totals.lessons), back="?" + urllib.parse.urlencode({"lang": language, **filters.query()}),
+                    **found)
 
     async def usb_upload(request: Request) -> Response:
         """Progress files carried on a USB stick: chosen on the hub's own screen (or any device on its
@@ -435,6 +573,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
     return [Route("/_hub/upload", usb_upload, methods=["GET", "POST"]),
             Route("/_hub/login", login, methods=["GET", "POST"]), Route("/_hub/logout", logout, methods=["POST"]),
             Route("/_hub/", home), Route("/_hub/{curriculum}/", curriculum_page), Route("/_hub/{curriculum}/progress.csv", csv_export),
+            Route("/_hub/{curriculum}/progress.xlsx", xlsx_export), Route("/_hub/{curriculum}/report", report_page),
             Route("/_hub/{curriculum}/learner/{learner}", learner_page),
             Route("/_hub/{curriculum}/trust", trust_page, methods=["GET", "POST"]),
             Route("/_hub/{curriculum}/regions", regions_page),

@@ -291,3 +291,42 @@ def class_report(store: Store, curriculum: dict, language: str, school: str, cla
             "members": len(store.class_members(cid, school, class_id)), "lessons": lessons,
             "days": [{"day": day, "learners": learners, "statements": count, "seconds": seconds,
                       "percent": round(100 * seconds / most) if most else 0} for day, learners, count, seconds in days]}
+
+
+REPORT_MAX = 5_000  # learners on a printed report, at most (a filter narrows it)
+
+
+def print_report(store: Store, curriculum: dict, language: str, filters: Filters, limit: int = REPORT_MAX) -> dict:
+    """The printable report's learners: those the filters keep (every page of them, up to `limit`),
+    each with lessons done per subject in view and last activity; and the subjects in view."""
+    cid = curriculum["id"]
+    lessons = lesson_outline(curriculum, language)
+    shown = [lesson for lesson in lessons if not filters.subject or lesson["subject"] == filters.subject]
+    matching, rows = learner_rows(store, cid, [lesson["id"] for lesson in shown], filters, limit)
+    subject_of = {lesson["id"]: lesson["subject"] for lesson in shown}
+    subjects = {}
+    for lesson in shown:
+        subjects.setdefault(lesson["subject"], {"id": lesson["subject"], "title": lesson["subject_title"], "lessons": 0})["lessons"] += 1
+    done: dict = {}
+    ids = [row[0] for row in rows]
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk:chunk + 500]
+        for learner, lesson in store.query("SELECT learner, lesson FROM lesson_progress WHERE curriculum = ? AND completed = 1 "
+                                           f"AND learner IN ({_marks(part)})", cid, *part):
+            if lesson in subject_of:
+                per = done.setdefault(learner, {})
+                per[subject_of[lesson]] = per.get(subject_of[lesson], 0) + 1
+    return {"matching": matching, "subjects": list(subjects.values()),
+            "learners": [{"id": r[0], "name": r[1], "done": r[4], "last": r[5], "school": r[6], "by_subject": done.get(r[0], {})}
+                         for r in rows]}
+
+
+def most_missed(totals: dict, lessons: list[dict], top: int = 15) -> list[dict]:
+    """The questions most often missed: {(lesson, quiz, question): (tried, right)} (Store.question_totals,
+    or the same counted for some learners) as [{lesson, quiz, question (from 1), tried, right, missed}],
+    the largest share missed first, of those some learner missed."""
+    outline = {lesson["id"]: lesson for lesson in lessons}
+    out = [{"lesson": outline[lesson], "quiz": quiz + 1, "question": question + 1, "tried": tried, "right": right, "missed": tried - right}
+           for (lesson, quiz, question), (tried, right) in totals.items() if lesson in outline and tried > right]
+    out.sort(key=lambda q: (-q["missed"] / q["tried"], -q["missed"], q["lesson"]["title"], q["quiz"], q["question"]))
+    return out[:top]

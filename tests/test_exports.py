@@ -1,0 +1,211 @@
+"""The dashboard's exports and printable report, through a real hub over HTTP: the XLSX export holds
+the CSV's rows (dates as date cells, a formula-like name as a text cell), only for a signed-in
+teacher, streamed with flat memory for 10,000 rows; the report page keeps the dashboard's filters
+and carries its print stylesheet; its strings are in every language file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import yaml
+
+from hub.dashboard import spreadsheet_date
+from tests import test_hub
+from tests.progress_files import Learner, progress_file, statement
+from tests.test_dashboard import Browser, set_password
+from tests.test_hub import Hub
+
+database = test_hub.database
+CURRICULUM = "satchel-demo"
+FRACTION = "mathematics/fractions/what-is-a-fraction"
+EVIL = '=HYPERLINK("http://example.com/x","click")'
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NEW_KEYS = ("xlsx", "report_link", "report_title", "report_made", "report_filters", "report_no_filters", "report_print_help",
+            "report_back", "report_share", "report_limited", "report_missed", "report_missed_share")
+
+
+def fetch_bytes(browser: Browser, path: str):
+    """(status, headers, body bytes) as the teacher's browser gets them, redirects not followed."""
+    try:
+        with browser.opener.open(urllib.request.Request(browser.hub.url + path), timeout=120) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def workbook(body: bytes, read_only: bool = False):
+    return openpyxl.load_workbook(io.BytesIO(body), read_only=read_only)
+
+
+def as_csv(value) -> str:
+    """An XLSX cell's value written as the CSV writes the same field (before its formula quote)."""
+    if value is None:
+        return ""
+    return str(value)
+
+
+def csv_field(value: str):
+    """A CSV field as the XLSX holds it: the formula quote taken off, dates read."""
+    return value[1:] if value.startswith(("'=", "'+", "'-", "'@")) else value
+
+
+def test_the_xlsx_export_has_the_csv_rows_with_dates_and_no_formulas(demo_site, tmp_path, database):
+    running = Hub([demo_site], tmp_path / "data", db=database)
+    try:
+        set_password(running)
+        amina = Learner("Amina")
+        steps = [statement(CURRICULUM, amina.id, "launched", FRACTION, 1),
+                 statement(CURRICULUM, amina.id, "failed", FRACTION + "#quiz-0", 2, score={"scaled": 0.4}, success=False),
+                 statement(CURRICULUM, amina.id, "passed", FRACTION + "#quiz-0", 3, score={"scaled": 0.9}, success=True),
+                 statement(CURRICULUM, amina.id, "experienced", FRACTION, 90_000, duration="PT300S")]
+        data = amina.file(0)
+        for s in steps:
+            s["id"] = amina.statement_id()
+        data["statements"] = steps
+        assert running.upload(amina.sign(data))[0] == 200
+        for name in (EVIL, "+1", "Baraka"):
+            assert running.upload(progress_file(6, name=name))[0] == 200
+
+        signed_out = Browser(running)
+        status, headers, _ = fetch_bytes(signed_out, f"_hub/{CURRICULUM}/progress.xlsx")
+        assert (status, headers["location"]) == (303, "/_hub/login"), "refused as the CSV is"
+        assert fetch_bytes(signed_out, f"_hub/{CURRICULUM}/progress.csv")[0] == 303
+
+        teacher = Browser(running)
+        assert teacher.sign_in()[0] == 303
+        status, headers, body = fetch_bytes(teacher, f"_hub/{CURRICULUM}/progress.xlsx")
+        assert status == 200 and headers["content-type"] == XLSX_TYPE and headers["cache-control"] == "no-store"
+        assert headers["content-disposition"] == f'attachment; filename="{CURRICULUM}-progress.xlsx"'
+        assert fetch_bytes(teacher, "_hub/no-such-curriculum/progress.xlsx")[0] == 404
+
+        book = workbook(body)
+        sheet = book.active
+        assert sheet.freeze_panes == "A2", "the header row stays in view"
+        assert sheet.column_dimensions["A"].width == 38 and sheet.column_dimensions["B"].width == 24
+        grid = [[cell.value for cell in row] for row in sheet.iter_rows()]
+        csv_rows = list(csv.reader(io.StringIO(teacher.get(f"_hub/{CURRICULUM}/progress.csv")[2], newline="")))
+        assert grid[0] == csv_rows[0] and len(grid) == len(csv_rows) == 1 + 4 * 12
+        header = grid[0]
+        dates = [header.index("first_activity"), header.index("last_activity")]
+        for got, sent in zip(grid[1:], csv_rows[1:], strict=True):
+            for n, (value, field) in enumerate(zip(got, sent, strict=True)):
+                if n in dates:
+                    assert value == spreadsheet_date(field or None)
+                elif isinstance(value, int | float) and not isinstance(value, bool):
+                    assert float(field) == value
+                else:
+                    assert as_csv(value) == csv_field(field)
+
+        row = next(row for row in sheet.iter_rows(min_row=2) if row[0].value == amina.id and row[2].value == FRACTION)
+        first, last = row[dates[0]], row[dates[1]]
+        assert first.is_date and isinstance(first.value, datetime) and first.value == datetime(2026, 11, 1, 0, 0, 1)
+        assert last.is_date and last.value == datetime(2026, 11, 2, 1, 0)
+        assert (row[4].value, row[5].value, row[6].value, row[7].value, row[8].value) == (1, 0, 0.9, 2, 300)
+        assert row[6].data_type == "n" and row[7].data_type == "n"
+
+        evil = [row[1] for row in sheet.iter_rows(min_row=2) if row[1].value == EVIL]
+        assert len(evil) == 12 and all(cell.data_type == "s" and cell.quotePrefix for cell in evil), "text, never a formula"
+        assert not any(cell.data_type == "f" for row in sheet.iter_rows() for cell in row)
+        assert {r[1] for r in csv_rows[1:]} == {"'" + EVIL, "'+1", "Baraka", "Amina"}
+        raw = re.sub(rb"\s+", b"", body)
+        assert b"<f>" not in raw, "no formula element anywhere in the workbook"
+    finally:
+        running.stop()
+
+
+def rss(pid: int) -> tuple[int, int]:
+    """(resident, peak resident) of a process, in bytes."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return tuple(int(re.search(rf"^{key}:\s+(\d+) kB", status, re.M).group(1)) * 1024 for key in ("VmRSS", "VmHWM"))
+
+
+def test_a_10000_row_export_is_streamed_in_flat_memory(demo_site, tmp_path):
+    running = Hub([demo_site], tmp_path / "data")
+    try:
+        set_password(running)
+        learners = 834  # x 12 lessons: 10,008 rows
+        for n in range(learners):
+            assert running.upload(progress_file(6, name=f"Learner {n:04}"))[0] == 200
+        teacher = Browser(running)
+        assert teacher.sign_in()[0] == 303
+        pid = running.process.pid
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak resident size starts again from now
+        cold, _ = rss(pid)
+        warm = fetch_bytes(teacher, f"_hub/{CURRICULUM}/progress.xlsx")[2]  # the first: imports, caches and pools settle
+        first = rss(pid)[1] - cold
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        before, _ = rss(pid)
+        started = time.monotonic()
+        request = urllib.request.Request(running.url + f"_hub/{CURRICULUM}/progress.xlsx")
+        with teacher.opener.open(request, timeout=120) as response:
+            assert response.headers.get("transfer-encoding") == "chunked" and "content-length" not in response.headers, "streamed"
+            body, reads = b"", 0
+            while block := response.read1(65_536):
+                body, reads = body + block, reads + 1
+        elapsed = time.monotonic() - started
+        _, peak = rss(pid)
+        grown = peak - before
+        print(f"\n10,008-row XLSX: {len(body):,} bytes in {elapsed:.1f} s, {reads} reads; hub RSS {before / 2**20:.1f} MiB, "
+              f"peak +{grown / 2**20:.1f} MiB (the first export: +{first / 2**20:.1f} MiB)")
+        assert first < 60 * 2**20, f"the hub grew by {first / 2**20:.1f} MiB for its first export"
+        assert len(body) == len(warm) or abs(len(body) - len(warm)) < 1_000
+        assert grown < 40 * 2**20, f"the hub grew by {grown / 2**20:.1f} MiB for one export"
+        rows = sum(1 for _ in workbook(body, read_only=True).active.iter_rows(values_only=True))
+        assert rows == 1 + learners * 12
+    finally:
+        running.stop()
+
+
+def test_the_report_page_keeps_the_filters_and_prints(demo_site, tmp_path):
+    running = Hub([demo_site], tmp_path / "data")
+    try:
+        set_password(running)
+        amina, baraka, chiku = (progress_file(9, name=name) for name in ("Amina", "Baraka", "Chiku"))
+        for data in (amina, baraka, chiku):
+            assert running.upload(data)[0] == 200
+        teacher = Browser(running)
+        assert teacher.sign_in()[0] == 303
+        assert Browser(running).get(f"_hub/{CURRICULUM}/report")[0] == 303, "only a signed-in teacher"
+        csrf = teacher.csrf(f"_hub/{CURRICULUM}/classes")
+        assert teacher.post(f"_hub/{CURRICULUM}/classes", {"csrf": csrf, "action": "make", "name": "5A"})[0] == 303
+        class_id = re.search(r'<section data-class="([^"]+)">', teacher.get(f"_hub/{CURRICULUM}/classes")[2]).group(1)
+        assert teacher.post(f"_hub/{CURRICULUM}/classes", [("csrf", csrf), ("action", "members"), ("class", class_id),
+                                                          ("learner", amina["profile"]["id"]), ("learner", chiku["profile"]["id"])])[0] == 303
+
+        dashboard = teacher.get(f"_hub/{CURRICULUM}/?class={class_id}&show=all")[2]
+        assert f'href="/_hub/{CURRICULUM}/report?lang=en&amp;class={class_id}" data-satchel-report' in dashboard, "the link keeps the view"
+        assert f'href="/_hub/{CURRICULUM}/progress.xlsx?lang=en" data-satchel-xlsx' in dashboard
+
+        status, headers, page = teacher.get(f"_hub/{CURRICULUM}/report?lang=en&class={class_id}")
+        assert status == 200 and headers["cache-control"] == "no-store"
+        assert f'data-learner="{amina["profile"]["id"]}"' in page and f'data-learner="{chiku["profile"]["id"]}"' in page
+        assert f'data-learner="{baraka["profile"]["id"]}"' not in page, "not in the class"
+        assert "Class: <b data-filter>5A</b>" in page and "<dt>Made</dt>" in page
+        assert 'data-subject="mathematics"' in page and "Questions most often missed" in page
+        printed = re.search(r"@media print \{(.*?)\n\}", page, re.S).group(1)
+        for rule in ("header, nav, form", "display: table-header-group", "break-before: page", "color: #000", "background: #fff"):
+            assert rule in printed, rule
+        assert "<script" not in page, "the pages' policy runs no script: the browser's own Print"
+
+        everyone = teacher.get(f"_hub/{CURRICULUM}/report")[2]
+        assert all(f'data-learner="{d["profile"]["id"]}"' in everyone for d in (amina, baraka, chiku)) and "None (every learner)" in everyone
+        french = teacher.get(f"_hub/{CURRICULUM}/report?lang=fr&subject=science")[2]
+        assert 'data-subject="mathematics"' in french and "(/" in french and 'lang="fr"' in french
+    finally:
+        running.stop()
+
+
+def test_the_new_strings_are_in_every_language_file():
+    folder = Path(__file__).parent.parent / "hub" / "strings"
+    for path in sorted(folder.glob("*.yml")):
+        words = yaml.safe_load(path.read_text(encoding="utf-8"))
+        missing = [key for key in NEW_KEYS if not isinstance(words.get(key), str) or not words[key]]
+        assert not missing, f"{path.name}: {missing}"
