@@ -77,3 +77,12 @@ class Learner:
         r, s = decode_dss_signature(self.private.sign(text, ec.ECDSA(hashes.SHA256())))
         signature = base64.urlsafe_b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).rstrip(b"=").decode()
         return text[:-1] + f',"signature":"{signature}"}}'.encode()
+
+
+def signed(learner: Learner, statements: list[dict]) -> bytes:
+    """A file of `learner` holding these statements (each given an id bound to their key), signed."""
+    data = learner.file(0)
+    for s in statements:
+        s["id"] = learner.statement_id()
+    data["statements"] = statements
+    return learner.sign(data)

@@ -17,7 +17,7 @@ from hub.dashboard import HERE as HUB_DIR
 from hub.store import SCHEMA_VERSION, Store
 from tests import test_hub
 from tests.audit import axe, describe
-from tests.progress_files import Learner, progress_file, statement
+from tests.progress_files import Learner, progress_file, signed, statement
 from tests.test_dashboard import PASSWORD, Browser, set_password
 from tests.test_hub import Hub
 
@@ -38,14 +38,6 @@ def strings(language: str) -> dict:
 def answer(learner: str, lesson: str, quiz: int, question: int, right: bool, n: int) -> dict:
     return statement(CURRICULUM, learner, "answered", f"{lesson}#quiz-{quiz}-{question}", n,
                      score={"scaled": int(right), "raw": int(right), "min": 0, "max": 1}, success=right)
-
-
-def signed(learner: Learner, statements: list[dict]) -> bytes:
-    data = learner.file(0)
-    for s in statements:
-        s["id"] = learner.statement_id()
-    data["statements"] = statements
-    return learner.sign(data)
 
 
 def classroom() -> list[bytes]:

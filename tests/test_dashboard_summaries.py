@@ -11,7 +11,7 @@ import re
 from hub.report import recompute_cells
 from hub.store import SCHEMA_VERSION, Store
 from tests import test_hub
-from tests.progress_files import Learner, progress_file, statement
+from tests.progress_files import Learner, progress_file, signed, statement
 from tests.test_dashboard import Browser, set_password
 from tests.test_hub import Hub
 
@@ -42,12 +42,9 @@ def test_summaries_follow_uploads_duplicates_and_conflicts_and_migrate(demo_site
                  for n in (2, 3, 4)]
         steps = [statement(CURRICULUM, amina.id, "launched", FRACTION, 1), *tries,
                  statement(CURRICULUM, amina.id, "experienced", FRACTION, 90_000, duration="PT300S")]
-        data = amina.file(0)
-        for s in steps:
-            s["id"] = amina.statement_id()
-        data["statements"] = steps
-        assert running.upload(amina.sign(data))[0] == 200
-        assert running.upload(amina.sign(data))[1]["known"] == len(steps), "a duplicate upload changes nothing"
+        body = signed(amina, steps)
+        assert running.upload(body)[0] == 200
+        assert running.upload(body)[1]["known"] == len(steps), "a duplicate upload changes nothing"
         baraka = progress_file(6, name="Baraka")  # unsigned; lessons of mathematics and science
         assert running.upload(baraka)[0] == 200
         kept, fresh = summaries(running.data)

@@ -14,7 +14,7 @@ import orjson
 from hub.report import Filters, learner_rows, lesson_outline, recompute_cells
 from hub.store import SCHEMA_VERSION, Store, count_answer, lesson_part, question_part
 from tests import test_hub
-from tests.progress_files import Learner, progress_file, statement
+from tests.progress_files import Learner, progress_file, signed, statement
 from tests.test_dashboard import Browser, set_password
 from tests.test_hub import Hub
 
@@ -149,11 +149,7 @@ def test_totals_follow_uploads_duplicates_and_conflicts_and_migrate(demo_site, t
         amina = Learner("Amina")
         right = answered(amina.id, FRACTION, 0, 0, 900, True)
         passed = statement(CURRICULUM, amina.id, "passed", FRACTION + "#quiz-0", 901, score={"scaled": 0.9}, success=True)
-        data = amina.file(0)
-        for s in (right, passed):
-            s["id"] = amina.statement_id()
-        data["statements"] = [right, passed]
-        assert running.upload(amina.sign(data))[0] == 200
+        assert running.upload(signed(amina, [right, passed]))[0] == 200
         assert totals(running.data)[0] == totals(running.data)[1]
         forged = dict(amina.file(0), statements=[dict(right, result={"success": False}),
                                                  dict(passed, verb={"id": "http://adlnet.gov/expapi/verbs/failed"},

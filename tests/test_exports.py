@@ -19,7 +19,7 @@ import yaml
 
 from hub.dashboard import spreadsheet_date
 from tests import test_hub
-from tests.progress_files import Learner, progress_file, statement
+from tests.progress_files import Learner, progress_file, signed, statement
 from tests.test_dashboard import Browser, set_password
 from tests.test_hub import Hub
 
@@ -66,11 +66,7 @@ def test_the_xlsx_export_has_the_csv_rows_with_dates_and_no_formulas(demo_site, 
                  statement(CURRICULUM, amina.id, "failed", FRACTION + "#quiz-0", 2, score={"scaled": 0.4}, success=False),
                  statement(CURRICULUM, amina.id, "passed", FRACTION + "#quiz-0", 3, score={"scaled": 0.9}, success=True),
                  statement(CURRICULUM, amina.id, "experienced", FRACTION, 90_000, duration="PT300S")]
-        data = amina.file(0)
-        for s in steps:
-            s["id"] = amina.statement_id()
-        data["statements"] = steps
-        assert running.upload(amina.sign(data))[0] == 200
+        assert running.upload(signed(amina, steps))[0] == 200
         for name in (EVIL, "+1", "Baraka"):
             assert running.upload(progress_file(6, name=name))[0] == 200
 
