@@ -9,11 +9,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,26 +19,13 @@ import pytest
 
 from tests.conftest import free_port
 from tests.progress_files import progress_file
+from tests.servers import as_nobody, nginx_command, nginx_conf, wait_for_port
 from tests.test_dashboard import PASSWORD, Browser
 from tests.test_hub import Hub
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CONTACT = "mailto:hub@ministry.example.org"
 
-CONFIG = """
-worker_processes 1;
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
-    upstream hubs {{
+BALANCER = """    upstream hubs {{
 {servers}
     }}
     server {{
@@ -51,9 +36,7 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             add_header X-Hub $upstream_addr always;
         }}
-    }}
-}}
-"""
+    }}"""
 
 
 class Balancer:
@@ -64,24 +47,10 @@ class Balancer:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.root = root = Path(tempfile.mkdtemp(prefix="satchel-nginx-"))  # not under pytest's folders: those are its owner's alone
         servers = "\n".join(f"        server 127.0.0.1:{port};" for port in ports)
-        (root / "nginx.conf").write_text(CONFIG.format(root=root, servers=servers, port=self.port), encoding="utf-8")
-        as_user = []
-        if os.geteuid() == 0:  # never as root: as nobody, who owns the folder
-            shutil.chown(root, "nobody")
-            as_user = ["runuser", "-u", "nobody", "--"]
-        self.process = subprocess.Popen([*as_user, NGINX, "-p", str(root), "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    log = (root / "error.log").read_text() if (root / "error.log").exists() else ""
-                    raise RuntimeError(f"nginx did not start: {self.process.communicate()[0]} {log}") from None
-                time.sleep(0.05)
+        (root / "nginx.conf").write_text(nginx_conf(root, BALANCER.format(servers=servers, port=self.port)), encoding="utf-8")
+        self.process = subprocess.Popen([*as_nobody(root), *nginx_command(root)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        log = root / "error.log"
+        wait_for_port(self.port, self.process, "nginx", lambda: log.read_text() if log.exists() else "")
 
     def stop(self) -> None:
         if self.process.poll() is None:

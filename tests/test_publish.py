@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -37,26 +35,12 @@ from builder.publish import (
     upload_stage,
 )
 from tests.conftest import free_port
+from tests.servers import NGINX, as_nobody, nginx_command, nginx_conf, wait_for_port
 from tests.test_hub import Hub
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
 COMPARED = ("content-type", "cache-control", "content-encoding", "vary")
 ACCEPT_BR = "br, gzip"
-
-
-def wait_for_port(port: int, process: subprocess.Popen, what: str, log=lambda: "") -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                if process.poll() is None:
-                    process.terminate()
-                raise RuntimeError(f"{what} did not start: {process.communicate()} {log()}") from None
-            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -188,22 +172,6 @@ def test_a_changed_lesson_uploads_only_what_changed(demo_copy, tmp_path, bucket)
 
 # nginx and Caddy with the printed configurations -----------------------------------------------
 
-NGINX_MAIN = """worker_processes 1;
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    include /etc/nginx/mime.types;
-    client_body_temp_path {root}/body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
-    include {root}/satchel.conf;
-}}
-"""
 
 
 class Server:
@@ -214,18 +182,15 @@ class Server:
         self.root = root = Path(tempfile.mkdtemp(prefix=f"satchel-{kind}-"))  # not under pytest's folders: those are its owner's
         self.site = root / "site"
         shutil.copytree(site, self.site)  # readable by the server's user
-        as_user = []
-        if os.geteuid() == 0:
-            as_user = ["runuser", "-u", "nobody", "--"]
         if kind == "nginx":
             (root / "satchel.conf").write_text(nginx_config(self.site, f"127.0.0.1:{self.port}"), encoding="utf-8")
-            (root / "nginx.conf").write_text(NGINX_MAIN.format(root=root), encoding="utf-8")
-            command = [NGINX, "-p", str(root), "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")]
+            http = f"    include /etc/nginx/mime.types;\n    include {root}/satchel.conf;"
+            (root / "nginx.conf").write_text(nginx_conf(root, http, connections=64), encoding="utf-8")
+            command = nginx_command(root)
         else:
             (root / "Caddyfile").write_text(caddy_config(self.site, f"http://127.0.0.1:{self.port}"), encoding="utf-8")
             command = [CADDY, "run", "--config", str(root / "Caddyfile"), "--adapter", "caddyfile"]
-        if as_user:
-            subprocess.run(["chown", "-R", "nobody", str(root)], check=True)
+        as_user = as_nobody(root)
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(root), "XDG_DATA_HOME": str(root), "XDG_CONFIG_HOME": str(root)}
         with open(root / "output.log", "w") as output:  # read only if it fails: a pipe nobody reads would fill
             self.process = subprocess.Popen([*as_user, *command], stdout=output, stderr=subprocess.STDOUT, text=True, env=env, cwd=root)
