@@ -188,12 +188,14 @@ def stamped(body: str, origin: str) -> dict:
     return statement
 
 
+# Read through the partial index statements_waiting (only what is not forwarded yet).
+WAITING = ("SELECT id, curriculum, learner, body, source FROM statements s WHERE forwarded IS NULL "
+           "AND NOT EXISTS (SELECT 1 FROM upstream_quarantine q WHERE q.id = s.id) ORDER BY received, id LIMIT ?")
+
+
 def waiting(store: Store, limit: int = READ) -> list[tuple]:
-    """The next statements to forward, in order of arrival: (id, curriculum, learner, body, source).
-    Read through the partial index statements_waiting (only what is not forwarded yet)."""
-    return store.query("SELECT id, curriculum, learner, body, source FROM statements s WHERE forwarded IS NULL "
-                       "AND NOT EXISTS (SELECT 1 FROM upstream_quarantine q WHERE q.id = s.id) "
-                       "ORDER BY received, id LIMIT ?", limit)
+    """The next statements to forward, in order of arrival: (id, curriculum, learner, body, source)."""
+    return store.query(WAITING, limit)
 
 
 def sized(items: list, size, max_bytes: int = MAX_POST_BYTES, max_count: int = MAX_POST_STATEMENTS) -> list[list]:

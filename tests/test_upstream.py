@@ -172,3 +172,15 @@ def test_forwarding_to_a_central_hub(demo_site, tmp_path):
     finally:
         school.stop()
         central.stop()
+
+
+def test_what_is_left_to_forward_is_read_through_its_index(tmp_path):
+    """Each batch reads the statements not yet forwarded through the partial index, never a scan of
+    every statement forwarded before (which made forwarding everything quadratic)."""
+    from hub.upstream import WAITING
+    store = Store.init(tmp_path / "data")
+    try:
+        plan = " ".join(str(row[-1]) for row in store.query("EXPLAIN QUERY PLAN " + WAITING, 500))
+    finally:
+        store.close()
+    assert "USING INDEX statements_waiting" in plan and "TEMP B-TREE" not in plan, plan
