@@ -36,9 +36,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from satchel.builder.site_config import MARKDOWN_EXTENSIONS  # noqa: E402
 from synthetic import LANGUAGES, write_curriculum  # noqa: E402
-
-from builder.site_config import MARKDOWN_EXTENSIONS  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE_SECONDS = 0.02
@@ -192,7 +191,7 @@ def measure_size(tmp: Path, size: int, repeat: int) -> dict:
     config = plain_mkdocs_config(curriculum, mkdocs_site)
     satchel_runs, mkdocs_runs = [], []
     for _ in range(repeat):  # interleaved, so both see the same machine
-        satchel_runs.append(timed([python, "-m", "builder.cli", "build", str(curriculum), "-o", str(satchel_site)]))
+        satchel_runs.append(timed([python, "-m", "satchel.builder.cli", "build", str(curriculum), "-o", str(satchel_site)]))
         mkdocs_runs.append(timed([python, "-m", "mkdocs", "build", "-q", "-f", str(config)]))
     s_time, m_time = min(r[0] for r in satchel_runs), min(r[0] for r in mkdocs_runs)
     s_rss, m_rss = min(r[1] for r in satchel_runs), min(r[1] for r in mkdocs_runs)
@@ -240,7 +239,7 @@ def run(sizes: list[int], repeat: int) -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         # Warm-up: the build's Node environment is set up once per machine, not per build.
-        subprocess.run([sys.executable, "-c", "from builder.nodejs import ensure_node_env; ensure_node_env()"], check=True, cwd=HERE.parent)
+        subprocess.run([sys.executable, "-c", "from satchel.builder.nodejs import ensure_node_env; ensure_node_env()"], check=True, cwd=HERE.parent)
         for size in sizes:
             results[size] = measure_size(Path(tmp), size, repeat)
             print(report(results[size]), flush=True)

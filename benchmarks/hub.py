@@ -39,10 +39,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from builder import DEMO_CURRICULUM  # noqa: E402
-from builder.archive import pack  # noqa: E402
-from builder.build import build  # noqa: E402
-from hub.store import Store  # noqa: E402
+from satchel.builder import DEMO_CURRICULUM  # noqa: E402
+from satchel.builder.archive import pack  # noqa: E402
+from satchel.builder.build import build  # noqa: E402
+from satchel.hub.store import Store  # noqa: E402
+
 from tests.conftest import free_port, new_database, running_postgresql  # noqa: E402
 from tests.progress_files import Learner, progress_file  # noqa: E402
 from tests.test_hub import Hub  # noqa: E402

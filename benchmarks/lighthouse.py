@@ -37,9 +37,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from builder.build import build  # noqa: E402
-from builder.nodejs import ensure_node_env  # noqa: E402
-from builder.precompress import precompress  # noqa: E402
+from satchel.builder.build import build  # noqa: E402
+from satchel.builder.nodejs import ensure_node_env  # noqa: E402
+from satchel.builder.precompress import precompress  # noqa: E402
 
 DEMO = ROOT / "curricula" / "demo"
 # Chromium calls its vendor's servers (clock, accounts, updates) even with chrome-launcher's
@@ -64,7 +64,7 @@ def free_port() -> int:
 
 def start_hub(site: Path, data: Path) -> tuple[subprocess.Popen, str]:
     """`satchel hub SITE` of this checkout on loopback, once /api/health answers."""
-    command = [sys.executable, "-m", "builder.cli", "hub"]
+    command = [sys.executable, "-m", "satchel.builder.cli", "hub"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     subprocess.run([*command, "init", "--data", str(data)], check=True, capture_output=True, cwd=ROOT, env=env)
     port = free_port()

@@ -39,8 +39,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from satchel.builder.build import build  # noqa: E402
+
 from benchmarks.synthetic import write_curriculum  # noqa: E402
-from builder.build import build  # noqa: E402
 
 SUBJECT = "subject-00"
 LANGUAGE = "en"

@@ -61,7 +61,7 @@ METRICS = ("first_paint_ms", "first_contentful_paint_ms", "sw_ready_ms", "precac
 def build_variants() -> list[tuple[str, list[str], bool]]:
     """(name, extra `satchel build` arguments, is the default build) of the two builds to compare,
     after what `satchel build --help` offers."""
-    help_text = subprocess.run([sys.executable, "-m", "builder.cli", "build", "--help"], cwd=ROOT, capture_output=True,
+    help_text = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "build", "--help"], cwd=ROOT, capture_output=True,
                                text=True, check=True).stdout
     if "--no-precompress" in help_text:
         return [("default (compressed)", [], True), ("--no-precompress", ["--no-precompress"], False)]
@@ -71,7 +71,7 @@ def build_variants() -> list[tuple[str, list[str], bool]]:
 
 
 def build_site(curriculum: Path, site: Path, extra: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "builder.cli", "build", str(curriculum), "-o", str(site), *extra], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "build", str(curriculum), "-o", str(site), *extra], cwd=ROOT,
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"satchel build {' '.join(extra)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")

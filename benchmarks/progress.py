@@ -38,10 +38,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from satchel.builder.build import build  # noqa: E402
 from search import CHROMIUM_ARGS, WELCOMED, Server  # noqa: E402
 from synthetic import write_curriculum  # noqa: E402
-
-from builder.build import build  # noqa: E402
 
 # Makes `n` statements over the home page's lessons, as a year of use would: per lesson visited,
 # an opening, time, four answers, a quiz result and a completion; their ids bound to the learner's

@@ -49,15 +49,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from builder import DEMO_CURRICULUM  # noqa: E402
-from builder.build import build  # noqa: E402
+from satchel.builder import DEMO_CURRICULUM  # noqa: E402
+from satchel.builder.build import build  # noqa: E402
+
 from tests.progress_files import progress_file, statement  # noqa: E402
 from tests.test_central import basic  # noqa: E402
 from tests.test_dashboard import PASSWORD, Browser  # noqa: E402
 from tests.test_hub import Hub  # noqa: E402
 
 CURRICULUM = "satchel-demo"
-HUB = [sys.executable, "-m", "builder.cli", "hub"]
+HUB = [sys.executable, "-m", "satchel.builder.cli", "hub"]
 CASES = {"school": {"statements": 200_000, "learners": 2_000, "schools": 1, "classes": 40, "target_p95_ms": 200},
          "national": {"statements": 1_000_000, "learners": 10_000, "schools": 50, "classes": 400, "target_p95_ms": 300}}
 TARGET_RSS_MB = 300
@@ -217,7 +218,7 @@ class Memory:
 
 
 def dashboard_pages(data: Path, learners: int, lessons: list[str]) -> dict[str, str]:
-    from hub.store import Store
+    from satchel.hub.store import Store
     store = Store.in_data_dir(data)
     try:
         some = [row[0] for row in store.query("SELECT id FROM learners WHERE curriculum = ? ORDER BY name LIMIT 20", CURRICULUM)]
@@ -295,9 +296,9 @@ def explain(data: Path, site: Path, pages: dict[str, str], postgresql: bool) -> 
     """Each page's queries, run again through hub/report.py's own functions: time and plan."""
     from urllib.parse import parse_qsl, urlsplit
 
-    from hub import dashboard
-    from hub.report import Filters, build_report, cells_of, learner_report, learner_rows, lesson_outline
-    from hub.store import Store
+    from satchel.hub import dashboard
+    from satchel.hub.report import Filters, build_report, cells_of, learner_report, learner_rows, lesson_outline
+    from satchel.hub.store import Store
     curriculum = json.loads((site / "satchel" / "curriculum.json").read_text(encoding="utf-8"))
     subjects = {subject["id"] for subject in curriculum["subjects"]}
     store = Store.in_data_dir(data)

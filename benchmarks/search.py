@@ -63,10 +63,9 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from build import plain_mkdocs_config  # noqa: E402
+from satchel.builder.curriculum import require_valid  # noqa: E402
+from satchel.builder.search import build_indexes  # noqa: E402
 from synthetic import LANGUAGES, write_curriculum  # noqa: E402
-
-from builder.curriculum import require_valid  # noqa: E402
-from builder.search import build_indexes  # noqa: E402
 
 # A device whose child answered the first run's question (as tests/conftest.py's WELCOMED): the
 # welcome dialog would wait for an answer.
@@ -401,7 +400,7 @@ def main() -> None:
         tmp = Path(tmp)
         curriculum = write_curriculum(tmp / "curriculum", args.lessons)
         satchel_site, material_site = tmp / "satchel", tmp / "material"
-        subprocess.run([sys.executable, "-m", "builder.cli", "build", str(curriculum), "-o", str(satchel_site)],
+        subprocess.run([sys.executable, "-m", "satchel.builder.cli", "build", str(curriculum), "-o", str(satchel_site)],
                        check=True, cwd=HERE.parent, capture_output=True)
         subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(plain_mkdocs_config(curriculum, material_site))],
                        check=True, capture_output=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})

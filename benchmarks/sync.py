@@ -32,15 +32,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from builder import DEMO_CURRICULUM  # noqa: E402
-from builder.build import build  # noqa: E402
-from hub.store import Store, now  # noqa: E402
-from hub.upstream import forward  # noqa: E402
+from satchel.builder import DEMO_CURRICULUM  # noqa: E402
+from satchel.builder.build import build  # noqa: E402
+from satchel.hub.store import Store, now  # noqa: E402
+from satchel.hub.upstream import forward  # noqa: E402
+
 from tests.conftest import running_ralph  # noqa: E402
 from tests.progress_files import progress_file  # noqa: E402
 from tests.test_hub import Hub  # noqa: E402
 
-HUB = [sys.executable, "-m", "builder.cli", "hub"]
+HUB = [sys.executable, "-m", "satchel.builder.cli", "hub"]
 
 
 def school_hub(site: Path, data: Path, learners: int, each: int) -> int:

@@ -26,8 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from satchel.builder.build import build  # noqa: E402
+
 from benchmarks.synthetic import write_curriculum  # noqa: E402
-from builder.build import build  # noqa: E402
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, WELCOMED, Server  # noqa: E402
 from tests.test_packs import wait_for_new_service_worker  # noqa: E402
 

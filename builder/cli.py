@@ -190,7 +190,7 @@ def cmd_mkdocs_yml(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["hub"]:  # its own commands: hub/cli.py
-        from hub.cli import main as hub_main
+        from satchel.hub.cli import main as hub_main
         return hub_main(argv[1:])
     parser = argparse.ArgumentParser(prog="satchel", description="Build a Markdown curriculum into an offline, multilingual web app.")
     parser.add_argument("--version", action="version", version=f"satchel {__version__}")

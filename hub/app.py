@@ -17,6 +17,7 @@ import secrets
 from pathlib import Path
 
 import orjson
+from satchel.builder.archive import Archive
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -25,8 +26,6 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
-
-from builder.archive import Archive
 
 from . import dashboard, intake, push
 from .archives import POINTER, ArchiveFiles, Imported

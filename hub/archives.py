@@ -31,10 +31,9 @@ from email.utils import formatdate
 from pathlib import Path
 
 import anyio
+from satchel.builder.archive import SUFFIX, VERSION_PATTERN, Archive, ArchiveError, check_origin, key_id, load_public_key, raw_public_key
 from starlette._utils import get_route_path
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
-
-from builder.archive import SUFFIX, VERSION_PATTERN, Archive, ArchiveError, check_origin, key_id, load_public_key, raw_public_key
 
 from .static import ENCODINGS, SMALL, cache_control, choose_encoding, media_type
 

@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from builder.archive import SUFFIX, ArchiveError, load_public_key
+from satchel.builder.archive import SUFFIX, ArchiveError, load_public_key
 
 from . import push
 from .app import DEFAULT_MAX_UPLOAD, create_app
@@ -100,7 +100,7 @@ def cmd_import(args) -> int:
         with open(log, "a", encoding="utf-8") as output:
             output.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} after importing {what}: satchel hub notify --curriculum {curriculum}\n")
             output.flush()
-            notifying = subprocess.Popen([sys.executable, "-m", "builder.cli", "hub", "notify", "--data", str(data.resolve()),
+            notifying = subprocess.Popen([sys.executable, "-m", "satchel.builder.cli", "hub", "notify", "--data", str(data.resolve()),
                                           "--curriculum", curriculum], stdin=subprocess.DEVNULL, stdout=output,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         print(f"Notifying the devices subscribed to {curriculum} in the background (process {notifying.pid}); "
@@ -212,11 +212,11 @@ def describe_bundle(site: Path) -> tuple[str, str | None]:
     """(curriculum id, version) of a bundle to serve, read without checking it (create_app does)."""
     from .archives import POINTER
     if site.is_dir() and (site / POINTER).is_file():
-        from builder.archive import Archive
+        from satchel.builder.archive import Archive
         archive = Archive.open(site / (site / POINTER).read_text(encoding="utf-8").strip(), verify=False)
         return archive.curriculum_id, archive.version
     if site.is_file():
-        from builder.archive import Archive
+        from satchel.builder.archive import Archive
         archive = Archive.open(site, verify=False)
         return archive.curriculum_id, archive.version
     from .app import curriculum_of
@@ -401,7 +401,7 @@ def cmd_serve(args) -> int:
         store.close()
         os.environ[WORKER_SETTINGS] = json.dumps({"sites": [str(s) for s in sites], "data": args.data,
                                                   "max_upload": args.max_upload, "secure": bool(args.tls_cert)})
-        uvicorn.run("hub.cli:worker_app", factory=True, workers=args.workers, **options)
+        uvicorn.run("satchel.hub.cli:worker_app", factory=True, workers=args.workers, **options)
     else:
         tune_gc()
         uvicorn.run(app, **options)

@@ -32,13 +32,12 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from satchel.builder.curriculum import RTL_LANGUAGES
+from satchel.builder.strings import format_number, lookup_chain, render
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-
-from builder.curriculum import RTL_LANGUAGES
-from builder.strings import format_number, lookup_chain, render
 
 from . import intake
 from .auth import SignInLimits, check_password

@@ -14,8 +14,7 @@ from functools import cache
 
 import jsonschema_rs
 import orjson
-
-from builder import ROOT
+from satchel.builder import ROOT
 
 from . import identity
 

@@ -25,11 +25,10 @@ from email.utils import formatdate
 from hashlib import sha256
 
 import anyio
+from satchel.builder.headers import ENCODINGS, cache_control, media_type
 from starlette.datastructures import Headers
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
-
-from builder.headers import ENCODINGS, cache_control, media_type
 
 SMALL = 256 * 1024
 NOT_MODIFIED_HEADERS = {"cache-control", "etag", "last-modified", "vary"}

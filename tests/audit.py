@@ -10,7 +10,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-from builder.nodejs import ensure_node_env
+from satchel.builder.nodejs import ensure_node_env
 
 TOOLS = Path(__file__).parent / "tools"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]

@@ -11,10 +11,9 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from builder import DEMO_CURRICULUM
-from builder.build import build
-from hub.static import cache_control
+from satchel.builder import DEMO_CURRICULUM
+from satchel.builder.build import build
+from satchel.hub.static import cache_control
 
 CHROMIUM = os.environ.get("SATCHEL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -291,7 +290,7 @@ def running_ralph(app: Path):
     import time
     import urllib.request
 
-    from builder.nodejs import cache_dir
+    from satchel.builder.nodejs import cache_dir
     home = cache_dir() / "ralph-5.1.0"
     python = home / "bin" / "python"
     if not (home / ".installed").is_file():

@@ -17,9 +17,8 @@ import shutil
 from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError
-
-from builder import DEMO_CURRICULUM
-from builder.build import build
+from satchel.builder import DEMO_CURRICULUM
+from satchel.builder.build import build
 
 VIEWPORT = {"width": 360, "height": 740}
 PHONE = dict(viewport=VIEWPORT, is_mobile=True, has_touch=True, device_scale_factor=2, service_workers="allow")

@@ -44,8 +44,7 @@ class Learner:
     def __init__(self, name: str = "Amina", learner: str | None = None):
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ec
-
-        from hub import identity
+        from satchel.hub import identity
         self.private = ec.generate_private_key(ec.SECP256R1())
         raw = self.private.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
         self.key = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -53,7 +52,7 @@ class Learner:
         self.name = name
 
     def statement_id(self) -> str:
-        from hub import identity
+        from satchel.hub import identity
         nonce = secrets.token_hex(8)[:15]
         tag = identity.statement_tag(self.key, nonce)
         hex32 = nonce[:12] + "8" + nonce[12:15] + "8" + tag

@@ -15,17 +15,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from satchel.builder.archive import MANIFEST, SIGNATURE, Archive, ArchiveError, pack
+from satchel.builder.build import build
+from satchel.hub.archives import LOCK
 
-from builder.archive import MANIFEST, SIGNATURE, Archive, ArchiveError, pack
-from builder.build import build
-from hub.archives import LOCK
 from tests.test_hub import Hub
 from tests.test_packs import download, open_page
 
 
 def satchel(*args: str, python: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """Run the real CLI; a hub that starts when it should have refused is stopped by the timeout."""
-    return subprocess.run([sys.executable, *python, "-m", "builder.cli", *map(str, args)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, *python, "-m", "satchel.builder.cli", *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")

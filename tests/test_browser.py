@@ -10,8 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
-from builder.build import build
+from satchel.builder.build import build
 
 pytestmark = pytest.mark.browser
 

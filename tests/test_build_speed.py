@@ -11,12 +11,11 @@ from pathlib import Path, PurePath
 import markdown
 import pytest
 from mkdocs.exceptions import Abort, PluginError
-
-from builder import DEMO_CURRICULUM, parallel
-from builder.build import build
-from builder.i18n_shim import _is_relative_to
-from builder.plugin import SatchelPlugin
-from builder.precompress import precompress
+from satchel.builder import DEMO_CURRICULUM, parallel
+from satchel.builder.build import build
+from satchel.builder.i18n_shim import _is_relative_to
+from satchel.builder.plugin import SatchelPlugin
+from satchel.builder.precompress import precompress
 
 
 def _tree(site: Path) -> dict[str, bytes]:
@@ -48,7 +47,7 @@ def test_an_error_in_a_language_process_is_raised_by_the_build(tmp_path, monkeyp
 
 
 def test_the_progress_bar_counts_every_page_of_every_language(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(tmp_path / "site"),
+    result = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(tmp_path / "site"),
                              "--no-precompress"], capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode == 0, result.stderr
     total = result.stderr.split("Building pages: 100%|")[-1].split("[")[0].split()[-1]
@@ -97,9 +96,8 @@ DOCUMENTS = [
 
 def test_a_reused_converter_writes_what_a_new_one_writes():
     from mkdocs.config.config_options import MarkdownExtensions
-
-    from builder.markdown_reuse import _MarkdownModule
-    from builder.site_config import MARKDOWN_EXTENSIONS
+    from satchel.builder.markdown_reuse import _MarkdownModule
+    from satchel.builder.site_config import MARKDOWN_EXTENSIONS
 
     option = MarkdownExtensions(builtins=["toc", "tables", "fenced_code"], configkey="mdx_configs")
     names = option.validate(copy.deepcopy(MARKDOWN_EXTENSIONS))  # mkdocs' validation empties the dicts it reads

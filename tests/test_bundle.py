@@ -13,11 +13,10 @@ from pathlib import Path
 
 import brotli
 from PIL import Image
-
-from builder import ROOT
-from builder.build import build
-from builder.curriculum import load_curriculum
-from builder.site_config import mkdocs_yml
+from satchel.builder import ROOT
+from satchel.builder.build import build
+from satchel.builder.curriculum import load_curriculum
+from satchel.builder.site_config import mkdocs_yml
 
 HTML_LANG_RE = re.compile(r'<html lang="([^"]+)" dir="(ltr|rtl)">')
 # Anything that could make a browser fetch from another origin: absolute URLs in src/href/url(),

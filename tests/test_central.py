@@ -14,12 +14,12 @@ import threading
 import time
 
 import pytest
+from satchel.hub.store import Store
 
-from hub.store import Store
 from tests.progress_files import progress_file
 from tests.test_hub import Hub
 
-HUB = [sys.executable, "-m", "builder.cli", "hub"]
+HUB = [sys.executable, "-m", "satchel.builder.cli", "hub"]
 
 
 def satchel_hub(*args: str) -> subprocess.CompletedProcess:

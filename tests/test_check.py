@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from builder.cli import main
-from builder.curriculum import load_curriculum
+from satchel.builder.cli import main
+from satchel.builder.curriculum import load_curriculum
 
 CURRICULUM_YML = """\
 id: tiny
@@ -146,7 +145,7 @@ def test_check_reports_translation_coverage_per_language(tmp_path, capsys):
 
 
 def test_coverage_names_five_missing_lessons_and_counts_the_rest(tmp_path):
-    from builder.coverage import report
+    from satchel.builder.coverage import report
     files = valid_files()
     for n in range(7):
         files[f"en/maths/fractions/extra-{n}.md"] = lesson(f"Extra {n}", f"order: {n + 3}\n")

@@ -10,7 +10,8 @@ import re
 import subprocess
 import sys
 
-from hub.store import SCHEMA_VERSION, Store
+from satchel.hub.store import SCHEMA_VERSION, Store
+
 from tests import test_hub
 from tests.progress_files import Learner, progress_file
 from tests.test_central import query, satchel_hub, sync, write
@@ -19,7 +20,7 @@ from tests.test_hub import Hub
 
 database = test_hub.database
 CURRICULUM = "satchel-demo"
-HUB = [sys.executable, "-m", "builder.cli", "hub"]
+HUB = [sys.executable, "-m", "satchel.builder.cli", "hub"]
 
 
 def basic(user: str, password: str) -> dict:

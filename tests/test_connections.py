@@ -15,8 +15,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from satchel.hub.connections import Limits, default_max_connections, uvicorn_options
 
-from hub.connections import Limits, default_max_connections, uvicorn_options
 from tests.test_hub import Hub
 
 FILE_LIMIT = 1024  # a Raspberry Pi's soft limit; here the hard one too, so the hub cannot raise it

@@ -17,8 +17,8 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from satchel.hub.auth import SignInLimits
 
-from hub.auth import SignInLimits
 from tests.progress_files import progress_file, statement
 from tests.test_hub import Hub
 
@@ -67,7 +67,7 @@ class Browser:
 
 
 def set_password(hub: Hub, password: str = PASSWORD) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "builder.cli", "hub", "set-password", "--data", str(hub.data)],
+    return subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "set-password", "--data", str(hub.data)],
                           input=password + "\n", text=True, check=True, capture_output=True)
 
 
@@ -89,7 +89,7 @@ def until(condition, seconds: float = 15):
 @pytest.fixture
 def hub(demo_site, tmp_path):
     running = Hub([demo_site], tmp_path / "data")
-    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "set-password", "--data", str(running.data)],
+    subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "set-password", "--data", str(running.data)],
                    input=PASSWORD + "\n", text=True, check=True, capture_output=True)
     yield running
     running.stop()
@@ -304,7 +304,7 @@ def test_spreadsheet_formulas_in_names_are_defused(hub):
 
 
 def test_set_password_refuses_short_ones(hub):
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", "set-password", "--data", str(hub.data)],
+    result = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "set-password", "--data", str(hub.data)],
                             input="short\n", text=True, capture_output=True)
     assert result.returncode == 2 and "at least 8 characters" in result.stderr
     assert Browser(hub).sign_in()[0] == 303, "the old password still works"
@@ -314,7 +314,7 @@ def test_a_session_holds_across_worker_processes(demo_site, tmp_path):
     """With --workers, every process signs sessions with the one secret the first one chose."""
     running = Hub([demo_site], tmp_path / "data", "--workers", "2")
     try:
-        subprocess.run([sys.executable, "-m", "builder.cli", "hub", "set-password", "--data", str(running.data)],
+        subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "set-password", "--data", str(running.data)],
                        input=PASSWORD + "\n", text=True, check=True, capture_output=True)
         browser = Browser(running)
         assert browser.sign_in()[0] == 303

@@ -11,10 +11,10 @@ import re
 
 import pytest
 import yaml
+from satchel.builder.strings import PLURAL_CATEGORIES, plural_category
+from satchel.hub.dashboard import HERE as HUB_DIR
+from satchel.hub.store import SCHEMA_VERSION, Store
 
-from builder.strings import PLURAL_CATEGORIES, plural_category
-from hub.dashboard import HERE as HUB_DIR
-from hub.store import SCHEMA_VERSION, Store
 from tests import test_hub
 from tests.audit import axe, describe
 from tests.progress_files import Learner, progress_file, signed, statement

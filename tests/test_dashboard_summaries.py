@@ -8,8 +8,9 @@ import csv
 import io
 import re
 
-from hub.report import recompute_cells
-from hub.store import SCHEMA_VERSION, Store
+from satchel.hub.report import recompute_cells
+from satchel.hub.store import SCHEMA_VERSION, Store
+
 from tests import test_hub
 from tests.progress_files import Learner, progress_file, signed, statement
 from tests.test_dashboard import Browser, set_password

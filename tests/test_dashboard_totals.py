@@ -10,9 +10,9 @@ import re
 import uuid
 
 import orjson
+from satchel.hub.report import Filters, learner_rows, lesson_outline, recompute_cells
+from satchel.hub.store import SCHEMA_VERSION, Store, count_answer, lesson_part, question_part
 
-from hub.report import Filters, learner_rows, lesson_outline, recompute_cells
-from hub.store import SCHEMA_VERSION, Store, count_answer, lesson_part, question_part
 from tests import test_hub
 from tests.progress_files import Learner, progress_file, signed, statement
 from tests.test_dashboard import Browser, set_password

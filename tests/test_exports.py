@@ -16,8 +16,8 @@ from pathlib import Path
 
 import openpyxl
 import yaml
+from satchel.hub.dashboard import spreadsheet_date
 
-from hub.dashboard import spreadsheet_date
 from tests import test_hub
 from tests.progress_files import Learner, progress_file, signed, statement
 from tests.test_dashboard import Browser, set_password

@@ -19,9 +19,9 @@ import brotli
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from satchel.builder.archive import pack
+from satchel.hub.store import Store
 
-from builder.archive import pack
-from hub.store import Store
 from tests.conftest import free_port
 from tests.progress_files import progress_file
 
@@ -34,7 +34,7 @@ class Hub:
         self.data = data
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        command = [sys.executable, "-m", "builder.cli", "hub"]
+        command = [sys.executable, "-m", "satchel.builder.cli", "hub"]
         if not data.exists():
             subprocess.run([*command, "init", "--data", str(data), *(["--db", db] if db else [])], check=True, capture_output=True)
         popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
@@ -300,7 +300,7 @@ def test_two_worker_processes_store_each_statement_once(demo_site, tmp_path):
 
 
 def test_several_bundles_are_served_under_their_curriculum_id(demo_site, tmp_path, demo_copy):
-    from builder.build import build
+    from satchel.builder.build import build
     settings = demo_copy / "curriculum.yml"
     settings.write_text(settings.read_text(encoding="utf-8").replace("id: satchel-demo", "id: second-school"), encoding="utf-8")
     second = tmp_path / "second"
@@ -317,15 +317,15 @@ def test_several_bundles_are_served_under_their_curriculum_id(demo_site, tmp_pat
 
 
 def test_the_hub_explains_a_missing_data_directory(demo_site, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", str(demo_site), "--data", str(tmp_path / "none")],
+    result = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", str(demo_site), "--data", str(tmp_path / "none")],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "satchel hub init --data" in result.stderr
-    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(tmp_path / "data")], check=True, capture_output=True)
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", str(tmp_path), "--data", str(tmp_path / "data")],
+    subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "init", "--data", str(tmp_path / "data")], check=True, capture_output=True)
+    result = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", str(tmp_path), "--data", str(tmp_path / "data")],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "is not a Satchel bundle" in result.stderr
     unreachable = f"postgresql://satchel@127.0.0.1:{free_port()}/hub"
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(tmp_path / "pg"), "--db", unreachable],
+    result = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "init", "--data", str(tmp_path / "pg"), "--db", unreachable],
                             capture_output=True, text=True)
     assert result.returncode == 2 and f"cannot use the database {unreachable}" in result.stderr
     assert not (tmp_path / "pg" / "database.txt").exists()
@@ -395,7 +395,7 @@ def test_the_hub_serves_https_with_a_given_certificate(demo_site, tmp_path):
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                     "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
     port = free_port()
-    command = [sys.executable, "-m", "builder.cli", "hub"]
+    command = [sys.executable, "-m", "satchel.builder.cli", "hub"]
     subprocess.run([*command, "init", "--data", str(tmp_path / "data")], check=True, capture_output=True)
     process = subprocess.Popen([*command, str(demo_site), "--data", str(tmp_path / "data"), "--port", str(port),
                                 "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")],
@@ -421,9 +421,9 @@ def test_the_hub_serves_https_with_a_given_certificate(demo_site, tmp_path):
 def test_every_build_writes_compressed_copies_the_hub_sends_unless_told_not_to(tmp_path):
     import gzip
 
-    from builder import DEMO_CURRICULUM
+    from satchel.builder import DEMO_CURRICULUM
     site = tmp_path / "site"
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(site)],
+    result = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(site)],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "Compressed" in result.stdout, result.stderr
     page = site / "fr" / "index.html"
@@ -442,7 +442,7 @@ def test_every_build_writes_compressed_copies_the_hub_sends_unless_told_not_to(t
     finally:
         running.stop()
     plain = tmp_path / "plain"
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(plain), "--no-precompress"],
+    result = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(plain), "--no-precompress"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "Compressed" not in result.stdout, result.stderr
     assert not list(plain.rglob("*.br")) and not list(plain.rglob("*.gz"))
@@ -450,7 +450,7 @@ def test_every_build_writes_compressed_copies_the_hub_sends_unless_told_not_to(t
 
 def start_refused(sites: list[Path], data: Path) -> subprocess.CompletedProcess:
     """`satchel hub SITES --data DATA`, expected to refuse to start (it is given 60 s to say so)."""
-    return subprocess.run([sys.executable, "-m", "builder.cli", "hub", *map(str, sites), "--data", str(data),
+    return subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", *map(str, sites), "--data", str(data),
                            "--port", str(free_port())], capture_output=True, text=True, timeout=60)
 
 
@@ -458,7 +458,7 @@ def test_two_folders_of_one_curriculum_are_refused_at_start(demo_site, tmp_path)
     import shutil
     copy = tmp_path / "copy"
     shutil.copytree(demo_site, copy)
-    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(tmp_path / "data")], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "init", "--data", str(tmp_path / "data")], check=True, capture_output=True)
     result = start_refused([demo_site, copy], tmp_path / "data")
     assert result.returncode == 2, result.stdout
     assert "two bundles of the curriculum 'satchel-demo'" in result.stderr
@@ -470,8 +470,8 @@ def test_an_imported_archive_and_a_folder_of_its_curriculum_are_refused_at_start
     """docs/hub.md's first example, taken literally: import an archive, and also pass site/."""
     data = tmp_path / "data"
     pack(demo_site, tmp_path / "demo.satchel")
-    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(data)], check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "import", str(tmp_path / "demo.satchel"), "--data", str(data)],
+    subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "init", "--data", str(data)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "import", str(tmp_path / "demo.satchel"), "--data", str(data)],
                    check=True, capture_output=True)
     result = start_refused([demo_site], data)
     assert result.returncode == 2, result.stdout

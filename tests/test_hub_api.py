@@ -13,9 +13,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from satchel.hub.app import DEFAULT_MAX_UPLOAD
+from satchel.hub.openapi import openapi
 
-from hub.app import DEFAULT_MAX_UPLOAD
-from hub.openapi import openapi
 from tests.progress_files import Learner
 from tests.test_hub import Hub
 from tests.test_progress_model import paths
@@ -29,7 +29,7 @@ EXAMPLES = int(os.environ.get("SATCHEL_FUZZ_EXAMPLES", "150"))
 def api_hub(demo_site, tmp_path_factory):
     data = tmp_path_factory.mktemp("api") / "data"
     for command in (["init"], ["push-keys", "--contact", "mailto:hub@school.example.org"]):
-        subprocess.run([sys.executable, "-m", "builder.cli", "hub", *command, "--data", str(data)], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", *command, "--data", str(data)], check=True, capture_output=True)
     running = Hub([demo_site], data)
     yield running
     running.stop()

@@ -10,11 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from builder import DEMO_CURRICULUM
-from builder.build import build
-from builder.quiz import find_quizzes
-from builder.strings import STRINGS_DIR, _load, format_number, render, ui_strings
+from satchel.builder import DEMO_CURRICULUM
+from satchel.builder.build import build
+from satchel.builder.quiz import find_quizzes
+from satchel.builder.strings import STRINGS_DIR, _load, format_number, render, ui_strings
 
 COUNTS = (0, 1, 2, 5, 11, 100)
 LANGUAGES = ("en", "fr", "ar")
@@ -77,8 +76,8 @@ def test_arabic_writes_tanween_one_way():
 
 
 def test_a_curriculum_s_own_strings_override_ours_plural_forms_and_all(tmp_path):
-    from builder.curriculum import require_valid
-    from builder.pages import PageContext
+    from satchel.builder.curriculum import require_valid
+    from satchel.builder.pages import PageContext
     shutil.copytree(DEMO_CURRICULUM, tmp_path / "demo")
     (tmp_path / "demo" / "strings").mkdir()
     (tmp_path / "demo" / "strings" / "fr.yml").write_text('minutes: {one: "{n} minute", other: "{n} minutes"}\n', encoding="utf-8")

@@ -9,12 +9,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-
-from builder.build import build
-from builder.cli import main
-from builder.curriculum import load_curriculum
-from builder.frontmatter import read_document
-from builder.importer import CourseImportError, import_course
+from satchel.builder.build import build
+from satchel.builder.cli import main
+from satchel.builder.curriculum import load_curriculum
+from satchel.builder.frontmatter import read_document
+from satchel.builder.importer import CourseImportError, import_course
 
 COURSES = Path(__file__).parent / "fixtures" / "courses"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"

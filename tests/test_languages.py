@@ -9,10 +9,9 @@ import shutil
 
 import pytest
 import yaml
-
-from builder import DEMO_CURRICULUM
-from builder.build import build
-from builder.curriculum import canonical_tag, load_curriculum
+from satchel.builder import DEMO_CURRICULUM
+from satchel.builder.build import build
+from satchel.builder.curriculum import canonical_tag, load_curriculum
 
 # As an author may write them in curriculum.yml -> the canonical tag, and the direction.
 TAGS = {"tet": ("tet", "ltr"), "fil": ("fil", "ltr"), "ckb": ("ckb", "rtl"), "pt-tl": ("pt-TL", "ltr"), "zh-cn": ("zh-CN", "ltr"),
@@ -78,8 +77,8 @@ def test_a_tag_that_is_not_bcp_47_is_refused_with_examples(tmp_path, bad):
 def test_a_language_without_strings_falls_back_along_its_declared_chain(tmp_path):
     """Filipino has no interface strings in Satchel: the check says so, and with `fallback: pt` its
     pages speak Portuguese (then English for what Portuguese lacks), never a silent English."""
-    from builder.coverage import report
-    from builder.strings import ui_strings
+    from satchel.builder.coverage import report
+    from satchel.builder.strings import ui_strings
     folder = tmp_path / "course"
     curriculum_in(folder, {"fil": ("fil", "ltr")})
     curriculum, problems = load_curriculum(folder)

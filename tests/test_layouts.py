@@ -12,10 +12,9 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-
-from builder import DEMO_CURRICULUM
-from builder.build import build
-from builder.curriculum import load_curriculum
+from satchel.builder import DEMO_CURRICULUM
+from satchel.builder.build import build
+from satchel.builder.curriculum import load_curriculum
 
 UNIT = "en/mathematics/fractions"
 PICTURE = (DEMO_CURRICULUM / UNIT / "fractions.svg").read_bytes()

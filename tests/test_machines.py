@@ -72,7 +72,7 @@ def machines(demo_site, tmp_path, postgresql):
     """Three hubs on one PostgreSQL, each with its own data directory and copy of the bundle; the
     first made the push keys (in the database) before any started; nginx in front."""
     datas = [tmp_path / f"machine-{n}" for n in range(3)]
-    command = [sys.executable, "-m", "builder.cli", "hub"]
+    command = [sys.executable, "-m", "satchel.builder.cli", "hub"]
     for data in datas:
         subprocess.run([*command, "init", "--data", str(data), "--db", postgresql], check=True, capture_output=True)
     subprocess.run([*command, "push-keys", "--data", str(datas[0]), "--contact", CONTACT], check=True, capture_output=True)

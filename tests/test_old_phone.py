@@ -395,7 +395,7 @@ NEWER_CSS = {r":has\(": ":has() (Chrome 105)", r"(?<![\w-])inset(-inline|-block)
 def test_the_stylesheet_keeps_to_chrome_80():
     """No :has(), inset, two-sided logical shorthands, :is()/:where(), and no `gap` in a flex box
     (Chrome 84; grid gap is older); every :focus-visible rule has a :focus one (Chrome 86)."""
-    from builder import ROOT
+    from satchel.builder import ROOT
     css = re.sub(r"/\*.*?\*/", "", (ROOT / "theme" / "assets" / "satchel" / "satchel.css").read_text(encoding="utf-8"), flags=re.S)
     for pattern, what in NEWER_CSS.items():
         assert not re.search(pattern, css), what

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from satchel.builder.build import build
 
 from benchmarks.synthetic import write_curriculum
-from builder.build import build
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,8 @@ import json
 import shutil
 
 import pytest
+from satchel.builder.build import build
 
-from builder.build import build
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, WELCOMED, device
 
 LESSON = "mathematics/fractions/what-is-a-fraction"
@@ -391,7 +391,7 @@ def test_first_progress_asks_for_persistent_storage(context, demo_site, serve):
 
 @pytest.mark.parametrize("code", ["en", "fr", "ar"])
 def test_every_progress_string_is_translated(code):
-    from builder.strings import STRINGS_DIR, _load
+    from satchel.builder.strings import STRINGS_DIR, _load
     english = {k for k in _load(STRINGS_DIR / "en.yml")}
     assert english <= set(_load(STRINGS_DIR / f"{code}.yml")), english - set(_load(STRINGS_DIR / f"{code}.yml"))
 

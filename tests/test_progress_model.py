@@ -275,7 +275,7 @@ def test_the_app_checks_what_the_schema_cannot(model, schema, good_file):
     deep = change(good_file, ("statements", 3, "context", "extensions"), {"urn:x": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {}}}}}}}}}})
     for bad in (other_learner, other_course, impossible_date, far_future, no_such_day, too_long, deep):
         assert schema_valid(schema, bad) and app_check(model, bad)["reason"] == "statement"
-        from hub.progress import BadProgress, check
+        from satchel.hub.progress import BadProgress, check
         with pytest.raises(BadProgress):
             check(bad, {CURRICULUM})
 
@@ -314,7 +314,7 @@ def test_the_python_test_files_are_what_the_app_makes(model):
 
 @pytest.mark.parametrize("path, value, reason", TAMPERED, ids=lambda v: "/".join(map(str, v)) if isinstance(v, tuple) else None)
 def test_the_hub_refuses_what_the_app_refuses(good_file, path, value, reason):
-    from hub.progress import BadProgress, check
+    from satchel.hub.progress import BadProgress, check
     check(good_file, {CURRICULUM})
     with pytest.raises(BadProgress):
         check(change(good_file, path, value), {CURRICULUM})

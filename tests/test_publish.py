@@ -20,10 +20,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-
-from builder.build import build
-from builder.headers import compressed_copy
-from builder.publish import (
+from satchel.builder.build import build
+from satchel.builder.headers import compressed_copy
+from satchel.builder.publish import (
     HASHED,
     PACK_INDEXES,
     PACK_LISTS,
@@ -34,6 +33,7 @@ from builder.publish import (
     publish,
     upload_stage,
 )
+
 from tests.conftest import free_port
 from tests.servers import NGINX, as_nobody, nginx_command, nginx_conf, wait_for_port
 from tests.test_hub import Hub
@@ -141,7 +141,7 @@ def test_a_second_publish_uploads_nothing(demo_site, bucket, s3_endpoint):
     assert sent == [] and again.uploaded == [] and again.unchanged == len(bundle_files(demo_site))
 
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
-    command = [sys.executable, "-m", "builder.cli", "publish", str(demo_site), f"s3://{name}", "--endpoint-url", s3_endpoint]
+    command = [sys.executable, "-m", "satchel.builder.cli", "publish", str(demo_site), f"s3://{name}", "--endpoint-url", s3_endpoint]
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     assert f"0 uploaded (0.00 MB), {len(bundle_files(demo_site))} unchanged." in result.stdout
 
@@ -229,7 +229,7 @@ def test_the_printed_configuration_serves_the_hubs_headers(kind, demo_site, hub)
 
 def test_print_config_from_the_command_line(demo_site):
     for kind, needle in (("nginx", "gzip_static on;"), ("caddy", "precompressed br gzip")):
-        result = subprocess.run([sys.executable, "-m", "builder.cli", "publish", str(demo_site), "--print-config", kind],
+        result = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "publish", str(demo_site), "--print-config", kind],
                                 capture_output=True, text=True, check=True)
         assert needle in result.stdout and "application/manifest+json" in result.stdout
 

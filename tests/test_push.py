@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from satchel.builder.archive import pack
+from satchel.builder.build import build
+from satchel.hub import push
+from satchel.hub.store import Store
 
-from builder.archive import pack
-from builder.build import build
-from hub import push
-from hub.store import Store
 from tests.push_service import PINNED_NAME, PushService, Silent
 from tests.test_hub import Hub
 
@@ -38,7 +38,7 @@ EXPECTED = {
 
 
 def satchel(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "builder.cli", *map(str, args)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "satchel.builder.cli", *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
 def push_keys(data: Path, *allowed: str, extra: tuple = ()) -> subprocess.CompletedProcess:

@@ -7,9 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from builder.build import build
-from builder.curriculum import load_curriculum
+from satchel.builder.build import build
+from satchel.builder.curriculum import load_curriculum
 
 QUIZ = {
     "en": ("Which is bigger?", "a half", "  A  HALF "),

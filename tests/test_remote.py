@@ -10,11 +10,10 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from builder import remote
-from builder.build import build
-from builder.cli import main
-from builder.curriculum import load_curriculum
+from satchel.builder import remote
+from satchel.builder.build import build
+from satchel.builder.cli import main
+from satchel.builder.curriculum import load_curriculum
 
 CURRICULUM_YML = """\
 id: far

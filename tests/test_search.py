@@ -10,9 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from builder import ROOT
-from builder.search import STEMMED, page_text
+from satchel.builder import ROOT
+from satchel.builder.search import STEMMED, page_text
 
 LESSON_RE = re.compile(r"^[a-z-]+/[a-z-]+/[a-z-]+$")
 ARABIC_MARKS = "\u064e\u0650\u064f\u0651"  # fatha, kasra, damma, shadda
@@ -223,7 +222,7 @@ def test_each_subject_has_its_own_shard_in_its_own_pack(demo_site):
 
 
 def test_editing_one_lesson_changes_only_its_subjects_shard(demo_copy, tmp_path):
-    from builder.build import build
+    from satchel.builder.build import build
     before = tmp_path / "before"
     build(demo_copy, before, show_progress=False)
     lesson = demo_copy / "en" / "science" / "water-cycle" / "rain-and-rivers.md"

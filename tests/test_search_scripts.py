@@ -9,8 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from builder.build import build
+from satchel.builder.build import build
 
 FIXTURE = Path(__file__).parent / "fixtures" / "search-scripts"
 SCRIPTS = ["ja", "zh", "th", "lo", "km", "my"]

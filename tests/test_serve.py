@@ -36,7 +36,7 @@ def wait_for(condition, seconds: float = 60):
 def test_serve_rebuilds_when_a_lesson_is_saved(demo_copy):
     port = free_port()
     url = f"http://127.0.0.1:{port}/fr/science/water-cycle/where-is-water/"
-    server = subprocess.Popen([sys.executable, "-m", "builder.cli", "serve", str(demo_copy), "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "satchel.builder.cli", "serve", str(demo_copy), "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         first = wait_for(lambda: fetch(url))

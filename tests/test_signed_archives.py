@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from satchel.builder.archive import MANIFEST, SIGNATURE, Archive
 
-from builder.archive import MANIFEST, SIGNATURE, Archive
 from tests.test_archive import satchel
 
 NOTHING = "nothing was imported"

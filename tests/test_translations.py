@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from builder.strings import PLURAL_CATEGORIES, STRINGS_DIR, _locale, lookup_chain, missing_strings, render, ui_strings
+from satchel.builder.strings import PLURAL_CATEGORIES, STRINGS_DIR, _locale, lookup_chain, missing_strings, render, ui_strings
 
 HUB_STRINGS_DIR = Path(__file__).parent.parent / "hub" / "strings"
 SIDES = {"app": STRINGS_DIR, "hub": HUB_STRINGS_DIR}

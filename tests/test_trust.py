@@ -17,9 +17,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from satchel.hub.progress import BadProgress, StoreFailed, prepare
+from satchel.hub.store import Store
 
-from hub.progress import BadProgress, StoreFailed, prepare
-from hub.store import Store
 from tests import test_hub
 from tests.progress_files import Learner, progress_file
 from tests.test_dashboard import Browser, set_password

@@ -12,13 +12,14 @@ import sys
 import urllib.parse
 import urllib.request
 
-from hub.store import Store
+from satchel.hub.store import Store
+
 from tests.progress_files import progress_file
 from tests.test_hub import Hub
 
 
 def sync(data, upstream: str, *extra: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "builder.cli", "hub", "sync", "--data", str(data), "--upstream", upstream, *extra],
+    return subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "sync", "--data", str(data), "--upstream", upstream, *extra],
                           capture_output=True, text=True, env=env)
 
 
@@ -45,8 +46,7 @@ def test_forwarding_to_an_lrs(demo_site, tmp_path, ralph_lrs):
     import os
 
     import jsonschema
-
-    from hub import xapi
+    from satchel.hub import xapi
     url, user, password = ralph_lrs
     hub = Hub([demo_site], tmp_path / "data")
     files = [progress_file(500, name=f"Learner {n}") for n in range(20)]
@@ -105,7 +105,7 @@ def test_forwarding_to_an_lrs(demo_site, tmp_path, ralph_lrs):
 
 def test_the_statement_rules_of_xapi_2():
     """The schema (hub/xapi-2.0-statement.schema.json) refuses what xAPI 2.0 refuses."""
-    from hub import xapi
+    from satchel.hub import xapi
     good = progress_file(3)["statements"]
     assert [xapi.problem(s) for s in good] == [None, None, None]
     wrong = {
@@ -131,8 +131,8 @@ def test_the_statement_rules_of_xapi_2():
 def test_forwarding_to_a_central_hub(demo_site, tmp_path):
     school = Hub([demo_site], tmp_path / "school")
     central_data = tmp_path / "central"
-    subprocess.run([sys.executable, "-m", "builder.cli", "hub", "init", "--data", str(central_data)], check=True, capture_output=True)
-    issued = subprocess.run([sys.executable, "-m", "builder.cli", "hub", "schools", "add", "Lycée du Nord", "--data", str(central_data)],
+    subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "init", "--data", str(central_data)], check=True, capture_output=True)
+    issued = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "hub", "schools", "add", "Lycée du Nord", "--data", str(central_data)],
                             capture_output=True, text=True, check=True).stdout
     school_id, token = re.search(r"School hub: (\S+)\nToken: (\S+)\n", issued).groups()
     secret = tmp_path / "token"
@@ -177,7 +177,7 @@ def test_forwarding_to_a_central_hub(demo_site, tmp_path):
 def test_what_is_left_to_forward_is_read_through_its_index(tmp_path):
     """Each batch reads the statements not yet forwarded through the partial index, never a scan of
     every statement forwarded before (which made forwarding everything quadratic)."""
-    from hub.upstream import WAITING
+    from satchel.hub.upstream import WAITING
     store = Store.init(tmp_path / "data")
     try:
         plan = " ".join(str(row[-1]) for row in store.query("EXPLAIN QUERY PLAN " + WAITING, 500))
