@@ -7,6 +7,7 @@ service_worker/package-lock.json there once. A machine with only Python and pip 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -64,6 +65,19 @@ def ensure_node_env(log=print, package_dir: Path = PACKAGE_DIR) -> Path:
     done = home / ".installed"
     if done.is_file():
         return home
+    # Two builds (or test runs) at once on one machine: the second waits for the first's set-up
+    # instead of removing the folder it is filling.
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with open(home.parent / f"{home.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.is_file():
+            return home
+        _set_up(home, node, npm_cli, package_dir, log)
+    return home
+
+
+def _set_up(home: Path, node: Path, npm_cli: Path, package_dir: Path, log) -> None:
+    done = home / ".installed"
     log(f"Setting up the build's Node environment in {home} (once)...")
     if home.exists():
         shutil.rmtree(home)
@@ -81,7 +95,6 @@ def ensure_node_env(log=print, package_dir: Path = PACKAGE_DIR) -> Path:
     _run([str(home / "env" / "bin" / "node"), str(npm_cli), "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-save", "--loglevel=error"],
          cwd=home, env=env, what="npm install")
     done.write_text(_lock_hash(package_dir))
-    return home
 
 
 class NodeJob:
