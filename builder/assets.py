@@ -56,8 +56,12 @@ SCRIPTS = {
     "search-worker": ["search-worker.js"],
     "search-language": ["search-language.js"],
     "quiz": ["quiz.js"],
+    # A lesson with video, audio or a textbook loads media.js after the app (theme/base.html):
+    # downloading and removing the subject's media, "not on this phone", watching in xAPI.
+    "media": ["media.js"],
+    "tv": ["tv.js"],  # the classroom TV page's own script (builder/tv.py), loaded by it alone
 }
-STANDALONE = ("search", "search-worker", "search-language", "quiz")
+STANDALONE = ("search", "search-worker", "search-language", "quiz", "media", "tv")
 HASHED_SCRIPTS = ("core", "app")
 # The theme's sources that end up in a bundle: left out of the bundle folder.
 BUNDLED = {name for key in HASHED_SCRIPTS for name in SCRIPTS[key]} - {"idb"} | {"satchel.css"}
@@ -138,7 +142,8 @@ def make(curriculum: Curriculum, material_css: Path, colours_css: str) -> Assets
     out.mkdir()
     colours = folder / "colours.css"
     colours.write_text(colours_css + _icons_css(material_css.parent.parent.parent / ".icons" / "material"), encoding="utf-8")
-    scripts = [SOURCES / name for key, names in SCRIPTS.items() if key != "core" for name in names]
+    # tv.js draws with tv.css's own rules (not purged) and the lessons' HTML, whose classes the pages keep already.
+    scripts = [SOURCES / name for key, names in SCRIPTS.items() if key not in ("core", "tv") for name in names]
     content = sorted(str(p) for p in THEME.glob("*.html"))
     # Of the scripts, only what they write into pages: their strings (class names among them), not
     # their code (console.warn would keep material's .warning boxes).

@@ -11,7 +11,7 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from tqdm import tqdm
 
-from . import parallel, remote
+from . import media, parallel, remote
 from .coverage import report
 from .curriculum import Curriculum, load_curriculum, require_valid
 from .nodejs import ensure_node_env
@@ -38,13 +38,19 @@ def show_mkdocs_warnings() -> None:
 
 
 def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True, fetch_remote: bool = False,
-          precompress: bool = True) -> Curriculum:
+          precompress: bool = True, media_renditions: str = "") -> Curriculum:
     """Build `curriculum_dir` into `site_dir`. Raises CurriculumError if the curriculum has problems.
     With `fetch_remote`, first download the remote images and media its pages load (remote.py).
-    With `precompress` (the default), write brotli and gzip copies of the text files (precompress.py)."""
+    With `precompress` (the default), write brotli and gzip copies of the text files (precompress.py).
+    With `media_renditions="low"`, also write low-data copies of videos and audio with ffmpeg (media.py)."""
     started = time.perf_counter()
     say = print if show_progress else (lambda *a, **k: None)
+    if media_renditions == "low":
+        media.require_ffmpeg()  # before anything is built: without ffmpeg, say so at once
     curriculum = _fetch_then_check(curriculum_dir, say) if fetch_remote else require_valid(curriculum_dir)
+    curriculum.media.low = media_renditions == "low"
+    for warning in sorted(curriculum.warnings):
+        say(f"warning: {warning.format(curriculum.root)}")
     lessons = len(curriculum.lessons)
     say(f"Curriculum '{curriculum.id}' {curriculum.version}: {len(curriculum.subjects)} subjects, {lessons} lessons, "
         f"{len(curriculum.languages)} languages ({', '.join(lang.code for lang in curriculum.languages)})")
@@ -53,7 +59,7 @@ def build(curriculum_dir: Path, site_dir: Path, show_progress: bool = True, fetc
     config = load_mkdocs_config(curriculum, Path(site_dir).resolve())
     plugin = config.plugins["satchel"]
     plugin.curriculum = curriculum
-    pages = len(curriculum.lessons) + len(curriculum.units) + len(curriculum.subjects) + sum(len(u.pages) for u in curriculum.units) + 2
+    pages = len(curriculum.lessons) + len(curriculum.units) + len(curriculum.subjects) + sum(len(u.pages) for u in curriculum.units) + 3  # + home, offline, TV
     # Each page counts twice: once converted from Markdown, once written.
     with tqdm(total=2 * pages * len(curriculum.languages), unit="step", desc="Building pages", disable=not show_progress) as bar:
         codes = _build_order(curriculum)

@@ -8,7 +8,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from . import search, service_worker
+from . import media, search, service_worker
 from .assets import Assets
 from .curriculum import Curriculum
 from .icons import write_icons
@@ -16,7 +16,9 @@ from .pages import HOME, OFFLINE_SLUG, LanguageScript, PageContext, language_pre
 from .progress import write_progress_files
 
 # Loaded when needed (builder/assets.py STANDALONE): with the language's shared part.
-ON_DEMAND = ("assets/satchel/quiz.js", "assets/satchel/search.js", "assets/satchel/search-worker.js")
+ON_DEMAND = ("assets/satchel/quiz.js", "assets/satchel/search.js", "assets/satchel/search-worker.js", "assets/satchel/media.js")
+# The classroom TV's script and stylesheet (builder/tv.py): loaded by the language's TV page only, with its shared part.
+TV_FILES = ("assets/satchel/tv.js", "assets/satchel/tv.css")
 PACK_FORMAT = 2  # 2: one list per subject, and an index of them per language
 SATCHEL_DIR = "satchel"  # bundle files that are Satchel's own: packs, version, curriculum.json
 
@@ -51,11 +53,12 @@ def page_entries(curriculum: Curriculum, files, site_dir: Path) -> list[dict]:
 SHARED_PART = "_shared"  # what every subject of a language needs: its home, search index, lunr
 
 
-def write_packs(curriculum: Curriculum, code: str, pages: list[dict], site_dir: Path) -> None:
+def write_packs(curriculum: Curriculum, code: str, pages: list[dict], site_dir: Path, media_parts: dict | None = None) -> None:
     """Write a language's packs: satchel/packs/<code>/<part>.json lists the files of one subject
     (pages, images, search store), and of the shared part, each with hash and size. The small
     index satchel/packs/<code>.json lists the parts with the hash of each list, so a device
-    checking for an update fetches the index and only the lists that changed."""
+    checking for an update fetches the index and only the lists that changed. A subject's videos,
+    audio and documents (`media_parts`, builder/media.py) are listed apart, under "media"."""
     entries = list(pages)
     for url in search.language_files(code, site_dir):
         path = site_dir / url
@@ -67,12 +70,15 @@ def write_packs(curriculum: Curriculum, code: str, pages: list[dict], site_dir: 
         if not files:
             continue
         url = f"{SATCHEL_DIR}/packs/{code}/{part}.json"
+        large = media.pack_entries(media_parts[part]) if media_parts and part in media_parts else []
         _json(site_dir / url, {"format": PACK_FORMAT, "curriculum": curriculum.id, "version": curriculum.version,
-                               "language": code, "part": part, "bytes": sum(f["bytes"] for f in files), "files": files})
+                               "language": code, "part": part, "bytes": sum(f["bytes"] for f in files), "files": files,
+                               **({"media": large} if large else {})})
         node = curriculum.node(part)
         parts.append({"id": part, "url": url, "sha256": _sha256(site_dir / url), "files": len(files),
                       "bytes": sum(f["bytes"] for f in files),
-                      "title": str(node.meta("title", code, curriculum.default_language.code)) if node else ""})
+                      "title": str(node.meta("title", code, curriculum.default_language.code)) if node else "",
+                      **({"media_bytes": sum(e["bytes"] for e in large), "media_files": len(large)} if large else {})})
     _json(site_dir / SATCHEL_DIR / "packs" / f"{code}.json", {
         "format": PACK_FORMAT, "curriculum": curriculum.id, "version": curriculum.version, "language": code,
         "bytes": sum(p["bytes"] for p in parts), "parts": parts,
@@ -93,9 +99,15 @@ def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs
     _json(site_dir / SATCHEL_DIR / "curriculum.json", describe(curriculum))
     write_progress_files(site_dir)
     pages = {lang.code: page_entries(curriculum, pack_files[lang.code], site_dir) for lang in curriculum.languages}
+    media_parts = media.catalogue(curriculum)  # videos, audio, documents; their posters and captions go with the pages
+    media.write(site_dir, media_parts, curriculum.media.low)
+    for entries in pages.values():
+        for subject_id, part in media_parts.items():
+            entries.extend({"url": url, "bytes": len(small.data), "sha256": small.sha256, "subject": subject_id}
+                           for url, small in sorted(part.small.items()))
     for code, entries in pages.items():  # with the language's shared part: the home's lesson list, the on-demand scripts, its script
         entries.append(_write_outline(curriculum, code, site_dir))
-        for url in (*ON_DEMAND, language_scripts[code].url):
+        for url in (*ON_DEMAND, *TV_FILES, language_scripts[code].url):
             entries.append({"url": url, "bytes": (site_dir / url).stat().st_size, "sha256": _sha256(site_dir / url), "subject": None})
     content = _content_hash(pages, search_documents)
     _json(site_dir / SATCHEL_DIR / "version.json", {"curriculum": curriculum.id, "version": curriculum.version, "content": content})
@@ -103,7 +115,7 @@ def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs
     worker = service_worker.start(site_dir, assets.worker, assets.urls["core"], content, folders)
     search.finish_indexes(curriculum, search_jobs, search_documents, site_dir)
     for language in curriculum.languages:
-        write_packs(curriculum, language.code, pages[language.code], site_dir)
+        write_packs(curriculum, language.code, pages[language.code], site_dir, media_parts)
     service_worker.finish(worker, site_dir)
 
 

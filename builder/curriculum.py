@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from . import headings, schema
+from . import headings, media, schema
 from .frontmatter import Document, load_yaml, read_document
 from .links import check_links
 from .problems import CurriculumError, Problem
@@ -46,10 +46,15 @@ def canonical_tag(tag: str) -> str:
     return "-".join(out)
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Top-level names of a bundle (docs/bundle.md) and of a hub (docs/hub.md): no subject may take them.
-RESERVED_TOP = {"api", "assets", "icons", "satchel", "search", "sw.js"}
+RESERVED_TOP = {"api", "assets", "icons", "satchel", "search", "sw.js", "tv"}  # tv: the classroom TV page (builder/tv.py)
 # Top-level names a folder of media cannot take: the bundle's and hub's own (assets/ is let in, beside material's).
 RESERVED_MEDIA = {"api", "icons", "satchel", "search", "sw.js", STRINGS_DIR}
-CURRICULUM_KEYS = {"id", "version", "title", "description", "languages", "colours", "icon"}
+# A teacher's box inside a quote: the build takes teacher's boxes out of learners' pages only at the
+# top level of the Markdown (or indented under a list item), builder/tv.py.
+QUOTED_TEACHER_RE = re.compile(r"^[ \t]*>[ \t>]*(?:!!!|\?\?\?\+?)[ \t]+(?i:teacher)\b", re.M)
+QUOTED_TEACHER = ("a teacher's box inside a quote would show on the learners' page: put `!!! teacher` at the start of a line, "
+                  "outside the quote")
+CURRICULUM_KEYS = {"id", "version", "title", "description", "languages", "colours", "icon", "media"}
 LANGUAGE_KEYS = {"code", "name", "default", "dir", "fallback"}
 DEFAULT_COLOURS = {"primary": "#1f6f5c", "accent": "#f2a541"}
 MISPLACED_LESSON = "a lesson must sit in a unit folder inside a subject folder, such as mathematics/fractions/halves.md"
@@ -131,6 +136,9 @@ class Curriculum:
     icon: Path | None
     subjects: list[Subject] = field(default_factory=list)
     homes: dict[str, Document] = field(default_factory=dict)
+    media: Any = None  # media.Settings: curriculum.yml's `media:` (builder/media.py)
+    media_uses: dict = field(default_factory=dict)  # document path -> its media links, checked (media.Use)
+    warnings: list[Problem] = field(default_factory=list)  # shown, but the build goes on (a video without a poster)
 
     @property
     def default_language(self) -> Language:
@@ -193,6 +201,8 @@ def load_curriculum(root: Path) -> tuple[Curriculum | None, list[Problem]]:
     _sort(curriculum)
     _check_default_has_everything(curriculum, problems)
     _check_prerequisites(curriculum, problems)
+    curriculum.media = media.read_settings(config_path, problems)
+    curriculum.media_uses = media.check(curriculum, problems, curriculum.warnings)
     return curriculum, problems
 
 
@@ -403,7 +413,7 @@ def _read_language(curriculum: Curriculum, code: str, problems: list[Problem]) -
             if entry.suffix == ".md":
                 problems.append(Problem(entry, 0, MISPLACED_LESSON))
             continue
-        if not any(entry.rglob("*.md")):
+        if not any(not media.is_side_file(p) for p in entry.rglob("*.md")):
             continue  # a folder of this language's images and media (en/shared/map.png), published as it is
         reserved = RESERVED_TOP | {lang.code for lang in curriculum.languages}
         if entry.name.lower() in reserved or entry.name.lower().startswith("workbox-"):
@@ -439,7 +449,7 @@ def _read_subject(curriculum, code, folder: Path, subject: Subject, read, claim,
     _read_index(curriculum, code, folder, subject, schema.SUBJECT_FIELDS, "subject", read, problems)
     for entry in _children(folder):
         if entry.is_file():
-            if entry.suffix == ".md" and entry.name != "index.md":
+            if entry.suffix == ".md" and entry.name != "index.md" and not media.is_side_file(entry):
                 problems.append(Problem(entry, 0, MISPLACED_LESSON))
             continue
         unit = _node(subject.units, Unit, f"{subject.id}/{entry.name}", subject=subject)
@@ -462,6 +472,8 @@ def _read_unit(curriculum, code, folder: Path, unit: Unit, read, claim, problems
         claim(lesson.id, path)
         doc = lesson.docs[code] = read(path, schema.LESSON_FIELDS, "lesson")
         find_quizzes(doc.body, doc.body_line, doc.path, problems)
+        for match in QUOTED_TEACHER_RE.finditer(doc.body):
+            problems.append(Problem(doc.path, doc.body_line + doc.body.count("\n", 0, match.start()), QUOTED_TEACHER))
 
     for entry in _children(folder):
         if entry.is_dir():
@@ -472,7 +484,7 @@ def _read_unit(curriculum, code, folder: Path, unit: Unit, read, claim, problems
                 continue
             read_lesson(f"{unit.id}/{entry.name}", source)
             for path in _markdown_in(entry):
-                if path.parent == entry and path.name in LESSON_FILES:
+                if path.parent == entry and path.name in LESSON_FILES or media.is_side_file(path):
                     continue
                 if path.suffix != ".md":
                     problems.append(Problem(path, 0, "pages must end in '.md' (lower case)"))
@@ -483,7 +495,7 @@ def _read_unit(curriculum, code, folder: Path, unit: Unit, read, claim, problems
                 claim(page.id, path)
                 page.docs[code] = read(path, schema.PAGE_FIELDS, "page")
             continue
-        if entry.suffix.lower() in MARKDOWN_SUFFIXES and entry.name != "index.md":
+        if entry.suffix.lower() in MARKDOWN_SUFFIXES and entry.name != "index.md" and not media.is_side_file(entry):
             if entry.suffix != ".md":
                 problems.append(Problem(entry, 0, "lessons must end in '.md' (lower case)"))
                 continue
@@ -492,7 +504,7 @@ def _read_unit(curriculum, code, folder: Path, unit: Unit, read, claim, problems
 
 def _markdown_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MARKDOWN_SUFFIXES and p.is_file()
-                  and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts))
+                  and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts) and not media.is_side_file(p))
 
 
 def _lesson_file(folder: Path, problems: list[Problem]) -> Path | None:

@@ -9,6 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from . import media
 from .curriculum import Curriculum, Lesson, Node, Page, Subject, Unit
 from .search import LANGUAGE_SCRIPT, SEARCH_DIR, WORKER_SCRIPT, vendor_files
 from .strings import render, ui_strings
@@ -16,6 +17,7 @@ from .strings import render, ui_strings
 HOME = "home"
 LANGUAGE_DIR = "assets/satchel/lang"  # one script per language: its settings and interface strings
 OFFLINE_SLUG = "_offline"  # the offline fallback page of each language: <lang>/_offline/
+TV_SLUG = "tv"  # the classroom TV page of each language: <lang>/tv/ (builder/tv.py)
 
 # The words app.js shows (offline dialog, updates, notifications): its name for each, and the string's key.
 APP_STRINGS = {
@@ -25,7 +27,7 @@ APP_STRINGS = {
     "cancelled": "offline_cancelled", "removed": "offline_removed", "free": "offline_free", "updateOffer": "update_offer",
     "updateGet": "update_get", "updateReady": "update_ready", "updateNow": "update_button", "pushOn": "push_on",
     "pushOff": "push_off", "pushStarted": "push_started", "pushStopped": "push_stopped", "pushDenied": "push_denied",
-    "pushFailed": "push_failed",
+    "pushFailed": "push_failed", "lessonsOnly": "media_lessons_only", "withVideos": "media_with_videos",
 }
 
 
@@ -74,6 +76,7 @@ class PageContext:
         self.content_lang = content_language.code
         self.content_dir = content_language.dir
         self.has_quiz = False  # set by the plugin when the lesson holds a quiz
+        self.has_media = False  # set by the plugin when the page holds a video, audio, PDF or EPUB (builder/media.py)
         self.language_script: LanguageScript | None = None  # set by the plugin: the language's script (make_language_script)
         self.fallback_notice = None
         if file_locale != code:
@@ -106,6 +109,11 @@ class PageContext:
     @property
     def home_url(self) -> str:
         return self.url(HOME)
+
+    @property
+    def tv_url(self) -> str:
+        """The language's TV page (builder/tv.py), which a lesson's "Present" button opens."""
+        return f"{language_prefix(self.curriculum, self.code)}{TV_SLUG}/"
 
     @property
     def manifest_url(self) -> str:
@@ -207,6 +215,7 @@ class PageContext:
             doc = unit.docs.get(code)
             name = doc.meta.get("illustration") if doc else None
             if isinstance(name, str) and (self.curriculum.root / code / unit.id / name).is_file():
+                name = media.built_name(self.curriculum.root / code / unit.id / name, self.curriculum.media.max_image_width)  # map.png -> map.webp
                 return f"{language_prefix(self.curriculum, code)}{unit.id}/{name}"
         return None
 
@@ -258,6 +267,8 @@ def _kind(node: Node | None, node_id: str) -> str:
         return "home"
     if node_id == OFFLINE_SLUG:
         return "offline"
+    if node_id == TV_SLUG:
+        return "tv"
     if isinstance(node, Lesson):
         return "lesson"
     if isinstance(node, Unit):

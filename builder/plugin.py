@@ -17,10 +17,10 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 
-from . import assets, bundle, i18n_shim, markdown_reuse, quiz, remote  # noqa: F401 (i18n_shim: BCP 47 tags for mkdocs-static-i18n)
+from . import assets, bundle, i18n_shim, markdown_reuse, media, quiz, remote, tv  # noqa: F401 (i18n_shim: BCP 47 tags for mkdocs-static-i18n)
 from .curriculum import CONFIG_FILE, STRINGS_DIR, Curriculum, load_curriculum
 from .links import rewrite_root_links
-from .pages import HOME, OFFLINE_SLUG, PageContext, home_markdown, make_language_script, offline_markdown, page_id
+from .pages import HOME, OFFLINE_SLUG, TV_SLUG, PageContext, home_markdown, make_language_script, offline_markdown, page_id
 from .problems import format_problems
 from .search import search_document, start_index
 from .strings import ui_strings
@@ -80,6 +80,37 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
             uri = file.src_uri
             if uri in (CONFIG_FILE, "sitemap.xml") or uri.endswith(".map") or uri.startswith((f"{STRINGS_DIR}/", *UNUSED_THEME_PREFIXES)):
                 files.remove(file)
+            elif file.abs_src_path and media.is_source(Path(file.abs_src_path)):
+                files.remove(file)  # written under assets/media/ by bundle.finish, named by content (builder/media.py)
+        return files
+
+    @event_priority(-105)  # after mkdocs-static-i18n has picked this language's files, before the packs list them
+    def _reencode_images(self, files: Files, config: MkDocsConfig) -> Files:
+        """PNG and JPEG images resized and re-encoded (builder/media.py): the same URL but for the extension."""
+        self.images: dict[str, media.EncodedImage] = {}
+        self.image_names: dict[str, str] = {}
+        for file in list(files):
+            if file.abs_src_path is None or Path(file.src_uri).suffix.lower() not in media.RASTER or not Path(file.abs_src_path).is_file():
+                continue
+            try:
+                encoded = media.encode_image(Path(file.abs_src_path), self.curriculum.media.max_image_width)
+            except OSError:
+                continue  # not an image Pillow reads: copied as it is
+            file.content_bytes = encoded.data
+            file.dest_uri = media.built_image_name(file.dest_uri, encoded)
+            file.url = media.built_image_name(file.url, encoded)
+            file.abs_dest_path = str(Path(config.site_dir, file.dest_uri))
+            self.images[file.dest_uri] = encoded
+            if encoded.smaller is not None:
+                smaller = File.generated(config, media.smaller_name(file.src_uri, encoded), content=encoded.smaller[1])
+                smaller.dest_uri = media.smaller_name(file.dest_uri, encoded)
+                smaller.url = smaller.dest_uri
+                smaller.abs_dest_path = str(Path(config.site_dir, smaller.dest_uri))
+                if hasattr(file, "locale"):
+                    smaller.locale = file.locale
+                smaller.norm_src_uri = media.smaller_name(getattr(file, "norm_src_uri", file.src_uri), encoded)
+                self.image_names[file.dest_uri] = smaller.dest_uri
+                files.append(smaller)
         return files
 
     @event_priority(-110)  # after mkdocs-static-i18n has picked this language's files
@@ -87,6 +118,7 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         code = self.language
         generated = [("index.md", home_markdown, InclusionLevel.INCLUDED)] if code not in self.curriculum.homes else []
         generated.append((f"{OFFLINE_SLUG}.md", offline_markdown, InclusionLevel.NOT_IN_NAV))
+        generated.append((f"{TV_SLUG}.md", tv.tv_markdown, InclusionLevel.NOT_IN_NAV))  # the classroom TV (builder/tv.py)
         for name, make, inclusion in generated:
             file = File.generated(config, f"{code}/{name}", content=make(self.curriculum, code), inclusion=inclusion)
             _as_i18n_file(file, code, name, self.curriculum.default_language.code, config)
@@ -118,6 +150,11 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
             page.meta = dict(doc.meta)
         context = self._context(page)
         page.meta["template"] = f"{context.kind}.html" if context.kind != "page" else "main.html"
+        markdown, page.satchel.teacher_notes = tv.extract_notes(markdown)  # on no learner's page: the presenter's notes file
+        if doc is not None:  # video, audio, PDF and EPUB links -> players and links to assets/media/ (builder/media.py)
+            rendered = media.render(markdown, str(doc.path), self.curriculum.media_uses, "../" * page.url.count("/"), self.language,
+                                    self.curriculum, context.node_id, context.strings)
+            context.has_media, markdown = rendered != markdown, rendered  # then the page loads media.js
         markdown = remote.localize_page(markdown, page, config)  # remote images -> the copies --fetch-remote made
         if doc is not None:  # /shared/map.png -> ../../../shared/map.png
             markdown = rewrite_root_links(markdown, Path(os.path.relpath(self.curriculum.root, doc.path.parent)).as_posix() + "/",
@@ -130,6 +167,11 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
     def on_page_content(self, html, page, config, files):
         if self.progress is not None:
             self.progress()
+        if getattr(self, "images", None):
+            html = media.add_image_sizes(html, page.url, self.images, self.image_names)
+        if tv.LEFT_IN_PAGE_RE.search(html):  # a box extract_notes could not reach (in a quote, in raw HTML)
+            raise PluginError(f"{page.file.abs_src_path}: a teacher's box is inside a quote or another block, where it would show "
+                              "on the learners' page; put `!!! teacher` at the start of a line (or indented under a list item)")
         context = self._context(page)
         if context.kind in ("lesson", "unit", "subject"):
             trail = [crumb.title for crumb in context.breadcrumbs[1:]]
@@ -156,10 +198,15 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
     def on_post_page(self, output, page, config):
         if self.progress is not None:
             self.progress()
+        context = self._context(page)
+        if context.kind == "lesson" and getattr(context, "teacher_notes", None):
+            tv.write_notes(Path(config.site_dir), self.curriculum, self.language, context.node_id, context.teacher_notes)
         return output
 
     def on_page_context(self, context, page, config, nav):
         context["satchel"] = self._context(page)
+        if context["satchel"].kind == "tv":
+            context["tv_config"] = tv.tv_config(context["satchel"])
         return context
 
     def _index_language(self, config: MkDocsConfig) -> None:
@@ -177,7 +224,7 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         bundle.finish(self.curriculum, Path(config.site_dir), self.pack_files, self.search_jobs, self.search_documents, self.assets,
                       self.language_scripts)
 
-    on_files = CombinedEvent(_drop_unused_files, _add_generated_pages)
+    on_files = CombinedEvent(_drop_unused_files, _reencode_images, _add_generated_pages)
     on_post_build = CombinedEvent(_index_language, _finish_bundle)
 
 

@@ -9,6 +9,9 @@
  *  - workbox precache: the app shell (style, scripts, the header's icon, the offline pages);
  *  - satchel-files and satchel-packs: the subjects the learner keeps on the device, written by the
  *    page and read here through theme/assets/satchel/packs.js;
+ *  - satchel-media: a subject's videos, audio, PDFs and EPUBs (assets/media/<hash>.<ext>), kept whole
+ *    once their sha256 matched, by URL (media.js downloads them in parts, by Range); answered here
+ *    with Range (partial() below), so a <video> seeks on the device;
  *  - satchel-visited: pages the learner opened while online, as a bonus when offline;
  *  - satchel-languages-<build>: the script of each language the learner uses, kept when a page of it
  *    asks (app.js): the precache holds none, so a first visit downloads only its own language's.
@@ -58,6 +61,42 @@ registerRoute(
       return await fetch(request);
     } catch (error) {
       return (await caches.match(request, { ignoreSearch: true })) || Response.error();
+    }
+  }
+);
+
+const mediaRoot = new URL('assets/media/', scope).href;
+
+/* The part of a kept media file a Range header asks for (one range: what <video> and <audio> ask),
+ * as workbox-range-requests answers it: 'bytes=a-b', 'bytes=a-', 'bytes=-n'; 416 when it is past
+ * the end. Written out here rather than bundled: the library is 400 bytes of the first install's
+ * 40 KB (tests/test_bundle.py), this is a fraction of it. */
+async function partial(range, response) {
+  const blob = await response.blob();
+  const size = blob.size;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+  const start = m && m[1] ? Number(m[1]) : m && m[2] ? Math.max(0, size - Number(m[2])) : NaN;
+  const end = m && m[1] && m[2] ? Math.min(Number(m[2]) + 1, size) : size;
+  if (!(start < end)) return new Response('', { status: 416, headers: { 'content-range': `bytes */${size}` } });
+  return new Response(blob.slice(start, end), { status: 206, headers: {
+    'content-type': response.headers.get('content-type') || '', 'content-length': String(end - start),
+    'content-range': `bytes ${start}-${end - 1}/${size}`, 'accept-ranges': 'bytes' } });
+}
+
+/* Media (docs/bundle.md, "Media"): the device's copy, with Range (a <video> asks for bytes=0- and
+ * then for where the learner seeks); else the network; offline and not kept, a 503 the page's
+ * media.js turns into "not on this phone" (the poster and captions come with the pages). */
+registerRoute(
+  ({ request, url }) => request.method === 'GET' && url.href.startsWith(mediaRoot),
+  async ({ request }) => {
+    if (request.headers.has('x-satchel-download')) return fetch(request);
+    // Captions and posters live under assets/media/ too, kept with the lessons (packs.js files).
+    const kept = (await packs.matchMedia(request.url)) || (await packs.match(request.url));
+    if (kept) return request.headers.has('range') ? partial(request.headers.get('range'), kept) : kept;
+    try {
+      return await fetch(request);
+    } catch (error) {
+      return new Response('', { status: 503 });
     }
   }
 );

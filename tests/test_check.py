@@ -88,7 +88,7 @@ def test_a_valid_curriculum_has_no_problems(tmp_path):
     ("en/maths/stray.md", lesson("Stray"),
      "tiny/en/maths/stray.md: a lesson must sit in a unit folder inside a subject folder"),
     ("curriculum.yml", CURRICULUM_YML + "colour: red\n",
-     "tiny/curriculum.yml:7: unknown key 'colour' (allowed: colours, description, icon, id, languages, title, version)"),
+     "tiny/curriculum.yml:7: unknown key 'colour' (allowed: colours, description, icon, id, languages, media, title, version)"),
     ("curriculum.yml", CURRICULUM_YML.replace("default: true", "default: false"),
      "tiny/curriculum.yml:4: exactly one language must have 'default: true' (found: none)"),
     ("curriculum.yml", CURRICULUM_YML.replace("version: \"1\"\n", "version: [1\n"),
@@ -166,7 +166,7 @@ def test_build_refuses_an_invalid_curriculum_with_the_same_messages(tmp_path, ca
     assert not site.exists()
 
 
-@pytest.mark.parametrize("name", ["api", "assets", "fr", "workbox-v7"])
+@pytest.mark.parametrize("name", ["api", "assets", "fr", "workbox-v7", "tv"])
 def test_a_subject_cannot_take_a_name_the_bundle_or_hub_uses(tmp_path, name):
     files = valid_files()
     files[f"en/{name}/index.md"] = "---\ntitle: Taken\n---\n"

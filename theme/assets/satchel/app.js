@@ -118,6 +118,16 @@
           else get([SHARED, part.id]);
         });
         row.append(title, ' ', info, ' ', action);
+        // A subject with videos or textbooks: lessons only, or with them (media.js fetches those).
+        if (part.media_bytes && row.dataset.state === 'absent') {
+          info.textContent = format(strings.lessonsOnly, { size: humanSize(cost([part.id])) });
+          var videos = action.cloneNode();
+          videos.dataset.action = 'media';
+          videos.dataset.bytes = cost([part.id]) + part.media_bytes;
+          videos.textContent = format(strings.withVideos, { size: humanSize(Number(videos.dataset.bytes)) });
+          videos.addEventListener('click', function () { get([SHARED, part.id], true); });
+          row.append(' ', videos);
+        }
         return row;
       }));
       var missing = subjects.filter(function (p) { return !(found[p.id] && found[p.id].installed); });
@@ -136,7 +146,12 @@
       if (sticky) status.dataset.sticky = '1'; else delete status.dataset.sticky;
     }
 
-    async function get(partIds) {
+    function progressed(done, total) {
+      bar.value = total ? Math.round(100 * done / total) : 100;
+      say(format(strings.progress, { percent: bar.value, size: humanSize(total) }));
+    }
+
+    async function get(partIds, withMedia) {
       busy = new AbortController();
       cancel.hidden = false;
       bar.hidden = false;
@@ -145,10 +160,12 @@
       try {
         var plan = await packs.plan(config.language, partIds, index);
         say(format(strings.progress, { percent: 0, size: humanSize(plan.bytes) }));
-        await fetchPlan(plan, busy.signal, function (done, total) {
-          bar.value = total ? Math.round(100 * done / total) : 100;
-          say(format(strings.progress, { percent: bar.value, size: humanSize(total) }));
-        });
+        await fetchPlan(plan, busy.signal, progressed);
+        if (withMedia) {
+          await loadMedia();
+          var media = await packs.mediaPlan(config.language, partIds, index);
+          await packs.downloadMedia(media, { onProgress: progressed, signal: busy.signal });
+        }
         say(strings.ready, true);
       } catch (error) {
         say(error.name === 'AbortError' ? strings.cancelled : error.message, true);
@@ -158,6 +175,16 @@
         bar.hidden = true;
         await paint();
       }
+    }
+
+    function loadMedia() {
+      return window.satchelMedia ? Promise.resolve() : new Promise(function (resolve, reject) {
+        var script = document.createElement('script');
+        script.src = new URL('assets/satchel/media.js', packs.root).href;
+        script.onload = resolve;
+        script.onerror = reject;
+        document.head.appendChild(script);
+      });
     }
 
     async function removePart(id, last) {

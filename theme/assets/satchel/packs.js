@@ -11,7 +11,17 @@
  * A part switches to a new version in one write (its installed list), after every file of the
  * new version is stored: until then the old version answers, so a subject is never half updated.
  * An interrupted download keeps its pending list and files: the next try fetches only what is
- * missing. Files no list refers to are deleted (collect). */
+ * missing. Files no list refers to are deleted (collect).
+ *
+ * Media (videos, audio, PDFs, EPUBs: the part list's "media", docs/bundle.md) are downloaded apart,
+ * when the learner asks for them ("With videos"), and can be removed alone. The downloading is
+ * media.js's (loaded by pages with media only, to keep the shell small); here is what the service
+ * worker and removing a subject need:
+ *  - satchel-media-parts: <root>satchel/part/<sha256>/<start>, the CHUNK-byte pieces of a file
+ *    fetched with Range; an interrupted download resumes at the first piece missing;
+ *  - satchel-media: the whole file at its own URL (assets/media/<hash>.<ext>), put there once the
+ *    sha256 of all its pieces matched, then its pieces deleted. The service worker answers from it;
+ *  - satchel-packs: <root>satchel/media/<code>/<part>.json, the media a subject keeps. */
 (function (global) {
   'use strict';
   var FILES = 'satchel-files';
@@ -22,6 +32,8 @@
   // Chromium opens at most 6 HTTP/1.1 connections per host: benchmarks/packs.py measures 3, 6 and 8
   // against one packed file per subject fetched with Range (docs/bundle.md, "Packs").
   var PARALLEL = 6;
+  var MEDIA = 'satchel-media';
+  var PIECES = 'satchel-media-parts';
 
   function hex(buffer) {
     return Array.from(new Uint8Array(buffer), function (b) { return b.toString(16).padStart(2, '0'); }).join('');
@@ -185,7 +197,10 @@
     var lists = await caches.open(LISTS);
     await lists.delete(this.listKey('installed', code, part));
     await lists.delete(this.listKey('pending', code, part));
+    await lists.delete(this.listKey('media', code, part));
+    await lists.delete(this.listKey('media-pending', code, part));
     await this.collect();
+    await this.collectMedia();
     announce();
   };
 
@@ -219,6 +234,50 @@
 
   Packs.prototype.forget = function () { this.map = null; };
 
+  // Media
+
+  /* The media lists of one kind ('media' or 'media-pending'). */
+  Packs.prototype.mediaLists = async function (kind, code) {
+    var cache = await caches.open(LISTS);
+    var prefix = this.root + 'satchel/' + kind + '/' + (code ? code + '/' : '');
+    var found = [];
+    for (var request of await cache.keys()) {
+      if (request.url.indexOf(prefix) !== 0) continue;
+      var path = request.url.slice((this.root + 'satchel/' + kind + '/').length).replace(/\.json$/, '').split('/');
+      found.push({ code: path[0], part: path[1], media: await (await cache.match(request)).json() });
+    }
+    return found;
+  };
+
+  /* Delete the media and pieces no media list refers to. */
+  Packs.prototype.collectMedia = async function () {
+    var urls = new Set();
+    var shas = new Set();
+    for (var kind of ['media', 'media-pending']) {
+      for (var item of await this.mediaLists(kind)) {
+        for (var file of item.media) { urls.add(new URL(file.url, this.root).href); shas.add(file.sha256); }
+      }
+    }
+    var media = await caches.open(MEDIA);
+    var mediaRoot = new URL('assets/media/', this.root).href;
+    for (var request of await media.keys()) {
+      if (request.url.indexOf(mediaRoot) === 0 && !urls.has(request.url)) await media.delete(request);
+    }
+    var pieces = await caches.open(PIECES);
+    var prefix = this.root + 'satchel/part/';
+    for (var piece of await pieces.keys()) {
+      if (piece.url.indexOf(prefix) === 0 && !shas.has(piece.url.slice(prefix.length).split('/')[0])) await pieces.delete(piece);
+    }
+  };
+
+  /* The device's copy of a media file, or undefined. (Service worker.) */
+  Packs.prototype.matchMedia = async function (url) {
+    var clean = new URL(url);
+    clean.search = '';
+    clean.hash = '';
+    return (await caches.open(MEDIA)).match(clean.href);
+  };
+
   function listResponse(list, hash) {
     var headers = { 'content-type': 'application/json' };
     headers[HASH] = hash;
@@ -232,5 +291,7 @@
     }
   }
 
+  Packs.sha256 = sha256;  // for media.js
+  Packs.listResponse = listResponse;
   global.SatchelPacks = Packs;
 }(self));

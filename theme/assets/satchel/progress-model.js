@@ -12,6 +12,11 @@
   var MAX_FILE_BYTES = 40 * 1000 * 1000;  // about 50,000 events (a statement is about 760 bytes)
   var ADL = 'http://adlnet.gov/expapi/verbs/';
   var VERBS = ['launched', 'experienced', 'answered', 'passed', 'failed', 'completed'];
+  // Watching a lesson's video or audio: the xAPI Video Profile (https://w3id.org/xapi/video), whose
+  // 'completed' is ADL's; its fraction watched is result.extensions[VIDEO_EXT + 'progress'].
+  var VIDEO = 'https://w3id.org/xapi/video/';
+  var VIDEO_VERBS = ['played', 'paused', 'seeked'];
+  var VIDEO_EXT = VIDEO + 'extensions/';
   var ACTIVITY = 'http://adlnet.gov/expapi/activities/';
   var UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
   var TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/;
@@ -20,7 +25,7 @@
   var EARLIEST = Date.UTC(1970, 0, 1);
   var AHEAD_MS = 366 * 86400 * 1000;
   var KEY_RE = /^B[A-Za-z0-9_-]{86}$/;
-  var ACTIVITY_RE = /^urn:satchel:[a-z0-9][a-z0-9-]*(:lesson:[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)*(#quiz-[0-9]{1,4}(-[0-9]{1,4})?)?)?$/;
+  var ACTIVITY_RE = /^urn:satchel:[a-z0-9][a-z0-9-]*(:lesson:[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)*(#quiz-[0-9]{1,4}(-[0-9]{1,4})?|#video-[0-9]{1,4})?)?$/;
   var ID_RE = /^[a-z0-9][a-z0-9-]*$/;
   var LESSON_RE = /^[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)*$/;
   var COLOUR_RE = /^#[0-9a-f]{6}$/;
@@ -51,16 +56,22 @@
   }
 
   /* One statement. `what` is {verb, curriculum, profile, lesson, language, title, quiz, question,
-   * result, timestamp}; quiz and question numbers (from 0) name the activity inside a lesson. */
+   * video, result, timestamp}; quiz and question numbers (from 0) name the activity inside a
+   * lesson, and so does a video's (its place among the lesson's videos and audio, from 0). */
   function statement(what) {
     var id = lessonIri(what.curriculum, what.lesson);
     var type = 'lesson';
-    if (what.quiz !== undefined) {
+    var activityType = null;
+    if (what.video !== undefined) {
+      id += '#video-' + what.video;
+      type = 'video';
+      activityType = VIDEO + 'activity-type/video';
+    } else if (what.quiz !== undefined) {
       id += '#quiz-' + what.quiz;
       type = 'assessment';
       if (what.question !== undefined) { id += '-' + what.question; type = 'cmi.interaction'; }
     }
-    var object = { objectType: 'Activity', id: id, definition: { type: ACTIVITY + type } };
+    var object = { objectType: 'Activity', id: id, definition: { type: activityType || ACTIVITY + type } };
     if (what.title && type === 'lesson') {
       object.definition.name = {};
       object.definition.name[what.language] = what.title;
@@ -71,7 +82,7 @@
     var s = {
       id: what.id || uuid(),
       actor: { objectType: 'Agent', account: { homePage: homePage(what.curriculum), name: what.profile } },
-      verb: { id: ADL + what.verb, display: { en: what.verb } },
+      verb: { id: (VIDEO_VERBS.indexOf(what.verb) >= 0 ? VIDEO + 'verbs/' : ADL) + what.verb, display: { en: what.verb } },
       object: object,
       context: context,
       timestamp: what.timestamp || new Date().toISOString(),
@@ -81,7 +92,7 @@
     return s;
   }
 
-  function verbOf(s) { return s.verb.id.slice(ADL.length); }
+  function verbOf(s) { return s.verb.id.slice(s.verb.id.lastIndexOf('/') + 1); }
   function seconds(duration) { var m = DURATION_RE.exec(duration || ''); return m ? Number(m[1]) : 0; }
 
   /* Derived state. `apply` folds one statement in with operations that ignore order (or, sum, max),
@@ -96,10 +107,18 @@
     var l = own(state.lessons, lesson) || (state.lessons[lesson] = {
       opened: false, seconds: 0, completed: false, attempts: 0, best: null, quizzes: {}, title: null, titleAt: '' });
     var verb = verbOf(s);
-    var isQuiz = s.object.id.indexOf('#') >= 0;
+    var isQuiz = s.object.id.indexOf('#quiz-') >= 0;
+    var isVideo = s.object.id.indexOf('#video-') >= 0;
     if (verb === 'launched') l.opened = true;
     if (verb === 'experienced') l.seconds += seconds(s.result && s.result.duration);
-    if (verb === 'completed') l.completed = true;
+    if (verb === 'completed' && !isVideo) l.completed = true;  // a video watched does not finish its lesson
+    var watched = isVideo && s.result && s.result.extensions && s.result.extensions[VIDEO_EXT + 'progress'];
+    if (typeof watched === 'number' && watched >= 0 && watched <= 1) {
+      // The most of each video watched (max: any order gives the same state).
+      var n = s.object.id.split('#video-')[1];
+      l.videos = l.videos || {};
+      l.videos[n] = Math.max(own(l.videos, n) || 0, watched);
+    }
     if ((verb === 'passed' || verb === 'failed') && isQuiz) {
       // Each quiz of the lesson keeps its best score; 'passed' marks it passed whatever the score.
       var quiz = s.object.id.split('#quiz-')[1].split('-')[0];
@@ -110,7 +129,7 @@
       l.quizzes[quiz] = Math.max(own(l.quizzes, quiz) || 0, scaled);
     }
     var name = s.object.definition && s.object.definition.name;
-    if (name && !isQuiz) {
+    if (name && !isQuiz && !isVideo) {
       // The newest title wins (ties: the greater text), whatever the order the statements come
       // in; kept so that a retired lesson still has a name.
       var title = name[Object.keys(name)[0]];
@@ -280,10 +299,12 @@
     var a = s.actor;
     if (!isObject(a) || a.objectType !== 'Agent' || !isObject(a.account) || a.account.homePage !== homePage(curriculum) ||
         a.account.name !== profile || !onlyKeys(a, ['objectType', 'account']) || !onlyKeys(a.account, ['homePage', 'name'])) return 'actor';
-    if (!isObject(s.verb) || typeof s.verb.id !== 'string' || VERBS.indexOf(s.verb.id.slice(ADL.length)) < 0 ||
-        s.verb.id.indexOf(ADL) !== 0 || !textMap(s.verb.display, 300) || !onlyKeys(s.verb, ['id', 'display'])) return 'verb';
+    if (!isObject(s.verb) || typeof s.verb.id !== 'string' ||
+        !((s.verb.id.indexOf(ADL) === 0 && VERBS.indexOf(s.verb.id.slice(ADL.length)) >= 0) ||
+          (s.verb.id.indexOf(VIDEO + 'verbs/') === 0 && VIDEO_VERBS.indexOf(s.verb.id.slice(VIDEO.length + 6)) >= 0)) ||
+        !textMap(s.verb.display, 300) || !onlyKeys(s.verb, ['id', 'display'])) return 'verb';
     if (!isObject(s.object) || s.object.objectType !== 'Activity' || !lessonOf(curriculum, s.object.id) ||
-        !/^[^#]*(#quiz-\d{1,4}(-\d{1,4})?)?$/.test(s.object.id) || s.object.id.length > 500) return 'object';
+        !/^[^#]*(#quiz-\d{1,4}(-\d{1,4})?|#video-\d{1,4})?$/.test(s.object.id) || s.object.id.length > 500) return 'object';
     var d = s.object.definition;
     if (!onlyKeys(s.object, ['objectType', 'id', 'definition'])) return 'object';
     if (d !== undefined && (!isObject(d) || !onlyKeys(d, ['type', 'name', 'description']) ||
@@ -304,7 +325,9 @@
         JSON.stringify(s.context.extensions).length > 4000)) return 'context.extensions';
     var r = s.result;
     if (r !== undefined) {
-      if (!isObject(r) || !onlyKeys(r, ['score', 'success', 'completion', 'duration', 'response'])) return 'result';
+      if (!isObject(r) || !onlyKeys(r, ['score', 'success', 'completion', 'duration', 'response', 'extensions'])) return 'result';
+      if (r.extensions !== undefined && (!isObject(r.extensions) || depth(r.extensions, 9) > 8 ||
+          JSON.stringify(r.extensions).length > 4000)) return 'result.extensions';
       if (r.duration !== undefined && !(DURATION_RE.test(r.duration) && seconds(r.duration) <= MAX_SECONDS)) return 'result.duration';
       if (r.success !== undefined && typeof r.success !== 'boolean') return 'result.success';
       if (r.completion !== undefined && typeof r.completion !== 'boolean') return 'result.completion';
@@ -335,7 +358,7 @@
   var api = {
     FORMAT: FORMAT, FORMAT_VERSION: FORMAT_VERSION, PASS_MARK: PASS_MARK, MAX_FILE_BYTES: MAX_FILE_BYTES,
     uuid: uuid, homePage: homePage, lessonIri: lessonIri, lessonOf: lessonOf, statement: statement,
-    MAX_SECONDS: MAX_SECONDS, own: own,
+    MAX_SECONDS: MAX_SECONDS, own: own, VIDEO_EXT: VIDEO_EXT,
     emptyState: emptyState, apply: apply, derive: derive, merge: merge, pick: pick, canonical: canonical,
     guide: guide, count: count, quizzesPassed: quizzesPassed, checkFile: checkFile, file: file,
   };

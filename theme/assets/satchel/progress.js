@@ -632,8 +632,15 @@
     return format(strings.failed, { reason: error.name === 'QuotaExceededError' ? strings.full : error.message });
   }
 
+  /* Watching the lesson's video number `n` (media.js): one statement of the xAPI Video Profile, stored
+   * like every other (then sent to the hub), for the current learner. */
+  async function video(verb, n, result) {
+    var profile = await learner();
+    show(await store(profile.id, [await event(profile, verb, { video: n, result: result })]));
+  }
+
   // For tests and benchmarks: the same functions the pages use.
   window.satchelProgress = { db: db, store: store, summary: summary, statementsOf: statementsOf, currentProfile: currentProfile, keyOf: keyOf,
-                             createProfile: createProfile, importFile: importFile, sync: syncNow, ready: null };
+                             createProfile: createProfile, importFile: importFile, sync: syncNow, video: video, ready: null };
   window.satchelProgress.ready = start().catch(report);
 }());
