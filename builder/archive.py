@@ -14,6 +14,12 @@ The manifest proves integrity; origin takes a signature. `satchel pack --sign KE
 entry, `satchel-signature.json`: an ed25519 signature of the manifest's bytes (which name every
 other entry's SHA-256) by the maker's private key. A reader that does not check origin still
 opens the archive; a hub that trusts keys checks it with check_origin() (docs/security.md).
+
+A signed archive may also carry the hub's TLS certificate and its private key (`satchel pack
+--sign KEY --certificate DATA/tls`, from a central that renews the shared school name's
+certificate): entries satchel-tls/cert.pem and satchel-tls/key.pem, listed with their SHA-256
+under the manifest's "tls", never among the bundle's "files", so a hub never serves them. A hub
+installs them only from an archive signed by a key it trusts (hub/archives.py).
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ VERSION_PATTERN = r"[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]
 VERSION_RE = re.compile(VERSION_PATTERN)
 CONTENT_RE = re.compile(r"[0-9a-f]{12,64}")  # satchel/version.json's content hash
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
+TLS_PREFIX = "satchel-tls/"
+TLS_FILES = ("cert.pem", "key.pem")
+TLS_MAX = 256 * 1024  # bytes: a certificate chain or a key is a few KB
 
 
 class ArchiveError(ValueError):
@@ -65,11 +74,26 @@ class Entry:
     sha256: str
 
 
-def pack(site: Path, output: Path, signing_key: Ed25519PrivateKey | None = None) -> dict:
+def pack(site: Path, output: Path, signing_key: Ed25519PrivateKey | None = None, certificate: Path | None = None) -> dict:
     """Write the bundle at `site` into the archive `output` (through a temporary file, renamed at
     the end, so a full disk never leaves a half archive under the final name), signed with
-    `signing_key` if given. Returns the manifest."""
+    `signing_key` if given, carrying the cert.pem and key.pem of the folder `certificate` if
+    given (signed archives only). Returns the manifest."""
     site = Path(site)
+    tls = {}
+    if certificate is not None:
+        if signing_key is None:
+            raise ArchiveError("a certificate and its private key travel only in a signed archive: add --sign KEY "
+                               "(hubs install them only from archives signed by a key they trust)")
+        for name in TLS_FILES:
+            path = Path(certificate) / name
+            try:
+                if path.stat().st_size > TLS_MAX:
+                    raise ArchiveError(f"{path} is more than {TLS_MAX:,} bytes: not a certificate or key")
+                tls[name] = path.read_bytes()
+            except OSError as error:
+                raise ArchiveError(f"cannot read {path} ({error.strerror}): --certificate takes a hub's DATA/tls folder, "
+                                   "with the cert.pem and key.pem of `satchel hub cert`") from None
     described = site / "satchel" / "curriculum.json"
     if not described.is_file():
         raise ArchiveError(f"{site} is not a built bundle (no satchel/curriculum.json): build one with `satchel build -o {site}`")
@@ -86,6 +110,8 @@ def pack(site: Path, output: Path, signing_key: Ed25519PrivateKey | None = None)
         files[path.relative_to(site).as_posix()] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     manifest = {"format": ARCHIVE_FORMAT, "curriculum": curriculum["id"], "version": curriculum["version"],
                 "content": version["content"], "files": files}
+    if tls:
+        manifest["tls"] = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in tls.items()}
     output = Path(output)
     temporary = output.with_name(output.name + ".part")
     manifest_bytes = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
@@ -93,6 +119,8 @@ def pack(site: Path, output: Path, signing_key: Ed25519PrivateKey | None = None)
         archive.writestr(_info(MANIFEST), manifest_bytes)
         if signing_key is not None:
             archive.writestr(_info(SIGNATURE), signature_entry(manifest_bytes, signing_key))
+        for name, data in tls.items():
+            archive.writestr(_info(TLS_PREFIX + name), data)
         for path in paths:
             with archive.open(_info(path.relative_to(site).as_posix()), "w") as out, open(path, "rb") as source:
                 while chunk := source.read(1 << 20):
@@ -236,7 +264,8 @@ class Archive:
     """An opened, checked archive: its manifest and where each file's bytes are."""
 
     def __init__(self, path: Path, manifest: dict, entries: dict[str, Entry], manifest_bytes: bytes = b"",
-                 signature: bytes | None = None):
+                 signature: bytes | None = None, tls: dict[str, Entry] | None = None):
+        self.tls = tls or {}  # {"cert.pem": Entry, "key.pem": Entry} of an archive carrying a certificate, not served
         self.path, self.manifest, self.entries = Path(path), manifest, entries
         self.curriculum_id, self.version = manifest["curriculum"], manifest["version"]
         self.manifest_bytes = manifest_bytes  # as stored: what a signature covers
@@ -267,23 +296,37 @@ class Archive:
             offsets = {info.filename: _data_offset(file, info, what) for info in infos}
             manifest, manifest_bytes = _read_manifest(file, offsets[MANIFEST], infos[0].file_size, what)
             listed = manifest["files"]
-            if SIGNATURE in listed:
-                raise ArchiveError(f"{what}: its manifest lists {SIGNATURE}, which no bundle holds. Make it with `satchel pack`.")
+            if SIGNATURE in listed or any(name.startswith(TLS_PREFIX) for name in listed):
+                raise ArchiveError(f"{what}: its manifest lists {SIGNATURE} or {TLS_PREFIX}, which no bundle holds. "
+                                   "Make it with `satchel pack`.")
+            tls_listed = manifest.get("tls", {})
+            if not isinstance(tls_listed, dict) or (tls_listed and set(tls_listed) != set(TLS_FILES)) or not all(
+                    _listed(v) and v["bytes"] <= TLS_MAX for v in tls_listed.values()):
+                raise ArchiveError(f"{what}: its manifest's \"tls\" is not a certificate and its key. Make it again with "
+                                   "`satchel pack --certificate`.")
+            tls_names = {TLS_PREFIX + name: name for name in tls_listed}
             signature = None
             if SIGNATURE in names:
                 info = next(i for i in infos if i.filename == SIGNATURE)
                 if info.file_size > SIGNATURE_MAX:
                     raise ArchiveError(f"{what}: its {SIGNATURE} is too big ({info.file_size} bytes)")
                 signature = os.pread(file.fileno(), info.file_size, offsets[SIGNATURE])
-            extra = sorted(names - set(listed) - {MANIFEST, SIGNATURE})
-            missing = sorted(set(listed) - names)
+            extra = sorted(names - set(listed) - {MANIFEST, SIGNATURE} - set(tls_names))
+            missing = sorted((set(listed) | set(tls_names)) - names)
             if extra or missing:
                 raise ArchiveError(f"{what}: its contents differ from its manifest "
                                    f"({'not listed: ' + ', '.join(extra[:3]) if extra else 'missing: ' + ', '.join(missing[:3])}). "
                                    "It was changed after `satchel pack`: make it again.")
-            entries = {}
+            entries, tls = {}, {}
             for info in infos[1:]:
                 if info.filename == SIGNATURE:
+                    continue
+                if info.filename in tls_names:
+                    expected = tls_listed[tls_names[info.filename]]
+                    if info.file_size != expected["bytes"] or _sha256(file, offsets[info.filename], info.file_size) != expected["sha256"]:
+                        raise ArchiveError(f"{what}: {info.filename} does not match its size and SHA-256 in the manifest. "
+                                           "The archive was changed or damaged: copy it again, or make it again.")
+                    tls[tls_names[info.filename]] = Entry(info.filename, offsets[info.filename], info.file_size, expected["sha256"])
                     continue
                 expected = listed[info.filename]
                 if info.file_size != expected["bytes"]:
@@ -292,7 +335,7 @@ class Archive:
                     raise ArchiveError(f"{what}: {info.filename} does not match its SHA-256 in the manifest. The archive "
                                        "was changed or damaged: copy it again, or make it again with `satchel pack`.")
                 entries[info.filename] = Entry(info.filename, offsets[info.filename], info.file_size, expected["sha256"])
-        archive = cls(path, manifest, entries, manifest_bytes, signature)
+        archive = cls(path, manifest, entries, manifest_bytes, signature, tls)
         if "satchel/curriculum.json" not in entries:
             raise ArchiveError(f"{what}: it holds no satchel/curriculum.json, so no built bundle")
         try:
@@ -312,6 +355,16 @@ class Archive:
         entry = self.entries[name]
         with open(self.path, "rb") as file:
             return os.pread(file.fileno(), entry.size, entry.offset)
+
+    def read_tls(self, name: str) -> bytes:
+        """cert.pem or key.pem of an archive carrying a certificate, checked against the manifest
+        (which a signature covers) as it is read."""
+        entry = self.tls[name]
+        with open(self.path, "rb") as file:
+            data = os.pread(file.fileno(), entry.size, entry.offset)
+        if hashlib.sha256(data).hexdigest() != entry.sha256:
+            raise ArchiveError(f"{self.path.name}: {entry.name} changed since the archive was checked: copy it again")
+        return data
 
 
 def _check_entry(info: zipfile.ZipInfo, what: str, archive_size: int) -> None:

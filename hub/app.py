@@ -3,6 +3,7 @@
     POST /api/progress   a progress file (docs/progress.md) -> {"new": n, "known": k}; or a batch of
                          files (hub/intake.py) -> {"files": [{"status": s, ...}, ...], "refused": [...]}
     GET  /api/health     {"ok": true, "curricula": [...]}
+    GET  /_hub/health    for monitoring: database reachable, bundles and versions, free disk, certificate days left
     GET  /api/openapi.json   this API, in OpenAPI 3.1 (docs/hub-openapi.json)
     GET  /api/push/key   the hub's VAPID public key, for devices to subscribe
     POST/DELETE /api/push/subscriptions   a device's push subscription, kept or forgotten
@@ -27,7 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
-from . import dashboard, intake, push
+from . import dashboard, intake, push, tv
 from .archives import POINTER, ArchiveFiles, Imported
 from .auth import RateLimit
 from .openapi import openapi
@@ -93,8 +94,9 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UPLOAD, secure: bool = False,
-               data_dir: Path | None = None):
-    """The hub's ASGI app; `data_dir` is its data directory (push keys live there)."""
+               data_dir: Path | None = None, tls_cert: Path | None = None):
+    """The hub's ASGI app; `data_dir` is its data directory (push keys live there); `tls_cert` the
+    certificate served (default DATA/tls/cert.pem, if there), whose days left /_hub/health tells."""
     opened = [open_bundle(site) for site in sites]
     described = [curriculum for curriculum, _ in opened]
     curricula = {curriculum["id"]: files for curriculum, files in opened}
@@ -172,12 +174,41 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     async def health(request: Request):
         return JSONResponse({"ok": True, "curricula": sorted(curricula)})
 
+    def hub_health() -> tuple[int, dict]:
+        """No learner data: what a monitor needs to know the hub works (docs/hub.md, "Doctor")."""
+        import shutil
+        from importlib.metadata import PackageNotFoundError, version
+
+        from .doctor import days_left, load_chain, now_utc, served_certificate
+        try:
+            store.query("SELECT 1")
+            database = True
+        except Exception:
+            database = False
+        try:
+            satchel_version = version("satchel")
+        except PackageNotFoundError:
+            satchel_version = "unknown"
+        cert_path = tls_cert or (served_certificate(data_dir, None) if data_dir else None)
+        try:
+            left = days_left(load_chain(cert_path)[0], now_utc()) if cert_path else None
+        except (OSError, ValueError):
+            left = None
+        answer = {"ok": database, "version": satchel_version, "database": database,
+                  "bundles": [{"curriculum": c["id"], "version": c.get("version")} for c in described],
+                  "free_disk_bytes": shutil.disk_usage(data_dir or ".").free, "certificate_days_left": left}
+        return (200 if database else 503), answer
+
+    async def hub_health_endpoint(request: Request):
+        status, answer = await run_in_threadpool(hub_health)
+        return JSONResponse(answer, status_code=status, headers={"cache-control": "no-store"})
+
     description = openapi(max_upload)
 
     async def openapi_document(request: Request):
         return JSONResponse(description)
 
-    api = Starlette(routes=[Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health),
+    api = Starlette(routes=[Route("/api/progress", upload, methods=["POST"]), Route("/api/health", health), Route("/_hub/health", hub_health_endpoint),
                             Route("/api/openapi.json", openapi_document), Route("/api/push/key", push_key),
                             Route("/api/push/subscriptions", push_subscription, methods=["POST", "DELETE"])])
     # The first process to start chooses the secret; every worker process then signs with it.
@@ -185,7 +216,10 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     secret = store.meta("session_secret")
     session = Middleware(SessionMiddleware, secret_key=secret, session_cookie="satchel_hub", max_age=dashboard.SESSION_SECONDS,
                          same_site="strict", https_only=secure)
-    teachers = Starlette(routes=dashboard.routes(store, {c["id"]: c for c in described}, max_upload), middleware=[session])
+    by_id = {c["id"]: c for c in described}
+    teachers = Starlette(routes=dashboard.routes(store, by_id, max_upload) + tv.routes(store, by_id), middleware=[session])  # tv: hub/tv.py
+    from .cert import shows_certificate
+    teachers = shows_certificate(teachers, data_dir, tls_cert)  # the dashboard shows its days left
 
     if len(sites) == 1:
         files = direct(opened[0][1])
@@ -198,7 +232,8 @@ def create_app(sites: list[Path], store: Store, max_upload: int = DEFAULT_MAX_UP
     async def app(scope, receive, send):
         """The API, the dashboard (with sessions), or the bundles' files (nothing in between)."""
         path = scope.get("path", "")
-        target = api if scope["type"] == "lifespan" or path.startswith("/api/") else teachers if path.startswith("/_hub/") else files
+        to_api = scope["type"] == "lifespan" or path.startswith("/api/") or path == "/_hub/health"
+        target = api if to_api else teachers if path.startswith("/_hub/") else files
         await target(scope, receive, send)
 
     return app

@@ -266,6 +266,10 @@ def import_archive(data: Path, source: Path, allow_older: bool = False,
         archive = Archive.open(source)  # the id and version are checked there: no '/', no '..'
         if keys is not None and keys.trusted:
             check_origin(archive, keys.raw(), keys.removed)
+        elif archive.tls:  # a certificate's private key: only from whoever the hub trusts (docs/security.md)
+            raise ArchiveError(f"{source.name} carries a TLS certificate and its private key, and this hub trusts no "
+                               "signing key: it installs a certificate only from an archive signed by a key it trusts "
+                               "(`satchel hub keys add KEY.pub`)")
     except ArchiveError as error:
         raise ArchiveError(f"{error}; nothing was imported") from None
     bundles = data / "bundles"
@@ -278,7 +282,25 @@ def import_archive(data: Path, source: Path, allow_older: bool = False,
     with _import_lock(folder, source, archive.curriculum_id):
         for part in folder.glob("*.part"):  # what an import killed mid-way left: none is running now
             part.unlink(missing_ok=True)
-        return _switch(archive, folder, source, allow_older, keys)
+        installed = _install_certificate(data, archive) if archive.tls else None
+        try:
+            switched = _switch(archive, folder, source, allow_older, keys)
+        except ArchiveError as error:
+            if installed is None:
+                raise
+            raise ArchiveError(f"{error} (its certificate for {installed['name']} was installed all the same)") from None
+        switched[0].certificate = installed  # cmd_import says so
+        return switched
+
+
+def _install_certificate(data: Path, archive: Archive) -> dict:
+    """Install the certificate and key a signed, trusted archive carries into DATA/tls/ (0600):
+    a hub serving DATA/tls/ loads it within a second (hub/cert.py). Returns its status."""
+    from .cert import CertError, install
+    try:
+        return install(data, archive.read_tls("cert.pem"), archive.read_tls("key.pem"), archive.path.name)
+    except CertError as error:
+        raise ArchiveError(f"{error}; nothing was imported") from None
 
 
 @contextmanager
@@ -322,6 +344,8 @@ def _switch(archive: Archive, folder: Path, source: Path, allow_older: bool, key
     partial = target.with_name(target.name + ".part")
     try:
         shutil.copyfile(source, partial)
+        if archive.tls:  # it holds a private key: for the hub's user only, as DATA/tls/key.pem
+            os.chmod(partial, 0o600)
         with open(partial, "rb") as copy:
             os.fsync(copy.fileno())
         copy = Archive.open(partial)  # the copy on the hub's disk, read back: a flaky stick or a full disk stops here

@@ -9,6 +9,11 @@
     satchel hub keys add KEY.pub | remove KEY-ID | list --data DIR   the keys whose signed archives it imports
     satchel hub push-keys --data DIR --contact mailto:...  VAPID keys, for notifications
     satchel hub notify [SITE ...] --data DIR               tell subscribed devices that new lessons are here
+    satchel hub cert --data DIR --domain NAME --directory URL (--http-01 | --dns-01-hook CMD) [--renew]   HTTPS (DIR/tls/)
+    satchel hub install --data DIR [--user U] [--port P --tls-cert C --tls-key K] [--print]   a systemd service
+    satchel hub hotspot --name NAME --address 10.42.0.1 (--passphrase P | --open) [--write DIR]   dnsmasq, hostapd
+    satchel hub doctor --data DIR [--url https://NAME/] [--json]   what to fix for phones to use the hub
+    satchel hub kiosk --url URL [--browser B] [--print | --write DIR]   a Pi's Chromium kiosk on the classroom TV
     satchel hub [SITE ...] --data DIR [--host H] [--port P] [--tls-cert C --tls-key K] [--max-upload BYTES]
 """
 
@@ -28,8 +33,6 @@ from .archives import TrustedKeys, import_archive, imported
 from .auth import hash_password
 from .dashboard import PASSWORD_KEY
 from .store import DATABASE, Store
-
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def cmd_init(args) -> int:
@@ -82,6 +85,9 @@ def cmd_import(args) -> int:
               file=sys.stderr)
         return 2
     what = f"{archive.curriculum_id} {archive.version}"
+    if certificate := getattr(archive, "certificate", None):
+        print(f"Installed its certificate for {', '.join(certificate['names'])} ({certificate['days_left']} days left) in "
+              f"{data / 'tls'}: a hub serving it loads it within a second; a hub serving http only needs a restart for https.")
     if keys.trusted:
         signer = json.loads(archive.signature)["key"]  # check_origin passed: it is there, and trusted
         print(f"Signed by the key {signer} ({keys.trusted[signer]['name']}), which this hub trusts.")
@@ -360,6 +366,9 @@ def cmd_serve(args) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("satchel hub: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
         return 2
+    from .cert import reloading_context, served_files
+    if not args.tls_cert and (tls := served_files(Path(args.data))):  # from `satchel hub cert`, or an archive
+        args.tls_cert, args.tls_key = (str(path) for path in tls)
     if min(args.header_timeout, args.body_timeout) <= 0 or (args.max_connections or 1) < 1:
         print("satchel hub: --header-timeout, --body-timeout and --max-connections are above 0", file=sys.stderr)
         return 2
@@ -381,17 +390,18 @@ def cmd_serve(args) -> int:
             return 2
         store = Store.in_data_dir(Path(args.data))
         use_push_keys(Path(args.data), store, "")
-        app = create_app(sites, store, args.max_upload, secure=bool(args.tls_cert), data_dir=Path(args.data))  # opens and checks every bundle
+        app = create_app(sites, store, args.max_upload, secure=bool(args.tls_cert), data_dir=Path(args.data),
+                         tls_cert=Path(args.tls_cert) if args.tls_cert else None)  # opens and checks every bundle
     except (FileNotFoundError, ArchiveError) as error:
         print(f"satchel hub: {error}", file=sys.stderr)
         return 2
     scheme = "https" if args.tls_cert else "http"
     print(f"Satchel hub: serving {', '.join(str(s) for s in sites)} on {scheme}://{args.host}:{args.port}/", flush=True)
-    if not args.tls_cert and args.host not in LOCAL_HOSTS:
-        print("Without a certificate, devices on the network get the lessons as a website only: browsers allow offline use, "
-              "installing and notifications only over https (or on localhost). See the 'Secure contexts' part of "
-              "docs/hub.md; give --tls-cert and --tls-key for the name devices use.", flush=True)
+    from .doctor import what_works
+    for line in what_works(args.host, args.port, Path(args.tls_cert) if args.tls_cert else None, args.public_name):
+        print(line, flush=True)
     options = dict(host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                   ssl_context_factory=reloading_context if args.tls_cert else None,  # a new cert.pem loads without a restart
                    log_level=args.log_level, timeout_graceful_shutdown=5,
                    # X-Forwarded-For and -Proto are believed only from the proxies named
                    proxy_headers=bool(args.trusted_proxy), forwarded_allow_ips=args.trusted_proxy or None,
@@ -400,7 +410,8 @@ def cmd_serve(args) -> int:
         # Several processes, each with its own copy of the app: uvicorn imports it by name.
         store.close()
         os.environ[WORKER_SETTINGS] = json.dumps({"sites": [str(s) for s in sites], "data": args.data,
-                                                  "max_upload": args.max_upload, "secure": bool(args.tls_cert)})
+                                                  "max_upload": args.max_upload, "secure": bool(args.tls_cert),
+                                                  "tls_cert": args.tls_cert})
         uvicorn.run("satchel.hub.cli:worker_app", factory=True, workers=args.workers, **options)
     else:
         tune_gc()
@@ -427,12 +438,22 @@ def worker_app():
     store = Store.in_data_dir(Path(settings["data"]))
     push.use_store(Path(settings["data"]), store)  # the files, if any, were moved in by `satchel hub` before
     app = create_app([Path(s) for s in settings["sites"]], store,
-                     settings["max_upload"], secure=settings["secure"], data_dir=Path(settings["data"]))
+                     settings["max_upload"], secure=settings["secure"], data_dir=Path(settings["data"]),
+                     tls_cert=Path(settings["tls_cert"]) if settings.get("tls_cert") else None)
     tune_gc()
     return app
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["install"], ["hotspot"], ["doctor"], ["kiosk"]):  # each in a module of its own
+        import importlib
+        return importlib.import_module(f".{argv[0]}", __package__).main(argv[1:])
+    if argv[:1] == ["cert"]:
+        from .cert import add_arguments, cmd_cert
+        parser = argparse.ArgumentParser(prog="satchel hub cert", description="Get (or renew) the hub's certificate with "
+                                         "ACME (Let's Encrypt or another), into DATA/tls/, which `satchel hub` serves.")
+        add_arguments(parser)
+        return cmd_cert(parser.parse_args(argv[1:]))
     if argv[:1] == ["init"]:
         parser = argparse.ArgumentParser(prog="satchel hub init", description="Create a hub's data directory.")
         parser.add_argument("--data", required=True, help="the folder that holds the hub's state (and its SQLite database)")
@@ -527,8 +548,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", required=True, help="the hub's data directory (made by `satchel hub init`)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network)")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--tls-cert", help="certificate (PEM) for https")
+    parser.add_argument("--tls-cert", help="certificate (PEM) for https (default: DATA/tls/cert.pem from `satchel hub cert`, if there)")
     parser.add_argument("--tls-key", help="its private key (PEM)")
+    parser.add_argument("--public-name", help="the name phones open: warns at start if the certificate is not for it")
     parser.add_argument("--max-upload", type=int, default=DEFAULT_MAX_UPLOAD, help=f"largest progress file accepted, in bytes (default {DEFAULT_MAX_UPLOAD:,})")
     parser.add_argument("--workers", type=int, default=1, help="processes serving requests (a Raspberry Pi 4 has 4 cores; default 1)")
     parser.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR",

@@ -122,6 +122,18 @@ def openapi(max_upload: int) -> dict:
                     "responses": {"200": {"description": "Forgotten (removed: whether the hub had it).", "content": {"application/json": {
                         "schema": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "boolean"}}}}}}, **push_errors}},
             },
+            "/_hub/health": {"get": {
+                "summary": "For monitoring (no sign-in, no learner data): the database reachable, the bundles served with "
+                           "their versions, free disk and the certificate's days left (null: none).",
+                "responses": {code: {"description": what, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["ok", "version", "database", "bundles", "free_disk_bytes", "certificate_days_left"],
+                    "properties": {"ok": {"type": "boolean"}, "version": {"type": "string"}, "database": {"type": "boolean"},
+                                   "bundles": {"type": "array", "items": {"type": "object", "required": ["curriculum", "version"],
+                                                                          "properties": {"curriculum": {"type": "string"},
+                                                                                         "version": {"type": ["string", "null"]}}}},
+                                   "free_disk_bytes": {"type": "integer", "minimum": 0},
+                                   "certificate_days_left": {"type": ["integer", "null"]}}}}}}
+                    for code, what in (("200", "Working."), ("503", "The database cannot be reached."))}}},
             "/api/health": {"get": {
                 "summary": "The hub is up, and the curricula it serves.",
                 "responses": {"200": {"description": "Up.", "content": {"application/json": {"schema": {
