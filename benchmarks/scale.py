@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/scale.py [--school | --national] [--statements N] [--learners N]
         [--schools N] [--classes N] [--clients N] [--teachers N] [--rounds N] [--workers N]
-        [--postgresql [URL]] [--explain] [--keep DIR] [--out benchmarks/results/scale.json]
+        [--postgresql [URL]] [--explain] [--keep DIR] [--skip PAGE ...] [--out benchmarks/results/scale.json]
 
 Two cases, each size overridable:
   --school (the default): one school hub on SQLite, 2,000 learners, 200,000 statements; target
@@ -19,7 +19,8 @@ opens, spends time in, answers, fails or passes and completes lessons of the dem
 several days. Classes are the benchmark's own (learner k is in class k % classes, of school
 class % schools): the hub is not told of them. Then `--teachers` signed-in teachers (threads) each
 fetch every dashboard page `--rounds` times: the curriculum page, page 2, the last page, a subject's
-learners not started and stuck, sorted by done and by last activity, a learner's page, the CSV
+learners not started and stuck, sorted by done and by last activity, a lesson's questions page (and
+page 2 of its stuck learners), a learner's page, the CSV
 (first each page alone, three times, for its own cost without a queue). Printed and written to
 --out: statements/s ingested, p50/p95 in ms of each page, and each hub process's peak RSS (sampled
 from /proc while filling and while serving). `--explain` adds each page's queries (run again
@@ -62,14 +63,16 @@ HUB = [sys.executable, "-m", "satchel.builder.cli", "hub"]
 CASES = {"school": {"statements": 200_000, "learners": 2_000, "schools": 1, "classes": 40, "target_p95_ms": 200},
          "national": {"statements": 1_000_000, "learners": 10_000, "schools": 50, "classes": 400, "target_p95_ms": 300}}
 TARGET_RSS_MB = 300
+QUIZ_LESSON = "mathematics/fractions/what-is-a-fraction"  # a lesson with quiz questions: its questions page
 FILE_STATEMENTS = 400  # a device uploads what is new since its last upload: a file of at most this many
 BATCH_BYTES = 4_000_000  # a batch's body, about at most (the hub takes 10 MB)
 
 
-def lessons_of() -> list[str]:
-    """The demo's lesson ids: <subject>/<unit>/<lesson> of its default language's Markdown files."""
-    root = DEMO_CURRICULUM / "en"
-    return sorted(str(path.relative_to(root).with_suffix("")) for path in root.glob("*/*/*.md") if path.name != "index.md")
+def lessons_of(site: Path) -> list[str]:
+    """The demo's lesson ids, as its build lists them (satchel/curriculum.json), sorted: a glob of
+    its Markdown would also take a lesson's other files (a video's transcript is Markdown too)."""
+    described = json.loads((site / "satchel" / "curriculum.json").read_text(encoding="utf-8"))
+    return sorted(lesson["id"] for subject in described["subjects"] for unit in subject["units"] for lesson in unit["lessons"])
 
 
 def learner_steps(learner: str, lessons: list[str], count: int, rng: random.Random) -> list[dict]:
@@ -229,6 +232,7 @@ def dashboard_pages(data: Path, learners: int, lessons: list[str]) -> dict[str, 
     return {"curriculum": base, "page_2": f"{base}?page=2", "last_page": f"{base}?page={max(1, -(-total // 50))}",
             "not_started": f"{base}?subject={subject}&show=not_started", "stuck": f"{base}?subject={subject}&show=stuck",
             "sort_done": f"{base}?sort=done", "sort_last": f"{base}?sort=last",
+            "questions": f"{base}questions?lesson={QUIZ_LESSON}", "questions_stuck": f"{base}questions?lesson={QUIZ_LESSON}&show=stuck&page=2",
             **{f"learner#{n}": f"{base}learner/{learner}" for n, learner in enumerate(some)}, "csv": f"{base}progress.csv"}
 
 
@@ -297,7 +301,7 @@ def explain(data: Path, site: Path, pages: dict[str, str], postgresql: bool) -> 
     from urllib.parse import parse_qsl, urlsplit
 
     from satchel.hub import dashboard
-    from satchel.hub.report import Filters, build_report, cells_of, learner_report, learner_rows, lesson_outline
+    from satchel.hub.report import PAGE_SIZE, Filters, build_report, learner_report, learner_rows, lesson_outline, progress_of
     from satchel.hub.store import Store
     curriculum = json.loads((site / "satchel" / "curriculum.json").read_text(encoding="utf-8"))
     subjects = {subject["id"] for subject in curriculum["subjects"]}
@@ -308,27 +312,29 @@ def explain(data: Path, site: Path, pages: dict[str, str], postgresql: bool) -> 
             if name.startswith("learner#") and name != "learner#0":
                 continue
             spy = Explaining(store, postgresql)
-            if name == "csv":  # as hub/dashboard.py csv_export: every learner, then their cells 200 at a time
+            if name == "csv":  # as hub/dashboard.py csv_export: every learner, then their cells 500 at a time
                 ids = [lesson["id"] for lesson in lesson_outline(curriculum, "en")]
                 _, learners = learner_rows(spy, CURRICULUM, ids, Filters(), None)
-                cells_of(spy, CURRICULUM, [learner[0] for learner in learners[:200]])
+                progress_of(spy, CURRICULUM, [learner[0] for learner in learners[:500]])
+            elif name.startswith("questions"):  # as hub/dashboard.py questions_page: a page of learners, one lesson's answers
+                query = dict(parse_qsl(urlsplit(path).query))
+                filters = Filters.of(query, subjects)
+                ids = [lesson["id"] for lesson in lesson_outline(curriculum, "en") if not filters.subject or lesson["subject"] == filters.subject]
+                _, rows = learner_rows(spy, CURRICULUM, ids, filters, PAGE_SIZE, (filters.page - 1) * PAGE_SIZE)
+                Store.question_results(spy, CURRICULUM, [row[0] for row in rows], query["lesson"])
+                Store.question_totals(spy, CURRICULUM, query["lesson"])
             elif name.startswith("learner#"):
                 learner_report(spy, curriculum, "en", path.rsplit("/", 1)[1])
             else:  # as hub/dashboard.py curriculum_page: the report, then the store's other reads
                 filters = Filters.of(dict(parse_qsl(urlsplit(path).query)), subjects)
                 report = build_report(spy, curriculum, "en", filters)
-                page_learners = [learner["id"] for learner in report.learners]
-                for method, extra in [("count_open_conflicts", ()), ("question_results", (page_learners,)), ("question_totals", ()),
+                for method, extra in [("count_open_conflicts", ()), ("question_totals", ()),
                                       ("unverified_counts", ()), ("classes", (getattr(filters, "school", ""),))]:
-                    if hasattr(Store, method):
-                        getattr(Store, method)(spy, CURRICULUM, *extra)
-                if hasattr(dashboard, "question_results"):  # the per-question table, made in Python from the page's rows
-                    rows = Store.question_results(store, CURRICULUM, page_learners)
-                    started = time.perf_counter()
-                    dashboard.question_results(rows, report.lessons, report.learners, Store.question_totals(store, CURRICULUM))
-                    spy.queries.append({"ms": round((time.perf_counter() - started) * 1000, 1),
-                                        "sql": "(Python) hub/dashboard.py question_results over Store.question_results' rows",
-                                        "plan": [f"{len(rows):,} rows of question_results"]})
+                    getattr(Store, method)(spy, CURRICULUM, *extra)
+                started = time.perf_counter()  # the grid's cells, made in Python (the answers are on the questions pages)
+                dashboard.grid_cells(report, dashboard.strings("en"), "en")
+                spy.queries.append({"ms": round((time.perf_counter() - started) * 1000, 1),
+                                    "sql": "(Python) hub/dashboard.py grid_cells", "plan": [f"{len(report.learners)} learners"]})
             out[name.removesuffix("#0")] = {"total_ms": round(sum(q["ms"] for q in spy.queries), 1), "queries": spy.queries}
     finally:
         store.close()
@@ -365,6 +371,8 @@ def main() -> None:
     parser.add_argument("--teachers", type=int, default=10, help="signed-in teachers fetching pages at once")
     parser.add_argument("--rounds", type=int, default=10, help="times each teacher fetches every page")
     parser.add_argument("--workers", type=int, default=1, help="satchel hub --workers")
+    parser.add_argument("--skip", nargs="+", default=[], metavar="PAGE",
+                        help="pages the teachers leave out (e.g. csv: the HTML pages' figures without exports in the queue)")
     parser.add_argument("--postgresql", nargs="?", const="", metavar="URL",
                         help="PostgreSQL: an empty database's URL, or none to start a throwaway server (--national's default)")
     parser.add_argument("--explain", action="store_true", help="time each page's queries, with EXPLAIN ANALYZE on PostgreSQL")
@@ -385,7 +393,7 @@ def main() -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         site = tmp / "site"
         build(DEMO_CURRICULUM, site, show_progress=False)
-        lessons = lessons_of() or ["mathematics/fractions/what-is-a-fraction"]
+        lessons = lessons_of(site)
         data = tmp / "data"
         subprocess.run([*HUB, "init", "--data", str(data), *(["--db", url] if url else [])], check=True, capture_output=True)
         credentials = add_schools(data, args.schools) if args.schools > 1 else []
@@ -399,7 +407,8 @@ def main() -> None:
             load["after_fill"] = loadavg()
             print(f"ingested {ingest['statements_new']:,} statements in {ingest['seconds']} s: {ingest['statements_per_second']:,}/s "
                   f"({args.clients} clients); load average {load['after_fill']}", flush=True)
-            pages = dashboard_pages(data, args.learners, lessons)
+            pages = {name: path for name, path in dashboard_pages(data, args.learners, lessons).items()
+                     if name.split("#")[0] not in args.skip}
             memory.phase = "dashboard"
             alone = teachers_at_once(hub, pages, 1, 3)["pages"]  # each page's own cost, no queue
             served = teachers_at_once(hub, pages, args.teachers, args.rounds)
@@ -430,7 +439,7 @@ def report(args, url, ingest: dict, served: dict, rss: dict, load: dict) -> dict
     worst = max(rss["vm_hwm_mb"].values())
     result = {"case": args.case, "database": "postgresql" if url is not None else "sqlite",
               "sizes": {"statements": ingest["statements_new"], "learners": args.learners, "schools": args.schools, "classes": args.classes},
-              "ingest": ingest, "teachers": args.teachers, "rounds": args.rounds, "workers": args.workers, **served,
+              "ingest": ingest, "teachers": args.teachers, "rounds": args.rounds, "workers": args.workers, "skipped": args.skip, **served,
               "hub_memory": rss, "hub_peak_rss_mb": worst, "load_average": load,
               "targets": {"p95_ms": target, "rss_mb_per_worker": TARGET_RSS_MB,
                           "met": all(page["p95_ms"] <= target for page in served["pages"].values()) and worst <= TARGET_RSS_MB}}

@@ -27,6 +27,7 @@ from typing import IO
 import orjson
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -43,15 +44,17 @@ from . import intake
 from .auth import SignInLimits, check_password
 from .progress import Refused
 from .report import (
+    PAGE_SIZE,
     Filters,
+    Report,
     build_report,
-    cells_of,
     class_report,
     learner_report,
     learner_rows,
     lesson_outline,
     most_missed,
     print_report,
+    progress_of,
     region_rows,
     school_rows,
 )
@@ -69,6 +72,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet may run a cel
 EXPORT_COLUMNS = {"learner_id": 38, "learner": 24, "school": 24, "lesson_id": 40, "lesson": 32, "opened": 8, "completed": 10,
                   "best_score": 11, "attempts": 9, "seconds": 9, "first_activity": 20, "last_activity": 20}
 DATE_COLUMNS = ("first_activity", "last_activity")
+TEXT_COLUMNS = ("learner_id", "learner", "school", "lesson_id", "lesson", *DATE_COLUMNS)  # the others are numbers
+FORMULA_FIRST = frozenset(FORMULA_STARTS)  # each is one character
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_CHUNK = 256 * 1024
 
@@ -226,6 +231,37 @@ def question_results(rows: list[tuple], lessons: list[dict], learners: list[dict
     return out
 
 
+def grid_cells(report: Report, words: dict, language: str) -> dict[str, Markup]:
+    """Each learner's row of grid cells (the lessons in view), as HTML: a cell's markup depends
+    only on its lesson, its state and its best score, so each is made once per page and reused
+    (a page is 50 learners x every lesson in view; rendering each cell through the template cost
+    more than every query of the page). Titles and strings are escaped here."""
+    lessons = report.shown_lessons()
+    marks = {"done": ("✓", escape(words["done"])), "started": ("·", escape(words["started"])),
+             "none": ("–", escape(words["not_opened"]))}
+    titles = [escape(lesson["title"]) for lesson in lessons]
+    made: dict[tuple, str] = {}
+    out = {}
+    for learner in report.learners:
+        parts = []
+        for n, lesson in enumerate(lessons):
+            cell = report.cells.get((learner["id"], lesson["id"]))
+            if cell is None:
+                key = (n, "none", None)
+            else:
+                key = (n, "done" if cell.completed else "started" if cell.opened else "none",
+                       None if cell.best is None else round(cell.best * 100))
+            html = made.get(key)
+            if html is None:
+                mark, said = marks[key[1]]
+                score = "" if key[2] is None else " " + str(escape(render(words["percent"], language, percent=key[2])))
+                html = made[key] = (f'<td class="{key[1]}" title="{titles[n]}"><span aria-hidden="true">{mark}</span>'
+                                    f'<span class="sr">{said}</span>{score}</td>')
+            parts.append(html)
+        out[learner["id"]] = Markup("\n".join(parts))  # noqa: S704 (every part escaped above)
+    return out
+
+
 def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Route]:
     limits = SignInLimits(block=float(os.environ.get(BLOCK_SECONDS, 60)))
 
@@ -318,7 +354,6 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         filters = Filters.of(request.query_params, {subject["id"] for subject in curriculum["subjects"]})
         report = await run_in_threadpool(build_report, store, curriculum, language, filters)
         conflicts = await run_in_threadpool(store.count_open_conflicts, curriculum["id"])
-        answers = await run_in_threadpool(store.question_results, curriculum["id"], [learner["id"] for learner in report.learners])
         totals = await run_in_threadpool(store.question_totals, curriculum["id"])
         unverified = await run_in_threadpool(store.unverified_counts, curriculum["id"])
 
@@ -327,10 +362,43 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         def link(**changed) -> str:
             return "?" + urllib.parse.urlencode({"lang": language, **filters.query(**changed)})
 
+        # Each learner's answers are on a page per lesson (questions_page); here, which lessons have
+        # answers (their titles link there) and the questions most missed over every learner.
+        answered = {lesson for lesson, _, _ in totals}
         return page(request, "dashboard.html", curriculum=curriculum, report=report, conflicts=conflicts, unverified=unverified,
-                    classes=classes,
-                    questions=question_results(answers, report.lessons, report.learners, totals), link=link, filters=filters,
+                    classes=classes, cells=grid_cells(report, strings(language), language), answered=answered,
+                    missed=most_missed(totals, report.lessons, top=10), link=link, filters=filters,
+                    ask=lambda lesson: f"/_hub/{curriculum['id']}/questions{link()}&{urllib.parse.urlencode({'lesson': lesson})}",
                     quote=lambda text: urllib.parse.quote(text, safe=""))
+
+    async def questions_page(request: Request) -> Response:
+        """One lesson's answers, question by question: per question how many learners (of every
+        learner) got it right of those who answered it, and each learner's answers for the learners
+        of the dashboard's view (the same query string: filters, order and page)."""
+        curriculum = await curriculum_of(request)
+        if isinstance(curriculum, Response):
+            return curriculum
+        language = language_of(request)
+        lessons = lesson_outline(curriculum, language)
+        lesson = next((lesson for lesson in lessons if lesson["id"] == request.query_params.get("lesson")), None)
+        if lesson is None:
+            return PlainTextResponse("No such lesson in this curriculum: follow a lesson's link on the dashboard.", status_code=404)
+        filters = Filters.of(request.query_params, {subject["id"] for subject in curriculum["subjects"]})
+        cid = curriculum["id"]
+        shown = [one["id"] for one in lessons if not filters.subject or one["subject"] == filters.subject]
+        matching, rows = await run_in_threadpool(learner_rows, store, cid, shown, filters, PAGE_SIZE, (filters.page - 1) * PAGE_SIZE)
+        learners = [{"id": row[0], "name": row[1], "school": row[6]} for row in rows]
+        answers = await run_in_threadpool(store.question_results, cid, [learner["id"] for learner in learners], lesson["id"])
+        totals = await run_in_threadpool(store.question_totals, cid, lesson["id"])
+        found = question_results(answers, [lesson], learners, totals)
+        pages = max(1, -(-matching // PAGE_SIZE))
+
+        def link(**changed) -> str:
+            return "?" + urllib.parse.urlencode({"lang": language, **filters.query(**changed)})
+
+        return page(request, "questions.html", curriculum=curriculum, lesson=lesson, questions=found[0] if found else None,
+                    filters=filters, matching=matching, pages=pages, link=link,
+                    here=lambda **changed: link(**changed) + "&" + urllib.parse.urlencode({"lesson": lesson["id"]}))
 
     async def learner_page(request: Request) -> Response:
         """What one learner did: each lesson's status, attempts, best score and time, and time per day."""
@@ -342,41 +410,61 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
             return PlainTextResponse("No such learner in this curriculum.", status_code=404)
         return page(request, "learner.html", curriculum=curriculum, **found)
 
-    def export_rows(curriculum: dict, language: str):
-        """The rows both exports hold: a header, then every learner x lesson (a school column at a
-        central), read a few hundred learners at a time from the summaries; dates as ISO 8601 text."""
-        cid, lessons = curriculum["id"], lesson_outline(curriculum, language)
+    def export_rows(curriculum: dict, language: str, filters: Filters):
+        """The rows both exports hold: a header, then each learner x lesson of the dashboard's view
+        (its filters and order, every page; a subject's lessons alone with ?subject=; a school column
+        at a central), read a few hundred learners at a time from the summaries; dates as ISO 8601 text."""
+        cid = curriculum["id"]
+        lessons = [lesson for lesson in lesson_outline(curriculum, language) if not filters.subject or lesson["subject"] == filters.subject]
         schools = store.school_regions()
         yield [column for column in EXPORT_COLUMNS if schools or column != "school"]
-        _, learners = learner_rows(store, cid, [lesson["id"] for lesson in lessons], Filters(), None)
-        for chunk in range(0, len(learners), 200):
-            part = learners[chunk:chunk + 200]
-            cells = cells_of(store, cid, [learner[0] for learner in part])
+        _, learners = learner_rows(store, cid, [lesson["id"] for lesson in lessons], filters, None, totals=False)
+        pairs = [(lesson["id"], lesson["title"]) for lesson in lessons]
+        for chunk in range(0, len(learners), 500):
+            part = learners[chunk:chunk + 500]
+            cells = progress_of(store, cid, [learner[0] for learner in part])  # plain tuples: no Cell per row
             rows = []
             for learner_id, name, _colour, _picture, _done, _last, school in part:
-                where = [schools.get(school, (school or "", ""))[0]] if schools else []
-                for lesson in lessons:
-                    cell = cells.get((learner_id, lesson["id"]))
-                    rows.append([learner_id, name, *where, lesson["id"], lesson["title"], int(bool(cell and cell.opened)),
-                                 int(bool(cell and cell.completed)), None if cell is None or cell.best is None else round(cell.best, 3),
-                                 cell.attempts if cell else 0, cell.seconds if cell else 0, cell.first if cell else None,
-                                 cell.last if cell else None])
+                start = [learner_id, name, schools.get(school, (school or "", ""))[0]] if schools else [learner_id, name]
+                for lesson_id, title in pairs:
+                    cell = cells.get((learner_id, lesson_id))
+                    if cell is None:
+                        rows.append([*start, lesson_id, title, 0, 0, None, 0, 0, None, None])
+                    else:
+                        opened, completed, best, attempts, seconds, first, last = cell
+                        rows.append([*start, lesson_id, title, int(bool(opened)), int(bool(completed)),
+                                     None if best is None else round(best, 3), attempts, seconds, first, last])
             yield from rows
 
     def export_headers(cid: str, extension: str) -> dict:
         return {"content-disposition": f'attachment; filename="{cid}-progress.{extension}"', "cache-control": "no-store"}
 
+    def view_of(request: Request, curriculum: dict) -> Filters:
+        """The dashboard view an export follows: the grid's query string, every page of it."""
+        filters = Filters.of(request.query_params, {subject["id"] for subject in curriculum["subjects"]})
+        filters.page = 1
+        return filters
+
     async def csv_export(request: Request) -> Response:
-        """Every learner x lesson, streamed a few hundred learners at a time from the summaries."""
+        """Each learner x lesson of the view, streamed a few hundred learners at a time from the summaries."""
         curriculum = await curriculum_of(request)
         if isinstance(curriculum, Response):
             return curriculum
+        filters = view_of(request, curriculum)
 
         def rows():
             out = io.StringIO()
-            writer = csv.writer(out)
-            for n, row in enumerate(export_rows(curriculum, language_of(request))):
-                writer.writerow([spreadsheet_text("" if value is None else value) for value in row])
+            writer = csv.writer(out)  # None is written as an empty cell
+            made = export_rows(curriculum, language_of(request), filters)
+            header = next(made)
+            writer.writerow(header)
+            texts = [n for n, column in enumerate(header) if column in TEXT_COLUMNS]  # numbers need no quoting
+            for n, row in enumerate(made):
+                for k in texts:
+                    value = row[k]
+                    if value and value[0] in FORMULA_FIRST:
+                        row[k] = "'" + value
+                writer.writerow(row)
                 if n % 2_000 == 0 or out.tell() > 65_536:
                     yield out.getvalue()
                     out.seek(0)
@@ -391,7 +479,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         curriculum = await curriculum_of(request)
         if isinstance(curriculum, Response):
             return curriculum
-        spooled = await run_in_threadpool(write_xlsx, export_rows(curriculum, language_of(request)))
+        spooled = await run_in_threadpool(write_xlsx, export_rows(curriculum, language_of(request), view_of(request, curriculum)))
 
         def chunks():
             try:
@@ -573,6 +661,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
             Route("/_hub/login", login, methods=["GET", "POST"]), Route("/_hub/logout", logout, methods=["POST"]),
             Route("/_hub/", home), Route("/_hub/{curriculum}/", curriculum_page), Route("/_hub/{curriculum}/progress.csv", csv_export),
             Route("/_hub/{curriculum}/progress.xlsx", xlsx_export), Route("/_hub/{curriculum}/report", report_page),
+            Route("/_hub/{curriculum}/questions", questions_page),
             Route("/_hub/{curriculum}/learner/{learner}", learner_page),
             Route("/_hub/{curriculum}/trust", trust_page, methods=["GET", "POST"]),
             Route("/_hub/{curriculum}/regions", regions_page),

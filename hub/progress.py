@@ -20,7 +20,8 @@ from . import identity
 
 SCHEMA_PATH = ROOT / "docs" / "progress.schema.json"
 FORMAT_VERSION = 2
-LESSON_PART = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*(#quiz-[0-9]{1,4}(-[0-9]{1,4})?)?\Z")
+# A lesson, or a part of one: a quiz or one of its questions, or its video (or audio) number n.
+LESSON_PART = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*(#quiz-[0-9]{1,4}(-[0-9]{1,4})?|#video-[0-9]{1,4})?\Z")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # a phone whose clock was reset still counts
 AHEAD = timedelta(days=366)  # later than a year from now is no clock, but a forgery
 MAX_SECONDS = 86_400  # an 'experienced' statement is at most a day
@@ -167,10 +168,10 @@ def check(data, curricula: set[str]) -> None:
         duration = statement.get("result", {}).get("duration")
         if duration is not None and int(duration[2:-1]) > MAX_SECONDS:
             raise BadProgress(f"statement {n}: a duration of {duration} is more than a day (PT{MAX_SECONDS}S)")
-        extensions = statement["context"].get("extensions")
-        if extensions is not None and (depth(extensions) > EXTENSION_DEPTH or len(orjson.dumps(extensions)) > EXTENSION_BYTES):
-            raise BadProgress(f"statement {n}: context.extensions is nested more than {EXTENSION_DEPTH} deep "
-                              f"or longer than {EXTENSION_BYTES:,} bytes")
+        for where, extensions in (("context", statement["context"].get("extensions")), ("result", statement.get("result", {}).get("extensions"))):
+            if extensions is not None and (depth(extensions) > EXTENSION_DEPTH or len(orjson.dumps(extensions)) > EXTENSION_BYTES):
+                raise BadProgress(f"statement {n}: {where}.extensions is nested more than {EXTENSION_DEPTH} deep "
+                                  f"or longer than {EXTENSION_BYTES:,} bytes")
 
 
 def check_time(text: str, where: str, latest: datetime) -> None:

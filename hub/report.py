@@ -6,6 +6,7 @@ store.summarise: a lesson is done when a 'completed' statement exists; a quiz's 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from .store import PASS_MARK, SUMMARISED_BODIES, Store, summarise
@@ -13,7 +14,6 @@ from .store import PASS_MARK, SUMMARISED_BODIES, Store, summarise
 PAGE_SIZE = 50  # learners on a page of the dashboard
 SORTS = ("name", "done", "last")
 SHOWS = ("all", "not_started", "stuck")
-STUCK_ATTEMPTS = 3  # stuck: this many quiz attempts or more on a lesson, and its best still below PASS_MARK
 
 __all__ = ["PASS_MARK", "Cell", "Filters", "Report", "build_report", "class_report", "learner_report", "lesson_outline",
            "recompute_cells", "region_rows", "school_rows"]
@@ -124,25 +124,45 @@ def _marks(values) -> str:
     return ", ".join("?" * len(values))
 
 
-def cells_of(store: Store, curriculum: str, learners: list[str]) -> dict:
-    """{(learner, lesson): Cell} of lesson_progress for some learners."""
+def progress_of(store: Store, curriculum: str, learners: list[str]) -> dict:
+    """{(learner, lesson): (opened, completed, best, attempts, seconds, first, last)} of lesson_progress
+    for some learners, as read."""
     cells = {}
     for chunk in range(0, len(learners), 500):
         part = learners[chunk:chunk + 500]
-        for learner, lesson, opened, completed, best, attempts, seconds, first, last in store.query(
+        for learner, lesson, *rest in store.query(
                 "SELECT learner, lesson, opened, completed, best, attempts, seconds, first, last FROM lesson_progress "
                 f"WHERE curriculum = ? AND learner IN ({_marks(part)})", curriculum, *part):
-            cells[(learner, lesson)] = Cell(bool(opened), bool(completed), best, attempts, seconds, first, last)
+            cells[(learner, lesson)] = rest
     return cells
 
 
-def learner_rows(store: Store, curriculum: str, lessons: list[str], filters: Filters, limit: int | None, offset: int = 0):
+def cells_of(store: Store, curriculum: str, learners: list[str]) -> dict:
+    """{(learner, lesson): Cell} of lesson_progress for some learners."""
+    return {key: Cell(bool(opened), bool(completed), best, attempts, seconds, first, last)
+            for key, (opened, completed, best, attempts, seconds, first, last) in progress_of(store, curriculum, learners).items()}
+
+
+def learner_rows(store: Store, curriculum: str, lessons: list[str], filters: Filters, limit: int | None, offset: int = 0,
+                 totals: bool = True):
     """(learners the filters keep, [(id, name, colour, picture, done, last, school)] of them in
-    order): one grouped read of the summaries of the lessons in view; for the default view (all
-    learners by name) a page of learners by the index on their names, then their summaries alone."""
-    if (filters.sort, filters.show, filters.name, filters.school, filters.region, filters.klass) == ("name", "all", "", "", "", ""):
-        return _learner_rows_by_name(store, curriculum, lessons, limit, offset)
-    where, having, args = "", "", []
+    order), from learner_totals (hub/store.py: per learner and subject, kept as statements arrive),
+    never a grouping of lesson_progress: with no filter on learners (name, school, region, class) a
+    page read in the order of one of its indexes, and a count of its rows; with one, the learners
+    it keeps (one school's, one class's...) each with their row. `lessons` are the lessons in view
+    (the subject's, or all): the totals count each lesson of the subject a learner has a summary of.
+    `totals` False: done and last are not read (0 and None), for a reader that needs neither."""
+    subject = filters.subject
+    if not (filters.name or filters.school or filters.region or filters.klass):
+        if filters.show == "all" and filters.sort == "name":
+            return _learner_rows_by_name(store, curriculum, subject, limit, offset, totals)
+        known = not subject or store.query("SELECT 1 FROM learner_subjects WHERE curriculum = ? AND subject = ?", curriculum, subject)
+        if not known:  # no learner has begun the subject: every one of them not started, none stuck, all done 0
+            if filters.show == "stuck":
+                return 0, []
+            return _learner_rows_by_name(store, curriculum, subject, limit, offset, False)
+        return _learner_rows_by_totals(store, curriculum, subject, filters, limit, offset)
+    where, args = "", []
     if filters.name:
         escaped = filters.name.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where, args = " AND LOWER(l.name) LIKE ? ESCAPE '\\'", [f"%{escaped}%"]
@@ -155,33 +175,71 @@ def learner_rows(store: Store, curriculum: str, lessons: list[str], filters: Fil
                   "AND m.school = ? AND m.class = ?)")
         args = [*args, filters.school, filters.klass]
     if filters.show == "not_started":
-        having = " HAVING COUNT(p.lesson) = 0"
+        where += " AND COALESCE(t.lessons, 0) = 0"
     elif filters.show == "stuck":
-        having = f" HAVING SUM(CASE WHEN p.attempts >= {STUCK_ATTEMPTS} AND COALESCE(p.best, 0) < {PASS_MARK} THEN 1 ELSE 0 END) > 0"
-    grouped = ("SELECT l.id, l.name, l.colour, l.picture, COALESCE(SUM(p.completed), 0) AS done, MAX(p.last) AS last, l.school "
-               "FROM learners l LEFT JOIN lesson_progress p ON p.curriculum = l.curriculum AND p.learner = l.id "
-               f"AND p.lesson IN ({_marks(lessons)}) WHERE l.curriculum = ?{where} GROUP BY l.id, l.name, l.colour, l.picture, l.school{having}")
-    args = [*lessons, curriculum, *args]
-    matching = store.query(f"SELECT COUNT(*) FROM ({grouped}) AS kept", *args)[0][0]
+        where += " AND t.stuck > 0"
+    kept = ("SELECT l.id, l.name, l.colour, l.picture, COALESCE(t.done, 0) AS done, t.last AS last, l.school FROM learners l "
+            "LEFT JOIN learner_totals t ON t.curriculum = l.curriculum AND t.learner = l.id AND t.subject = ? "
+            f"WHERE l.curriculum = ?{where}")
+    args = [subject, curriculum, *args]
     order = {"name": "name, id", "done": "done DESC, name, id", "last": "last IS NULL, last DESC, name, id"}[filters.sort]
     page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
-    return matching, store.query(f"SELECT * FROM ({grouped}) AS kept ORDER BY {order}{page}", *args)
+    # the page and how many the filters keep in one read (a window's count is over every row kept,
+    # before LIMIT), not two; a page past the end has no row to carry it: counted alone then
+    rows = store.query(f"SELECT kept.*, COUNT(*) OVER () AS matching FROM ({kept}) AS kept ORDER BY {order}{page}", *args)
+    if rows:
+        return rows[0][-1], [row[:-1] for row in rows]
+    return (store.query(f"SELECT COUNT(*) FROM ({kept}) AS kept", *args)[0][0] if offset else 0), []
 
 
-def _learner_rows_by_name(store: Store, curriculum: str, lessons: list[str], limit: int | None, offset: int):
-    """learner_rows for every learner by name: the same rows, read as a page of learners
-    (learners_name) and the done/last of that page's learners alone."""
+def _learner_rows_by_totals(store: Store, curriculum: str, subject: str, filters: Filters, limit: int | None, offset: int):
+    """learner_rows with no filter on learners, for a subject some learner has begun (every learner
+    has its row then): a page of learner_totals in the order of an index (learner_totals_done,
+    _last, _waiting, _stuck), and the count of the rows the view keeps."""
+    show = {"all": "", "not_started": " AND t.lessons = 0", "stuck": " AND t.stuck > 0"}[filters.show]
+    last = "t.last DESC NULLS LAST" if store.dialect == "postgresql" else "t.last DESC"  # as the index learner_totals_last
+    order = {"name": "t.name, t.learner", "done": "t.done DESC, t.name, t.learner", "last": f"{last}, t.name, t.learner"}[filters.sort]
+    if filters.show == "not_started":  # none done, no last activity: by name, as the partial index learner_totals_waiting
+        order = "t.name, t.learner"
+    matching = store.query(f"SELECT COUNT(*) FROM learner_totals t WHERE t.curriculum = ? AND t.subject = ?{show}", curriculum, subject)[0][0] \
+        if show else store.query("SELECT COUNT(*) FROM learners WHERE curriculum = ?", curriculum)[0][0]  # a row each: the smaller index
+    order, page, backwards = _page(order, limit, offset, matching)
+    rows = store.query("SELECT t.learner, t.name, l.colour, l.picture, t.done, t.last, l.school FROM learner_totals t "
+                       "JOIN learners l ON l.curriculum = t.curriculum AND l.id = t.learner "
+                       f"WHERE t.curriculum = ? AND t.subject = ?{show} ORDER BY {order}{page}", curriculum, subject)
+    return matching, rows[::-1] if backwards else rows
+
+
+def _page(order: str, limit: int | None, offset: int, matching: int) -> tuple[str, str, bool]:
+    """(ORDER BY, LIMIT/OFFSET, read backwards) of a page of `matching` rows in `order`: a page in
+    the second half read from the end (the order reversed, an index read backwards, its rows then
+    reversed), so the last pages skip as few rows as the first."""
+    if limit is None:
+        return order, "", False
+    if not matching // 2 < offset < matching:
+        return order, f" LIMIT {int(limit)} OFFSET {int(offset)}", False
+    count = min(int(limit), matching - offset)
+    flipped = []
+    for term in order.split(", "):
+        column, _, direction = term.partition(" ")
+        flipped.append({"": f"{column} DESC", "DESC": column, "DESC NULLS LAST": f"{column} ASC NULLS FIRST"}[direction])
+    return ", ".join(flipped), f" LIMIT {count} OFFSET {matching - offset - count}", True
+
+
+def _learner_rows_by_name(store: Store, curriculum: str, subject: str, limit: int | None, offset: int, totals: bool = True):
+    """learner_rows for every learner by name: a page of learners (learners_name), then the done and
+    last of that page's learners alone (learner_totals, by its primary key)."""
     matching = store.query("SELECT COUNT(*) FROM learners WHERE curriculum = ?", curriculum)[0][0]
-    page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
-    learners = store.query(f"SELECT id, name, colour, picture, school FROM learners WHERE curriculum = ? ORDER BY name, id{page}", curriculum)
-    ids = [row[0] for row in learners]
+    order, page, backwards = _page("name, id", limit, offset, matching)
+    learners = store.query(f"SELECT id, name, colour, picture, school FROM learners WHERE curriculum = ? ORDER BY {order}{page}", curriculum)
+    learners = learners[::-1] if backwards else learners
+    ids = [row[0] for row in learners] if totals else []
     done: dict = {}
     for chunk in range(0, len(ids), 500):
         part = ids[chunk:chunk + 500]
         done.update((learner, (count, last)) for learner, count, last in store.query(
-            "SELECT learner, COALESCE(SUM(completed), 0), MAX(last) FROM lesson_progress "
-            f"WHERE curriculum = ? AND learner IN ({_marks(part)}) AND lesson IN ({_marks(lessons)}) GROUP BY learner",
-            curriculum, *part, *lessons))
+            f"SELECT learner, done, last FROM learner_totals WHERE curriculum = ? AND learner IN ({_marks(part)}) AND subject = ?",
+            curriculum, *part, subject))
     return matching, [(i, name, colour, picture, *done.get(i, (0, None)), school) for i, name, colour, picture, school in learners]
 
 
@@ -224,10 +282,38 @@ def learner_report(store: Store, curriculum: dict, language: str, learner: str) 
     days = store.query("SELECT day, statements, seconds FROM activity_days WHERE curriculum = ? AND learner = ? "
                        "ORDER BY day DESC LIMIT 366", cid, learner)
     most = max((seconds for _, _, seconds in days), default=0)
+    watched = watched_of(store, cid, learner)
     return {"learner": dict(zip(("id", "name", "colour", "picture"), found[0], strict=True)),
-            "lessons": [{**lesson, "cell": cells.get((learner, lesson["id"])) or Cell()} for lesson in lesson_outline(curriculum, language)],
+            "lessons": [{**lesson, "cell": cells.get((learner, lesson["id"])) or Cell(), "watched": watched.get(lesson["id"])}
+                        for lesson in lesson_outline(curriculum, language)],
             "days": [{"day": day, "statements": count, "seconds": seconds, "percent": round(100 * seconds / most) if most else 0}
                      for day, count, seconds in days]}
+
+
+VIDEO_PROGRESS = "https://w3id.org/xapi/video/extensions/progress"
+
+
+def watched_of(store: Store, curriculum: str, learner: str) -> dict[str, float]:
+    """{lesson: fraction of its videos watched, 0 to 1} for one learner: each video's most watched
+    (the xAPI Video Profile's progress extension of its statements), averaged over the lesson's
+    videos that have statements. One learner's video statements are read (the learner page only),
+    not a summary: lesson_progress has no column for it."""
+    best: dict[tuple[str, str], float] = {}
+    prefix = f"urn:satchel:{curriculum}:lesson:"
+    rows = store.query("SELECT object, body FROM statements WHERE curriculum = ? AND learner = ? AND object LIKE ?",
+                       curriculum, learner, prefix + "%#video-%")
+    for object_id, body in rows:
+        lesson, _, video = object_id.removeprefix(prefix).partition("#")
+        try:
+            value = (json.loads(body).get("result") or {}).get("extensions", {}).get(VIDEO_PROGRESS)
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+            best[(lesson, video)] = max(best.get((lesson, video), 0.0), float(value))
+    lessons: dict[str, list[float]] = {}
+    for (lesson, _), value in best.items():
+        lessons.setdefault(lesson, []).append(value)
+    return {lesson: round(sum(values) / len(values), 3) for lesson, values in lessons.items()}
 
 
 def recompute_cells(store: Store, curriculum: str) -> tuple[dict, dict]:
@@ -289,8 +375,26 @@ def class_report(store: Store, curriculum: dict, language: str, school: str, cla
                         "average_best": round(100 * best_sum / tried) if tried else None})
     return {"class": dict(zip(("id", "name", "parent"), found, strict=True)), "school": school,
             "members": len(store.class_members(cid, school, class_id)), "lessons": lessons,
+            "taught": taught_lessons(store, curriculum, language, school, class_id),
             "days": [{"day": day, "learners": learners, "statements": count, "seconds": seconds,
                       "percent": round(100 * seconds / most) if most else 0} for day, learners, count, seconds in days]}
+
+
+def taught_lessons(store: Store, curriculum: dict, language: str, school: str, class_id: str) -> list[dict]:
+    """What a class was taught on the classroom TV (hub/tv.py), newest first: each lesson's title, when,
+    and the class's results on its questions ("12 of 30 right"), from the class's Group statements."""
+    import orjson
+    titles = {lesson["id"]: lesson for lesson in lesson_outline(curriculum, language)}
+    taught = []
+    for lesson, timestamp, body in store.class_sessions(curriculum["id"], school, class_id):
+        known = titles.get(lesson, {"title": lesson, "subject_title": ""})
+        results = (orjson.loads(body).get("result") or {}).get("extensions", {}).get(CLASS_RESULTS, [])
+        taught.append({"id": lesson, "title": known["title"], "subject_title": known["subject_title"], "when": timestamp,
+                       "results": results if isinstance(results, list) else []})
+    return taught
+
+
+CLASS_RESULTS = "urn:satchel:class-results"  # hub/tv.py: [{question: "quiz-0-1", right, total}]
 
 
 REPORT_MAX = 5_000  # learners on a printed report, at most (a filter narrows it)

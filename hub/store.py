@@ -27,7 +27,7 @@ import orjson
 from . import identity
 from .progress import Checked, Refused, Stored, StoreFailed
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 TABLES = """
 CREATE TABLE IF NOT EXISTS statements (
     id TEXT PRIMARY KEY,
@@ -184,6 +184,22 @@ CREATE TABLE IF NOT EXISTS class_members (
 CREATE INDEX IF NOT EXISTS class_members_learner ON class_members (curriculum, learner);
 CREATE INDEX IF NOT EXISTS learners_school ON learners (curriculum, school)"""
 TABLES += CLASSES + ";"
+# Lessons taught to a class on the classroom TV (hub/tv.py): one xAPI statement each, its actor the
+# class as a Group; `class` is '' for a class name the teacher typed that is not one of the hub's.
+CLASS_SESSIONS = """
+CREATE TABLE IF NOT EXISTS class_sessions (
+    id TEXT PRIMARY KEY,
+    curriculum TEXT NOT NULL,
+    school TEXT NOT NULL,
+    class TEXT NOT NULL,
+    class_name TEXT NOT NULL,
+    lesson TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS class_sessions_class ON class_sessions (curriculum, school, class, timestamp)"""
+TABLES += CLASS_SESSIONS + ";"
+MAX_CLASS_SESSIONS = 100_000  # per curriculum: a school's years of lessons, bounded
 # The dashboard's totals over every learner (docs/hub.md), kept in the transaction that changes
 # question_results or lesson_progress, so a view reads one row per question or lesson instead of
 # every learner's: per question, how many learners answered it and how many got it right at least
@@ -216,6 +232,42 @@ CREATE TABLE IF NOT EXISTS lesson_totals (
 QUESTION_RESULTS_LEARNER = "CREATE INDEX IF NOT EXISTS question_results_learner ON question_results (curriculum, learner)"
 LEARNERS_NAME = "CREATE INDEX IF NOT EXISTS learners_name ON learners (curriculum, name, id)"
 TABLES += QUESTION_TOTALS + ";" + LESSON_TOTALS + ";" + QUESTION_RESULTS_LEARNER + ";" + LEARNERS_NAME + ";"
+# The dashboard's totals per learner (docs/hub.md), for the views that filter or sort over every
+# learner (who has not started, who is stuck, by lessons done, by last activity): per learner and
+# subject (the first part of a lesson's id; '' for every lesson), how many lessons they have a row
+# of lesson_progress for, completed, and are stuck on (STUCK_ATTEMPTS attempts or more, best still
+# below PASS_MARK), and their last activity; the learner's name again, so one index serves each
+# order with LIMIT/OFFSET. Every learner has a row for '' and for each subject of learner_subjects
+# (the subjects any learner of the curriculum has a row of lesson_progress in), zeros if need be:
+# a view reads rows in an index's order and stops, never groups. Made again from the learner's
+# lesson_progress in the transaction that changes it (or their name); writers take turns (_begin),
+# so a new learner and a new subject's rows of zeros cannot miss each other.
+LEARNER_TOTALS = """
+CREATE TABLE IF NOT EXISTS learner_totals (
+    curriculum TEXT NOT NULL,
+    learner TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    name TEXT NOT NULL,
+    lessons INTEGER NOT NULL,
+    done INTEGER NOT NULL,
+    stuck INTEGER NOT NULL,
+    last TEXT,
+    PRIMARY KEY (curriculum, learner, subject)
+);
+CREATE TABLE IF NOT EXISTS learner_subjects (
+    curriculum TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    PRIMARY KEY (curriculum, subject)
+);
+CREATE INDEX IF NOT EXISTS learner_totals_done ON learner_totals (curriculum, subject, done DESC, name, learner);
+CREATE INDEX IF NOT EXISTS learner_totals_waiting ON learner_totals (curriculum, subject, name, learner) WHERE lessons = 0;
+CREATE INDEX IF NOT EXISTS learner_totals_stuck ON learner_totals (curriculum, subject, name, learner) WHERE stuck > 0"""
+# by last activity, newest first and those with none last: SQLite puts NULLs last in DESC order, PostgreSQL first
+LEARNER_TOTALS_LAST = {"sqlite": "CREATE INDEX IF NOT EXISTS learner_totals_last ON learner_totals (curriculum, subject, last DESC, name, learner)",
+                       "postgresql": "CREATE INDEX IF NOT EXISTS learner_totals_last ON learner_totals "
+                                     "(curriculum, subject, last DESC NULLS LAST, name, learner)"}
+TABLES += LEARNER_TOTALS + ";"
+STUCK_ATTEMPTS = 3  # stuck: this many quiz attempts or more on a lesson, and its best still below PASS_MARK
 MAX_CLASSES = 500  # classes of a curriculum a school hub's teacher may make
 MAX_CLASSES_PER_LEARNER = 20  # as profile.classes in docs/progress.schema.json
 MAX_CLASS_NAME = 100
@@ -236,7 +288,9 @@ MIGRATIONS = {2: ["ALTER TABLE statements ADD COLUMN source TEXT",
                   lambda store: store._add_column("enrolments", "class", "TEXT"),
                   "UPDATE learners SET school = COALESCE((SELECT MAX(s.source) FROM statements s WHERE s.curriculum = learners.curriculum "
                   "AND s.learner = learners.id AND s.source IS NOT NULL), '')"],
-              6: [QUESTION_TOTALS, LESSON_TOTALS, QUESTION_RESULTS_LEARNER, LEARNERS_NAME, lambda store: store._total_all()]}
+              6: [QUESTION_TOTALS, LESSON_TOTALS, QUESTION_RESULTS_LEARNER, LEARNERS_NAME, lambda store: store._total_all()],
+              7: [*LEARNER_TOTALS.split(";"), lambda store: store.db.execute(LEARNER_TOTALS_LAST[store.dialect]),
+                  lambda store: store._total_all_learners()]}
 READERS = 4  # reader connections of a store (each worker process has its own), opened as reads overlap
 GROUP_COMMIT = 64  # files committed in one transaction, at most
 STATEMENTS_PER_LEARNER_DAY = 5_000  # by the statements' own dates: a busy learner makes a few hundred a day
@@ -279,7 +333,7 @@ def seconds_of(statement: dict) -> int:
 def summarise(cells: dict, days: dict, curriculum: str, verb: str, object_id: str, timestamp: str, statement: dict | None) -> None:
     """Add one statement to tallies of lesson_progress and activity_days: `cells` {lesson: [opened,
     completed, best, attempts, seconds, first, last]}, `days` {day: [statements, seconds]}. A lesson
-    is done once a 'completed' statement exists; a quiz's score is the best 'passed'/'failed'
+    is done once a 'completed' statement of the lesson itself exists (not of one of its videos, `#video-<n>`); a quiz's score is the best 'passed'/'failed'
     result (a pass counts as at least PASS_MARK). `statement` is needed only for SUMMARISED_BODIES."""
     lesson, _, part = object_id.removeprefix(f"urn:satchel:{curriculum}:lesson:").partition("#")
     cell = cells.setdefault(lesson, [0, 0, None, 0, 0, timestamp, timestamp])
@@ -288,7 +342,7 @@ def summarise(cells: dict, days: dict, curriculum: str, verb: str, object_id: st
     day[0] += 1
     if verb == "launched":
         cell[0] = 1
-    elif verb == "completed":
+    elif verb == "completed" and not part.startswith("video-"):  # a video watched to its end is not the lesson done
         cell[1] = 1
     elif verb == "experienced":
         seconds = seconds_of(statement)
@@ -313,6 +367,20 @@ def question_part(answers: int, right: int) -> tuple[int, int]:
     return int(answers > 0), int(answers > 0 and right > 0)
 
 
+def learner_part(rows) -> dict[str, list]:
+    """One learner's learner_totals from their rows of lesson_progress [(lesson, completed, attempts,
+    best, last)]: {subject ('' for all): [lessons, done, stuck, last]}."""
+    out: dict[str, list] = {"": [0, 0, 0, None]}
+    for lesson, completed, attempts, best, last in rows:
+        for subject in ("", lesson.partition("/")[0]):
+            total = out.setdefault(subject, [0, 0, 0, None])
+            total[0] += 1
+            total[1] += int(bool(completed))
+            total[2] += int(attempts >= STUCK_ATTEMPTS and (best or 0) < PASS_MARK)
+            total[3] = last if total[3] is None or (last is not None and last > total[3]) else total[3]
+    return out
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -333,17 +401,17 @@ class Store:
         self.writers = None  # SQLite: a file lock that writers of every process take in turn
         if url.startswith(("postgresql://", "postgres://")):
             self.db, self.connect = self._postgresql(url), lambda: self._postgresql(url)
-            self.begin, self.sql = "BEGIN", lambda q: q.replace("?", "%s")
+            self.begin, self.sql, self.dialect = "BEGIN", lambda q: q.replace("?", "%s"), "postgresql"
         else:
             self.db, self.connect = self._sqlite(url), lambda: self._sqlite(url)
-            self.begin, self.sql = "BEGIN IMMEDIATE", lambda q: q
+            self.begin, self.sql, self.dialect = "BEGIN IMMEDIATE", lambda q: q, "sqlite"
             # Waiting on SQLite's own lock means sleeping in steps of up to 100 ms (and, on the
             # event loop, blocking it); a file lock wakes the next writer as soon as it is free.
             self.writers = open(url.removeprefix("sqlite:///") + ".writers", "a")  # open as long as the store
         self.readers.put(self._open_reader())  # one at once: a database that cannot be read fails here
         with self.lock:
             self._migrate()
-            for statement in TABLES.split(";"):
+            for statement in [*TABLES.split(";"), LEARNER_TOTALS_LAST[self.dialect]]:
                 if statement.strip():
                     self.db.execute(statement)
             self.db.execute(self.sql("INSERT INTO meta VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING"), (str(SCHEMA_VERSION),))
@@ -413,6 +481,60 @@ class Store:
         self.db.cursor().executemany(self.sql("INSERT INTO lesson_totals VALUES (?, ?, ?, ?, ?, ?, ?)"),
                                      [(*key, *total) for key, total in sorted(totals.items())])
 
+    def _total_all_learners(self) -> None:
+        """Make learner_totals and learner_subjects afresh from learners and lesson_progress (migration 7)."""
+        self.db.execute("DELETE FROM learner_totals")
+        self.db.execute("DELETE FROM learner_subjects")
+        parts: dict[tuple[str, str], list] = {}
+        for curriculum, learner, *row in self.db.execute(
+                "SELECT curriculum, learner, lesson, completed, attempts, best, last FROM lesson_progress"):  # one row at a time
+            parts.setdefault((curriculum, learner), []).append(row)
+        subjects: dict[str, set[str]] = {}
+        totals = {key: learner_part(rows) for key, rows in parts.items()}
+        for (curriculum, _), part in totals.items():
+            subjects.setdefault(curriculum, {""}).update(part)
+        self.db.cursor().executemany(self.sql("INSERT INTO learner_subjects VALUES (?, ?)"),
+                                     [(c, s) for c, found in sorted(subjects.items()) for s in sorted(found) if s])
+        rows = []
+        for curriculum, learner, name in self.db.execute("SELECT curriculum, id, name FROM learners ORDER BY curriculum, id").fetchall():
+            part = totals.get((curriculum, learner), {})
+            rows += [(curriculum, learner, subject, name, *part.get(subject, (0, 0, 0, None)))
+                     for subject in sorted(subjects.get(curriculum, {""}))]
+            if len(rows) >= 5000:
+                self.db.cursor().executemany(self.sql("INSERT INTO learner_totals VALUES (?, ?, ?, ?, ?, ?, ?, ?)"), rows)
+                rows = []
+        self.db.cursor().executemany(self.sql("INSERT INTO learner_totals VALUES (?, ?, ?, ?, ?, ?, ?, ?)"), rows)
+
+    def _total_learner(self, curriculum: str, learner: str) -> None:
+        """Make one learner's rows of learner_totals again from their lesson_progress and name (in the
+        transaction that changed them), writing only the rows that changed; a subject no learner of
+        the curriculum had yet gets a row of zeros for every learner first."""
+        found = self._one("SELECT name FROM learners WHERE curriculum = ? AND id = ?", curriculum, learner)
+        if found is None:  # summaries before the profile (hub/store.py _insert writes it after): made then
+            return
+        name = found[0]
+        part = learner_part(self.db.execute(self.sql(
+            "SELECT lesson, completed, attempts, best, last FROM lesson_progress WHERE curriculum = ? AND learner = ?"),
+            (curriculum, learner)).fetchall())
+        subjects = {row[0] for row in self.db.execute(self.sql("SELECT subject FROM learner_subjects WHERE curriculum = ?"),
+                                                      (curriculum,)).fetchall()}
+        for subject in sorted(set(part) - subjects - {""}):
+            self.db.execute(self.sql("INSERT INTO learner_subjects VALUES (?, ?) ON CONFLICT (curriculum, subject) DO NOTHING"),
+                            (curriculum, subject))
+            self.db.execute(self.sql("INSERT INTO learner_totals SELECT curriculum, id, ?, name, 0, 0, 0, NULL FROM learners "
+                                     "WHERE curriculum = ? ON CONFLICT (curriculum, learner, subject) DO NOTHING"), (subject, curriculum))
+            subjects.add(subject)
+        old = {row[0]: tuple(row[1:]) for row in self.db.execute(self.sql(
+            "SELECT subject, name, lessons, done, stuck, last FROM learner_totals WHERE curriculum = ? AND learner = ?"),
+            (curriculum, learner)).fetchall()}
+        rows = [(curriculum, learner, subject, name, *part.get(subject, (0, 0, 0, None))) for subject in sorted(subjects | {""})]
+        changed = [row for row in rows if old.get(row[2]) != row[3:]]
+        if changed:
+            self.db.cursor().executemany(self.sql(
+                "INSERT INTO learner_totals VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (curriculum, learner, subject) DO UPDATE SET "
+                "name = excluded.name, lessons = excluded.lessons, done = excluded.done, stuck = excluded.stuck, last = excluded.last"),
+                changed)
+
     def _add_lesson_totals(self, changes: list[tuple]) -> None:
         """Add [(curriculum, lesson, completed, tried, attempts, best in millionths, passed)] to lesson_totals."""
         if changes:
@@ -440,6 +562,7 @@ class Store:
                     (curriculum, learner)).fetchall():
                 summarise(cells, days, curriculum, verb, object_id, timestamp, orjson.loads(body) if verb in SUMMARISED_BODIES else None)
             self._add_summaries(curriculum, learner, cells, days)
+            self._total_learner(curriculum, learner)
 
     def _add_summaries(self, curriculum: str, learner: str, cells: dict, days: dict, totals: bool = True) -> None:
         """Add tallies (summarise) to the learner's rows of lesson_progress and activity_days, and
@@ -722,6 +845,8 @@ class Store:
             self._set_school_classes(curriculum, source, learner, profile["classes"])
         elif source is None and enrolment:
             self._enrol_by_code(curriculum, learner, enrolment)
+        if new_rows or update_profile:
+            self._total_learner(curriculum, learner)
         self._add_unverified(curriculum, learner, sum(1 for row in new_rows if not row[9]))
         return Stored(new=len(new_rows), known=known, conflicts=conflicts)
 
@@ -807,6 +932,21 @@ class Store:
             self.db.execute(self.sql("INSERT INTO classes VALUES (?, '', ?, ?, ?, ?)"), (curriculum, class_id, name, parent or None, now()))
         return class_id
 
+    def add_class_session(self, curriculum: str, school: str, class_id: str, class_name: str, lesson: str, statement: dict) -> bool:
+        """Keep a lesson taught to a class (hub/tv.py): False when the curriculum has MAX_CLASS_SESSIONS."""
+        with self._transaction():
+            if self._one("SELECT COUNT(*) FROM class_sessions WHERE curriculum = ?", curriculum)[0] >= MAX_CLASS_SESSIONS:
+                return False
+            self.db.execute(self.sql("INSERT INTO class_sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                            (statement["id"], curriculum, school, class_id, class_name, lesson, statement["timestamp"],
+                             orjson.dumps(statement).decode()))
+        return True
+
+    def class_sessions(self, curriculum: str, school: str, class_id: str, limit: int = 200) -> list[tuple[str, str, str]]:
+        """The lessons taught to a class, newest first: [(lesson, timestamp, statement JSON)]."""
+        return self.query("SELECT lesson, timestamp, body FROM class_sessions WHERE curriculum = ? AND school = ? AND class = ? "
+                          "ORDER BY timestamp DESC LIMIT ?", curriculum, school, class_id, limit)
+
     def classes(self, curriculum: str, school: str = "") -> list[tuple[str, str, str | None, int]]:
         """A school's classes (this hub's own: ''): [(id, name, parent or None, members)], by name."""
         return self.query("SELECT c.id, c.name, c.parent, (SELECT COUNT(*) FROM class_members m WHERE m.curriculum = c.curriculum "
@@ -856,26 +996,31 @@ class Store:
                 "name", "stored_name")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    def question_results(self, curriculum: str, learners: list[str] | None = None) -> list[tuple[str, int, int, str, int, int]]:
+    def question_results(self, curriculum: str, learners: list[str] | None = None,
+                         lesson: str | None = None) -> list[tuple[str, int, int, str, int, int]]:
         """[(lesson, quiz, question, learner, answers, right answers)] for every question a learner
-        (of `learners`, or every learner) answered: the summary kept at insert (question_results),
-        never a read of the statements."""
+        (of `learners`, or every learner) answered (of one lesson, or of every lesson): the summary
+        kept at insert (question_results), never a read of the statements."""
+        one, only = (" AND lesson = ?", [lesson]) if lesson is not None else ("", [])
         if learners is None:
             return self.query("SELECT lesson, quiz, question, learner, answers, correct FROM question_results "
-                              "WHERE curriculum = ? AND answers > 0 ORDER BY lesson, quiz, question", curriculum)
+                              f"WHERE curriculum = ?{one} AND answers > 0 ORDER BY lesson, quiz, question", curriculum, *only)
         rows = []
         for chunk in range(0, len(learners), 500):
             part = learners[chunk:chunk + 500]
             rows += self.query("SELECT lesson, quiz, question, learner, answers, correct FROM question_results "
-                               f"WHERE curriculum = ? AND answers > 0 AND learner IN ({', '.join('?' * len(part))})", curriculum, *part)
+                               f"WHERE curriculum = ?{one} AND answers > 0 AND learner IN ({', '.join('?' * len(part))})",
+                               curriculum, *only, *part)
         return sorted(rows, key=lambda row: row[:3])  # as ORDER BY lesson, quiz, question, stable: no learner order promised
 
-    def question_totals(self, curriculum: str) -> dict[tuple[str, int, int], tuple[int, int]]:
+    def question_totals(self, curriculum: str, lesson: str | None = None) -> dict[tuple[str, int, int], tuple[int, int]]:
         """{(lesson, quiz, question): (learners who answered it, learners who got it right at least
-        once)} over every learner, for questions someone answered (question_totals)."""
+        once)} over every learner, for questions someone answered (question_totals), of one lesson
+        or of every lesson."""
+        one, only = (" AND lesson = ?", [lesson]) if lesson is not None else ("", [])
         return {(lesson, quiz, question): (tried, right) for lesson, quiz, question, tried, right in self.query(
-            "SELECT lesson, quiz, question, learners, right_learners FROM question_totals WHERE curriculum = ? AND learners > 0",
-            curriculum)}
+            f"SELECT lesson, quiz, question, learners, right_learners FROM question_totals WHERE curriculum = ?{one} AND learners > 0",
+            curriculum, *only)}
 
     def unverified_counts(self, curriculum: str) -> dict[str, int]:
         """{learner: how many of their statements are unverified}, for learners who have any."""

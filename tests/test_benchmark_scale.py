@@ -8,7 +8,8 @@ import json
 
 from tests.test_benchmarks import run
 
-PAGES = {"curriculum", "page_2", "last_page", "not_started", "stuck", "sort_done", "sort_last", "learner", "csv"}
+PAGES = {"curriculum", "page_2", "last_page", "not_started", "stuck", "sort_done", "sort_last", "questions", "questions_stuck", "learner",
+         "csv"}
 
 
 def test_the_dashboard_at_scale_runs_to_the_end(tmp_path):

@@ -145,8 +145,13 @@ def every_page(hub: Hub) -> dict:
         page.goto(f"{hub.url}_hub/{CURRICULUM}/?lang={language}")
         page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
 
+    def questions(page, language):
+        dashboard(page, language)
+        page.locator(f'[data-satchel-ask="{FRACTION}"]').click()
+        page.wait_for_selector("[data-satchel-questions]")
+
     return {"sign-in": at("_hub/login"), "wrong password": lambda page, language: wrong_password(page, hub, language),
-            "curricula": at("_hub/"), "dashboard": dashboard,
+            "curricula": at("_hub/"), "dashboard": dashboard, "questions": questions,
             "empty dashboard": at("_hub/second-demo/"), "trust": at(f"_hub/{CURRICULUM}/trust"),
             "upload": at("_hub/upload"), "upload results": lambda page, language: upload_results(page, hub, language)}
 
@@ -282,27 +287,37 @@ SAID = {
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_answers_are_shown_question_by_question(phone, classroom_hub, language):
-    phone.goto(f"{classroom_hub.url}_hub/{CURRICULUM}/?lang={language}")
+    """Each lesson's questions are one click away from the grid's column of that lesson, on a page of
+    their own; the dashboard keeps the questions most missed."""
+    dashboard = f"{classroom_hub.url}_hub/{CURRICULUM}/?lang={language}"
+    phone.goto(dashboard)
+    missed = phone.locator("[data-satchel-missed] tbody tr").evaluate_all("rows => rows.map(r => r.dataset.question)")
+    assert missed[0] == f"{FRACTION}#1-3", "missed by every learner who answered it: first"
+    assert set(missed) == {f"{FRACTION}#1-1", f"{FRACTION}#1-2", f"{FRACTION}#1-3"}, "only questions someone missed"
     shown = {}
     for lesson in EXPECTED:
+        phone.goto(dashboard)
+        phone.locator(f'[data-satchel-ask="{lesson}"]').click()
         section = phone.locator(f'[data-satchel-questions="{lesson}"]')
+        section.wait_for()
+        assert phone.evaluate("() => document.documentElement.lang") == language, "the page keeps the language"
         shown[lesson] = {row.get_attribute("data-question"): tuple(int(row.locator("[data-right]").get_attribute(a))
                                                                    for a in ("data-right", "data-tried"))
                          for row in section.locator("tr[data-question]").all()}
+        if lesson == FRACTION:
+            # Each learner's answers: right (at least once), answered but never right, not answered.
+            marks = {row.locator("th").inner_text(): [cell.locator("[aria-hidden]").inner_text() for cell in row.locator("td").all()]
+                     for row in section.locator("table.answers tbody tr").all()}
+            assert marks == {"Amina": ["✓", "✓", "✗"], "Baraka": ["✓", "✗", "–"], "Chidi Okonkwo-Adebayo": ["✗", "–", "–"]}
+            for key, counts in EXPECTED[FRACTION].items():
+                assert section.locator(f'tr[data-question="{key}"] [data-right]').inner_text() == SAID[language][counts]
+            percent = {"en": "67%", "fr": "67\u00a0%", "ar": "67٪"}[language]
+            assert section.locator('tr[data-question="1-1"] td.n').inner_text() == percent
+        else:
+            halves = section.locator("tr[data-question] th").all_inner_texts()
+            assert halves == [strings(language)["quiz_question"].format(quiz=q, question=1) for q in (1, 2)], \
+                "two quizzes: named with their quiz"
     assert shown == EXPECTED
-    fraction = phone.locator(f'[data-satchel-questions="{FRACTION}"]')
-    for key, counts in EXPECTED[FRACTION].items():
-        assert fraction.locator(f'tr[data-question="{key}"] [data-right]').inner_text() == SAID[language][counts]
-    percent = {"en": "67%", "fr": "67\u00a0%", "ar": "67٪"}[language]
-    assert fraction.locator('tr[data-question="1-1"] td.n').inner_text() == percent
-    halves = phone.locator(f'[data-satchel-questions="{HALVES}"] tr[data-question] th').all_inner_texts()
-    assert halves == [strings(language)["quiz_question"].format(quiz=q, question=1) for q in (1, 2)], "two quizzes: named with their quiz"
-
-    # Each learner's answers: right (at least once), answered but never right, not answered.
-    fraction.locator("summary").click()
-    marks = {row.locator("th").inner_text(): [cell.locator("[aria-hidden]").inner_text() for cell in row.locator("td").all()]
-             for row in fraction.locator("table.answers tbody tr").all()}
-    assert marks == {"Amina": ["✓", "✓", "✗"], "Baraka": ["✓", "✗", "–"], "Chidi Okonkwo-Adebayo": ["✗", "–", "–"]}
 
 
 def test_every_plural_string_has_the_forms_of_its_language():
@@ -382,8 +397,9 @@ def test_answers_are_summed_at_insert_follow_a_resolved_conflict_and_migrate(dem
         assert teacher.post(f"_hub/{CURRICULUM}/trust", {"csrf": csrf, "digest": digest, "action": "use"})[0] == 303
         after = question_counts(running)
         assert after == [(FRACTION, 0, 0, amina.id, 1, 1), (FRACTION, 0, 1, amina.id, 1, 1)], "the copy the teacher chose counts"
-        page = teacher.get(f"_hub/{CURRICULUM}/")[2]
-        assert page.count("1 of 1 learner<") == 2
+        page = teacher.get(f"_hub/{CURRICULUM}/questions?lesson={FRACTION}")[2]
+        assert page.count("1 of 1 learner<") == 2, "both questions right, on the lesson's questions page"
+        assert "1 of 1 learner<" not in teacher.get(f"_hub/{CURRICULUM}/")[2], "none missed: none in the dashboard's most missed"
         unsigned = progress_file(0, name="Baraka")
         unsigned["statements"] = [answer(unsigned["profile"]["id"], FRACTION, 0, 0, False, 3)]
         assert running.upload(unsigned)[0] == 200

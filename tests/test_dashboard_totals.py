@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from html import unescape
 
 import orjson
 from satchel.hub.report import Filters, learner_rows, lesson_outline, recompute_cells
@@ -113,7 +114,9 @@ def expected_page(store: Store, curriculum: dict, page_learners: list[str]) -> t
     return quizzes, questions, {lesson: [i for i in page_learners if i in answering.get(lesson, ())] for lesson in questions}
 
 
-def shown_page(html: str) -> tuple[dict, dict, dict]:
+def shown_page(html: str, teacher: Browser) -> tuple[dict, dict, dict]:
+    """The dashboard page's quiz table, and from each lesson's questions page it links (with the
+    view's query string) the question table and the answers table's learners."""
     quizzes_html = html.split('aria-label="Quiz results"', 1)[1].split("</table>", 1)[0]
     quizzes = {}
     for title, learners, attempts, percent, passed in re.findall(
@@ -121,7 +124,13 @@ def shown_page(html: str) -> tuple[dict, dict, dict]:
             r'<td class="n">([\d,]+)</td></tr>', quizzes_html):
         quizzes[title] = (int(learners.replace(",", "")), int(attempts.replace(",", "")), int(percent), int(passed.replace(",", "")))
     questions, answering = {}, {}
-    for lesson, section in re.findall(r'<section data-satchel-questions="([^"]+)">(.*?)</section>', html, re.S):
+    links = re.search(r"<ul data-satchel-ask-list>(.*?)</ul>", html, re.S)
+    sections = []
+    for link in re.findall(r'<a href="/([^"]+)">', links.group(1) if links else ""):
+        status, _, page = teacher.get(unescape(link))
+        assert status == 200, link
+        sections += re.findall(r'<section data-satchel-questions="([^"]+)">(.*?)</section>', page, re.S)
+    for lesson, section in sections:
         questions[lesson] = {key: (int(right), int(tried)) for key, right, tried in re.findall(
             r'<tr data-question="([\d-]+)">.*?data-right="(\d+)" data-tried="(\d+)"', section, re.S)}
         answering[lesson] = re.findall(r'<tr data-learner="([^"]+)"><th scope="row">', section.split('class="answers"', 1)[1])
@@ -173,7 +182,10 @@ def test_totals_follow_uploads_duplicates_and_conflicts_and_migrate(demo_site, t
                 html = teacher.get(f"_hub/{CURRICULUM}/{query}")[2]
                 learners = page_learners(html)
                 assert learners, query
-                assert shown_page(html) == expected_page(store, curriculum, learners), query
+                assert shown_page(html, teacher) == expected_page(store, curriculum, learners), query
+            assert teacher.get(f"_hub/{CURRICULUM}/questions?lesson=no/such/lesson")[0] == 404
+            assert teacher.get(f"_hub/{CURRICULUM}/questions")[0] == 404, "a lesson is named"
+            assert Browser(running).get(f"_hub/{CURRICULUM}/questions?lesson={FRACTION}")[0] == 303, "only a signed-in teacher"
             lessons = [lesson["id"] for lesson in lesson_outline(curriculum, "en")]
             cells, _ = recompute_cells(store, CURRICULUM)
             names = dict(store.query("SELECT id, name FROM learners WHERE curriculum = ?", CURRICULUM))
@@ -196,14 +208,15 @@ def test_totals_follow_uploads_duplicates_and_conflicts_and_migrate(demo_site, t
     try:
         with store._transaction():
             for change in ("DROP TABLE question_totals", "DROP TABLE lesson_totals", "DROP INDEX question_results_learner",
-                           "DROP INDEX learners_name", "UPDATE meta SET value = '5' WHERE key = 'schema'"):
+                           "DROP INDEX learners_name",
+                           "DROP TABLE learner_totals", "DROP TABLE learner_subjects", "UPDATE meta SET value = '5' WHERE key = 'schema'"):
                 store.db.execute(change)
         count = store.query("SELECT COUNT(*) FROM statements")[0][0]
     finally:
         store.close()
     store = Store.in_data_dir(tmp_path / "data")
     try:
-        assert store.meta("schema") == str(SCHEMA_VERSION) == "6"
+        assert store.meta("schema") == str(SCHEMA_VERSION) == "7"
         assert store.query("SELECT COUNT(*) FROM statements")[0][0] == count
         assert kept_totals(store) == kept == fresh_totals(store)
     finally:

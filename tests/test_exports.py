@@ -29,7 +29,8 @@ FRACTION = "mathematics/fractions/what-is-a-fraction"
 EVIL = '=HYPERLINK("http://example.com/x","click")'
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NEW_KEYS = ("xlsx", "report_link", "report_title", "report_made", "report_filters", "report_no_filters", "report_print_help",
-            "report_back", "report_share", "report_limited", "report_missed", "report_missed_share")
+            "report_back", "report_share", "report_limited", "report_missed", "report_missed_share", "exports_follow",
+            "answers_view_help")
 
 
 def fetch_bytes(browser: Browser, path: str):
@@ -178,7 +179,8 @@ def test_the_report_page_keeps_the_filters_and_prints(demo_site, tmp_path):
 
         dashboard = teacher.get(f"_hub/{CURRICULUM}/?class={class_id}&show=all")[2]
         assert f'href="/_hub/{CURRICULUM}/report?lang=en&amp;class={class_id}" data-satchel-report' in dashboard, "the link keeps the view"
-        assert f'href="/_hub/{CURRICULUM}/progress.xlsx?lang=en" data-satchel-xlsx' in dashboard
+        assert f'href="/_hub/{CURRICULUM}/progress.xlsx?lang=en&amp;class={class_id}" data-satchel-xlsx' in dashboard, "the view's"
+        assert f'href="/_hub/{CURRICULUM}/progress.csv?lang=en&amp;class={class_id}" data-satchel-csv' in dashboard
 
         status, headers, page = teacher.get(f"_hub/{CURRICULUM}/report?lang=en&class={class_id}")
         assert status == 200 and headers["cache-control"] == "no-store"
@@ -195,6 +197,55 @@ def test_the_report_page_keeps_the_filters_and_prints(demo_site, tmp_path):
         assert all(f'data-learner="{d["profile"]["id"]}"' in everyone for d in (amina, baraka, chiku)) and "None (every learner)" in everyone
         french = teacher.get(f"_hub/{CURRICULUM}/report?lang=fr&subject=science")[2]
         assert 'data-subject="mathematics"' in french and "(/" in french and 'lang="fr"' in french
+    finally:
+        running.stop()
+
+
+def test_the_exports_follow_the_views_filters(demo_site, tmp_path):
+    """The CSV and the XLSX hold the learners and lessons of the dashboard's view (the grid's query
+    string: class, subject, show, name, sort), every page of it, and the page says so."""
+    running = Hub([demo_site], tmp_path / "data")
+    try:
+        set_password(running)
+        amina, baraka = Learner("Amina"), Learner("Baraka")
+        done = [statement(CURRICULUM, amina.id, "launched", FRACTION, 1), statement(CURRICULUM, amina.id, "completed", FRACTION, 2)]
+        assert running.upload(signed(amina, done))[0] == 200
+        assert running.upload(signed(baraka, [statement(CURRICULUM, baraka.id, "launched", FRACTION, 5)]))[0] == 200
+        chiku = progress_file(0, name="Chiku")  # nothing done yet
+        assert running.upload(chiku)[0] == 200
+        chiku_id = chiku["profile"]["id"]
+        teacher = Browser(running)
+        assert teacher.sign_in()[0] == 303
+        csrf = teacher.csrf(f"_hub/{CURRICULUM}/classes")
+        assert teacher.post(f"_hub/{CURRICULUM}/classes", {"csrf": csrf, "action": "make", "name": "5A"})[0] == 303
+        class_id = re.search(r'<section data-class="([^"]+)">', teacher.get(f"_hub/{CURRICULUM}/classes")[2]).group(1)
+        assert teacher.post(f"_hub/{CURRICULUM}/classes", [("csrf", csrf), ("action", "members"), ("class", class_id),
+                                                          ("learner", amina.id), ("learner", chiku_id)])[0] == 303
+
+        def exported(query: str) -> list[tuple[str, str]]:
+            rows = list(csv.DictReader(io.StringIO(teacher.get(f"_hub/{CURRICULUM}/progress.csv{query}")[2], newline="")))
+            sheet = workbook(fetch_bytes(teacher, f"_hub/{CURRICULUM}/progress.xlsx{query}")[2]).active
+            cells = [[cell.value for cell in row] for row in sheet.iter_rows()]
+            lesson = cells[0].index("lesson_id")
+            assert [(r[0], r[lesson]) for r in cells[1:]] == [(r["learner_id"], r["lesson_id"]) for r in rows], f"the XLSX's rows: {query}"
+            return [(r["learner"], r["lesson_id"]) for r in rows]
+
+        def learners(rows) -> list[str]:
+            return list(dict.fromkeys(name for name, _ in rows))
+
+        everyone = exported("")
+        assert learners(everyone) == ["Amina", "Baraka", "Chiku"] and len(everyone) == 3 * 12
+        assert learners(exported(f"?class={class_id}")) == ["Amina", "Chiku"], "the class's learners alone"
+        science = exported("?subject=science")
+        assert len(science) == 3 * len({lesson for _, lesson in science}) and all(lesson.startswith("science/") for _, lesson in science)
+        assert learners(exported("?subject=mathematics&show=not_started")) == ["Chiku"]
+        assert learners(exported("?q=bar")) == ["Baraka"]
+        assert learners(exported("?sort=done")) == ["Amina", "Baraka", "Chiku"] and learners(exported("?sort=last"))[:2] == ["Baraka", "Amina"]
+        assert learners(exported("?page=2")) == ["Amina", "Baraka", "Chiku"], "every page of the view, not the page in view"
+
+        page = teacher.get(f"_hub/{CURRICULUM}/?subject=science&q=bar")[2]
+        assert f'href="/_hub/{CURRICULUM}/progress.csv?lang=en&amp;subject=science&amp;q=bar" data-satchel-csv' in page
+        assert "Both downloads hold this view" in re.search(r"<p class=\"help\" data-satchel-exports-follow>([^<]+)</p>", page).group(1)
     finally:
         running.stop()
 
