@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from satchel.builder import ROOT
 from satchel.builder.search import STEMMED, page_text
 
@@ -314,3 +315,81 @@ def test_a_device_where_search_was_used_has_it_ready_and_a_first_visit_fetches_n
     again = [f for f in search_files(asked[before:]) if not f.startswith("store/")]
     assert again == [], f"they were there already: {again}"
     context.close()
+
+
+@pytest.mark.browser
+def test_ranked_results_come_before_their_snippets_and_keep_their_order(search_page):
+    """With every shard in but the text stores not yet, the results show at once, ranked, with
+    title, trail and link (satchel:ranked); the snippets are then added to the same list, in the
+    same order (satchel:results), without it being drawn again."""
+    page = search_page.page
+    held = []
+    page.context.route("**/satchel/search/en/store/**", lambda route: held.append(route))
+    search_page("en")
+    page.wait_for_function("window.satchelSearch !== undefined")
+    page.evaluate("""() => {
+        const dialog = document.querySelector('[data-satchel-search]');
+        window.seen = [];
+        window.firsts = {};
+        for (const name of ['satchel:suggestions', 'satchel:ranked', 'satchel:results']) dialog.addEventListener(name, () => {
+            const list = dialog.querySelector('[data-satchel-search-results]');
+            window.seen.push({name, urls: Array.from(list.querySelectorAll('a'), a => a.href),
+                              titles: Array.from(list.querySelectorAll('a strong'), s => s.textContent),
+                              trails: list.querySelectorAll('a .satchel-search__trail').length,
+                              marks: list.querySelectorAll('mark').length});
+            window.firsts[name] = list.querySelector('li');
+        });
+    }""")
+    # Wait for every shard: until then the answer is the title suggestions.
+    page.fill("[data-satchel-search] input", "condensation")
+    page.wait_for_function("window.seen.some(s => s.name === 'satchel:ranked')", timeout=10000)
+    ranked = page.evaluate("window.seen.find(s => s.name === 'satchel:ranked')")
+    assert ranked["urls"] and ranked["marks"] == 0, ranked
+    assert len(ranked["titles"]) == len(ranked["urls"]) == ranked["trails"] and all(ranked["titles"]), ranked
+    assert held, "the stores were asked for"
+    assert not page.evaluate("window.seen.some(s => s.name === 'satchel:results')"), "no full results while the stores are held"
+    for route in held:
+        route.continue_()
+    page.wait_for_function("window.seen.some(s => s.name === 'satchel:results')", timeout=10000)
+    full = page.evaluate("window.seen.find(s => s.name === 'satchel:results')")
+    assert full["urls"] == ranked["urls"] and full["titles"] == ranked["titles"], (ranked, full)
+    assert full["marks"] >= 1
+    assert page.evaluate("window.firsts['satchel:ranked'] === window.firsts['satchel:results']"), \
+        "the snippets were added to the list shown, not a new list"
+    assert "/science/water-cycle/evaporation-and-condensation/" in full["urls"][0]
+    assert search_page.problems == []
+
+
+@pytest.mark.browser
+def test_the_search_box_is_modal_escape_closes_it_and_focus_goes_back(search_page):
+    """The box is a modal dialog (showModal(), which Chrome 80 has, unlike `inert`): Tab stays in
+    the box, the page behind takes no click, Escape closes it and focus goes back to the search
+    button; it opens again with the words typed."""
+    page = search_page.page
+    page.goto(search_page.server.url)
+    page.wait_for_load_state("networkidle")
+    page.focus("[data-satchel-search-open]")
+    page.keyboard.press("Enter")
+    dialog = page.locator("[data-satchel-search]")
+    expect(dialog).to_have_attribute("open", "")
+    assert dialog.evaluate("d => d.matches(':modal')"), "modal: the page behind is inert"
+    expect(dialog.locator("input")).to_be_focused()
+    for _ in range(6):  # Tab goes round the box, never to the page behind
+        page.keyboard.press("Tab")
+        assert page.evaluate("!document.activeElement || document.activeElement === document.body "
+                             "|| !!document.activeElement.closest('[data-satchel-search]')")
+    header = page.locator("header [data-satchel-search-open]")
+    assert header.evaluate("b => { const r = b.getBoundingClientRect(); "
+                           "return !b.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"), "the page behind takes no tap"
+    dialog.locator("input").focus()
+    page.keyboard.type("eau")
+    page.keyboard.press("Escape")
+    expect(dialog).not_to_have_attribute("open", "")
+    expect(page.locator("[data-satchel-search-open]")).to_be_focused()
+    page.keyboard.press("Enter")  # and it opens again, the words still in the box
+    expect(dialog).to_have_attribute("open", "")
+    expect(dialog.locator("input")).to_have_value("eau")
+    dialog.locator("[data-satchel-search-close]").click()
+    expect(dialog).not_to_have_attribute("open", "")
+    expect(page.locator("[data-satchel-search-open]")).to_be_focused()
+    assert search_page.problems == []

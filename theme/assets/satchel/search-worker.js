@@ -3,9 +3,10 @@
  * phone with more than one core it runs beside the page. Started with {init}, it fetches the
  * language's title list, then every subject's prebuilt lunr index (one shard per subject,
  * lunr.Index.load: nothing is indexed on the device); each {query, ticket} is answered at once
- * with the pages whose titles match (suggestions) while shards are still arriving, and with the
- * full results (title, trail, URL and a snippet with the matched words marked) once every shard has
- * been tried; the latest query is answered again then. Shards' scores are put on one scale
+ * with the pages whose titles match (suggestions) while shards are still arriving; once every shard
+ * has been tried, with the ranked results (title, trail and URL from the title list) while their
+ * units' text stores are fetched, then with the full results (the same, each with a snippet, the
+ * matched words marked); the latest query is answered again then. Shards' scores are put on one scale
  * (score()). A subject whose shard or text store can't be had (offline, not on the device) is
  * left out of suggestions and results. */
 /* global lunr */
@@ -19,7 +20,9 @@ var titles = null;  // [{ref, title, url, trail, subject, words}]
 var shards = [];  // loaded: {subject, refs, index, count}; a page is named by its position in refs, in base 36
 var missing = {};  // subjects whose shard could not be had
 var complete = false;  // every shard loaded or given up
-var stores = {};
+var stores = {};  // unit -> the promise of its text store
+var storeData = {};  // unit -> its text store, once in
+var byRef = {};  // page id -> its entry in titles
 var stems = new Map();
 var latest = null;  // the last query asked: answered again once every shard is in
 var titlesLoading = null;
@@ -67,6 +70,7 @@ function loadTitles() {
         return { ref: page[0], title: page[1], url: page[2], trail: data.trails[page[3]], subject: page[0].split('/')[0],
                  words: language.fold(page[1]) };
       });
+      titles.forEach(function (page) { byRef[page.ref] = page; });
     });
     titlesLoading.catch(function () { titlesLoading = null; });
   }
@@ -115,24 +119,40 @@ async function answer(message) {
       return;  // loadShards answers the latest query again once every shard is in
     }
     var results = query(message.query);
-    // The text of the pages shown: their units' stores (builder/search.py store_group). A subject
-    // not kept on the device has no text store: its results are left out.
-    var groups = Array.from(new Set(results.map(function (r) { return r.id.split('/').slice(0, 2).join('/'); })));
-    var loaded = await Promise.all(groups.map(function (group) { return store(group).catch(function () { return {}; }); }));
-    var docs = Object.assign.apply(null, [{}].concat(loaded));
-    results = results.filter(function (result) { return docs[result.id]; });
-    post({ ticket: ticket, results: results.map(function (result) {
-      var doc = docs[result.id];
-      return [doc[2], doc[0], doc[1], snippet(doc[3], new Set(Object.keys(result.matchData.metadata)))];
-    }) });
+    // The text of the pages shown: their units' stores (builder/search.py store_group). Until they
+    // are in memory, the ranked results go first, each page's title, trail and URL from the title
+    // list; the snippets follow. A subject not kept on the device has no text store: its results
+    // are left out of the full results.
+    var groups = Array.from(new Set(results.map(function (r) { return groupOf(r.id); })));
+    var waiting = groups.filter(function (group) { return !storeData[group]; });
+    if (waiting.length && results.length) {
+      var ranked = results.map(function (result) { return byRef[result.id]; }).filter(Boolean);
+      if (ranked.length === results.length) {
+        post({ ticket: ticket, ranked: ranked.map(function (page) { return [page.url, page.title, page.trail]; }) });
+      }
+    }
+    await Promise.all(waiting.map(function (group) { return store(group).catch(function () {}); }));
+    if (latest !== message) return;  // a newer query is being answered: drawing this one is wasted
+    post({ ticket: ticket, results: full(results) });
   } catch (error) {
     post({ ticket: ticket, failed: String(error && error.message || error) });
   }
 }
 
+/* Results with their texts: [url, title, trail, snippet], those whose text store can't be had
+ * left out. */
+function full(results) {
+  return results.filter(function (result) { return (storeData[groupOf(result.id)] || {})[result.id]; }).map(function (result) {
+    var doc = storeData[groupOf(result.id)][result.id];
+    return [doc[2], doc[0], doc[1], snippet(doc[3], new Set(Object.keys(result.matchData.metadata)))];
+  });
+}
+
+function groupOf(ref) { return ref.split('/').slice(0, 2).join('/'); }
+
 function store(group) {
   if (!stores[group]) {
-    stores[group] = fetchJson(settings.folder + 'store/' + group + '.json');
+    stores[group] = fetchJson(settings.folder + 'store/' + group + '.json').then(function (data) { storeData[group] = data; });
     stores[group].catch(function () { delete stores[group]; });
   }
   return stores[group];
@@ -163,12 +183,15 @@ function idf(documentsWithTerm, documents) {
   return Math.log(1 + Math.abs((documents - documentsWithTerm + 0.5) / (documentsWithTerm + 0.5)));
 }
 
-/* How many (page, field) pairs of a shard have the term, as lunr counts for its idf. */
+/* How many (page, field) pairs of a shard have the term, as lunr counts for its idf (counted once
+ * per shard and term: every result of a query asks again). */
 function postings(shard, term) {
+  if (!shard.postings) shard.postings = new Map();
+  if (shard.postings.has(term)) return shard.postings.get(term);
   var posting = shard.index.invertedIndex[term];
-  if (!posting) return 0;
   var n = 0;
-  for (var field in posting) if (field !== '_index') n += Object.keys(posting[field]).length;
+  if (posting) for (var field in posting) if (field !== '_index') n += Object.keys(posting[field]).length;
+  shard.postings.set(term, n);
   return n;
 }
 

@@ -2,7 +2,8 @@
  * on a device where search has been used: it is not in the app shell, but in each language's shared
  * part, with lunr and the indexes. The engine runs in a worker (search-worker.js): this script
  * starts it, sends it what the learner types and draws what it answers, the pages whose titles
- * match at once, then the full results once every subject's index is in. Results show the title,
+ * match at once, then, once every subject's index is in, the ranked results, and their snippets as
+ * their texts arrive. Results show the title,
  * where the page is, and a snippet with the matched words marked. */
 (function () {
   'use strict';
@@ -60,30 +61,56 @@
     return trail;
   }
 
-  /* A result: its title, trail and snippet ([text, marked word, text, ...] from the worker). */
+  /* A result's snippet: [text, marked word, text, ...] from the worker. */
+  function excerptOf(snippet) {
+    var excerpt = document.createElement('span');
+    excerpt.className = 'satchel-search__snippet';
+    snippet.forEach(function (text, i) {
+      if (i % 2 === 0) { excerpt.append(text); return; }
+      var mark = document.createElement('mark');
+      mark.textContent = text;
+      excerpt.append(mark);
+    });
+    return excerpt;
+  }
+
+  /* A result: its title, trail and snippet (none yet in ranked results and suggestions). */
   function item(url, titleText, trailTitles, snippet) {
     var li = document.createElement('li');
     var link = document.createElement('a');
     link.href = new URL(url, root).href;
     var title = document.createElement('strong');
     title.textContent = titleText;
-    var excerpt = document.createElement('span');
-    excerpt.className = 'satchel-search__snippet';
-    (snippet || []).forEach(function (text, i) {
-      if (i % 2 === 0) { excerpt.append(text); return; }
-      var mark = document.createElement('mark');
-      mark.textContent = text;
-      excerpt.append(mark);
-    });
-    link.append(title, trailOf(trailTitles), excerpt);
+    link.append(title, trailOf(trailTitles));
+    if (snippet) link.append(excerptOf(snippet));
     li.append(link);
     return li;
   }
 
-  function show(items, suggested) {
-    fill(list, items);
-    if (suggested) list.setAttribute('data-satchel-suggestions', '');
+  /* What the list shows: 'suggestions' (titles that match, while the indexes arrive), 'ranked'
+   * (the results, ranked, their snippets on the way) or the full results (no attribute). */
+  var shown = { kind: null, ticket: 0, urls: [] };
+  function show(pages, kind, ticket) {
+    var fragment = document.createDocumentFragment();  // one insertion, one layout
+    pages.forEach(function (page) { fragment.append(item(page[0], page[1], page[2], kind ? null : page[3])); });
+    fill(list, [fragment]);
+    shown = { kind: kind, ticket: ticket, urls: pages.map(function (page) { return page[0]; }) };
+    if (kind === 'suggestions') list.setAttribute('data-satchel-suggestions', '');
     else list.removeAttribute('data-satchel-suggestions');
+    if (kind === 'ranked') list.setAttribute('data-satchel-ranked', '');
+    else list.removeAttribute('data-satchel-ranked');
+  }
+
+  /* The full results of the query whose ranked results are shown, in the same order: only their
+   * snippets are added, the list is not drawn again. */
+  function addSnippets(results, ticket) {
+    if (shown.kind !== 'ranked' || shown.ticket !== ticket || shown.urls.length !== results.length) return false;
+    if (!results.every(function (page, i) { return page[0] === shown.urls[i]; })) return false;
+    var links = list.querySelectorAll('a');
+    results.forEach(function (page, i) { links[i].append(excerptOf(page[3] || [])); });
+    list.removeAttribute('data-satchel-ranked');
+    shown.kind = null;
+    return true;
   }
 
   function search() {
@@ -94,24 +121,29 @@
     engine().postMessage({ query: text, ticket: ticket });
   }
 
-  /* The worker's answer to a query: suggestions while indexes are arriving (no event: they are not
-   * final), then the full results (satchel:results). An answer to an older query is dropped. */
+  /* The worker's answer to a query: suggestions while indexes are arriving (satchel:suggestions:
+   * not final), the ranked results while their snippets' texts are fetched (satchel:ranked: the
+   * pages, in their final order, with title, trail and link), then the full results, with their
+   * snippets (satchel:results). An answer to an older query is dropped. */
   function receive(event) {
     var answer = event.data;
-    if (answer.ticket !== latest) return;
+    var ticket = answer.ticket;
+    if (ticket !== latest) return;
     if (answer.failed) return failed(answer.failed);
-    if (answer.suggestions) {
-      show(answer.suggestions.map(function (page) { return item(page[0], page[1], page[2], null); }), true);
-      say(common.format(strings.found, { n: answer.suggestions.length }));
-      dialog.dispatchEvent(new CustomEvent('satchel:suggestions'));
+    if (answer.suggestions || answer.ranked) {
+      var pages = answer.suggestions || answer.ranked;
+      show(pages, answer.suggestions ? 'suggestions' : 'ranked', ticket);
+      say(common.format(strings.found, { n: pages.length }));
+      dialog.dispatchEvent(new CustomEvent(answer.suggestions ? 'satchel:suggestions' : 'satchel:ranked'));
       return;
     }
     var results = answer.results;
     if (!results.length) {
       fill(list);
+      shown = { kind: null, ticket: ticket, urls: [] };
       say(common.format(strings.none, { query: input.value.trim().slice(0, 60) }));
-    } else {
-      show(results.map(function (page) { return item(page[0], page[1], page[2], page[3]); }), false);
+    } else if (!addSnippets(results, ticket)) {
+      show(results, null, ticket);
       say(common.format(strings.found, { n: results.length }));
     }
     dialog.dispatchEvent(new CustomEvent('satchel:results'));
@@ -126,8 +158,23 @@
     console.warn('Satchel search:', why);
   }
 
+  /* A modal dialog (showModal(): the page behind is inert, Escape closes it, also on Chrome 80, which
+   * has no `inert` attribute to make a modal by hand); focus goes back where it was when it closes. */
+  var opener = null;
+  dialog.addEventListener('close', function () {
+    var back = opener;
+    opener = null;
+    if (back && back.isConnected && !dialog.contains(back)) back.focus();
+  });
+  dialog.addEventListener('keydown', function (event) {  // one Escape closes, even with words in the box
+    if (event.key === 'Escape' && dialog.open) { event.preventDefault(); dialog.close(); }
+  });
+
   function open() {
-    if (!dialog.open) dialog.showModal();
+    if (!dialog.open) {
+      opener = document.activeElement;
+      dialog.showModal();
+    }
     input.focus();
     engine();
     var text = input.value.trim();
