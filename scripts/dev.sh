@@ -22,6 +22,9 @@ need_test_packages() {
   command -v openssl >/dev/null || missing+=(openssl)
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)  # tests/test_machines.py: the load balancer
   command -v caddy >/dev/null || missing+=(caddy)  # tests/test_publish.py: the printed Caddyfile
+  command -v ffmpeg >/dev/null || missing+=(ffmpeg)  # tests/test_media_build.py: `satchel build --media low`, the demo's media
+  command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)  # tests/test_hotspot.py: dnsmasq --test
+  command -v pebble >/dev/null || missing+=(pebble)  # tests/test_cert.py: an ACME server (and pebble-challtestsrv, its DNS)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ]; then
     echo "Installing Debian's ${missing[*]} for the tests..."
