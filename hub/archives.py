@@ -296,10 +296,19 @@ def import_archive(data: Path, source: Path, allow_older: bool = False,
 def _install_certificate(data: Path, archive: Archive) -> dict:
     """Install the certificate and key a signed, trusted archive carries into DATA/tls/ (0600):
     a hub serving DATA/tls/ loads it within a second (hub/cert.py). Returns its status."""
-    from .cert import CertError, install
+    from cryptography import x509
+
+    from .cert import CertError, certificate_status, describe, install
     try:
+        carried = describe(x509.load_pem_x509_certificates(archive.read_tls("cert.pem"))[0])
+        current = certificate_status(data)
+        if current and not current.get("problem") and not current["expired"] and current["not_after"] >= carried["not_after"] \
+                and set(carried["names"]) <= set(current["names"]):
+            return dict(current, kept=True)  # an older archive signed again, or replayed: the newer certificate stays
+        if carried["expired"]:
+            raise CertError(f"the certificate it carries for {carried['name']} expired on {carried['not_after'][:10]}")
         return install(data, archive.read_tls("cert.pem"), archive.read_tls("key.pem"), archive.path.name)
-    except CertError as error:
+    except (CertError, ValueError) as error:
         raise ArchiveError(f"{error}; nothing was imported") from None
 
 

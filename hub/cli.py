@@ -85,7 +85,10 @@ def cmd_import(args) -> int:
               file=sys.stderr)
         return 2
     what = f"{archive.curriculum_id} {archive.version}"
-    if certificate := getattr(archive, "certificate", None):
+    if (certificate := getattr(archive, "certificate", None)) and certificate.get("kept"):
+        print(f"Kept this hub's certificate for {', '.join(certificate['names'])} ({certificate['days_left']} days left): the one "
+              "the archive carries is not newer.")
+    elif certificate:
         print(f"Installed its certificate for {', '.join(certificate['names'])} ({certificate['days_left']} days left) in "
               f"{data / 'tls'}: a hub serving it loads it within a second; a hub serving http only needs a restart for https.")
     if keys.trusted:

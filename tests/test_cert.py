@@ -350,6 +350,16 @@ def test_signed_archives_carry_a_certificate_that_only_a_trusting_hub_installs(t
     assert cert.certificate_status(trusting)["serial"] == serial
     assert all(private(copy) for copy in (trusting / "bundles" / "maths").glob("*.satchel"))  # the copy kept holds the key too
 
+    # An older signed archive replayed (or a new version packed with an older certificate): the newer one stays.
+    older_pem, older_key, _ = issued(new_ca(), [NAME], days=30.5)
+    cert.install(central, older_pem, older_key, "central")
+    older = tmp_path / "older.satchel"
+    assert satchel("pack", tiny_site(tmp_path / "site-2", "1.0.1"), "-o", older, "--sign", ministry_key,
+                   "--certificate", central / "tls").returncode == 0
+    result = imports(older, trusting)
+    assert result.returncode == 0 and f"Kept this hub's certificate for {NAME} (80 days left)" in result.stdout, result.stdout
+    assert cert.certificate_status(trusting)["serial"] == serial and (trusting / "tls" / "key.pem").read_bytes() == key_pem
+
     # the signature taken out (no `satchel pack` makes such an archive): refused by both hubs
     import zipfile
 
