@@ -195,6 +195,17 @@ def describe(statement: dict) -> str:
                                       statement["timestamp"][:16].replace("T", " ")) if part)
 
 
+def answer_totals(rows: list[tuple]) -> dict[tuple, tuple[int, int]]:
+    """{(lesson, quiz, question): (learners who answered, learners right at least once)} counted from
+    Store.question_results rows (one per learner and question)."""
+    counted: dict = {}
+    for lesson, quiz, question, _, _answers, right in rows:
+        tally = counted.setdefault((lesson, quiz, question), [0, 0])
+        tally[0] += 1
+        tally[1] += bool(right)
+    return {key: tuple(tally) for key, tally in counted.items()}
+
+
 def question_results(rows: list[tuple], lessons: list[dict], learners: list[dict], totals: dict | None = None) -> list[dict]:
     """Per lesson with answers, in curriculum order: each question (quiz and question numbers from 1)
     with how many learners answered it and how many of them got it right at least once, and each
@@ -203,12 +214,7 @@ def question_results(rows: list[tuple], lessons: list[dict], learners: list[dict
     (over every learner); without `totals`, they are counted from `rows`, which must then be every
     learner's."""
     if totals is None:
-        counted: dict = {}
-        for lesson, quiz, question, _, _answers, right in rows:
-            tally = counted.setdefault((lesson, quiz, question), [0, 0])
-            tally[0] += 1
-            tally[1] += bool(right)
-        totals = {key: tuple(tally) for key, tally in counted.items()}
+        totals = answer_totals(rows)
     by_lesson: dict[str, dict] = {}
     for (lesson, quiz, question), (tried, right) in totals.items():
         if tried > 0:
@@ -505,12 +511,7 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         found = await run_in_threadpool(print_report, store, curriculum, language, filters)
         if filters.query(sort="name"):
             rows = await run_in_threadpool(store.question_results, cid, [learner["id"] for learner in found["learners"]])
-            counted: dict = {}
-            for lesson, quiz, question, _, _answers, right in rows:
-                tally = counted.setdefault((lesson, quiz, question), [0, 0])
-                tally[0] += 1
-                tally[1] += bool(right)
-            answered = {key: tuple(tally) for key, tally in counted.items()}
+            answered = answer_totals(rows)
         else:
             answered = await run_in_threadpool(store.question_totals, cid)
         schools = totals.schools
