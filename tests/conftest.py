@@ -192,6 +192,14 @@ def context(browser):
     context.close()
 
 
+def in_own_thread(work):
+    """`work()` in a thread of its own: the browser tests keep an event loop running in the main thread,
+    where asyncio.run() and Playwright's sync API refuse to start."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result(300)
+
+
 def free_port() -> int:
     import socket
     with socket.socket() as s:

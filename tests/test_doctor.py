@@ -12,7 +12,6 @@ import ssl
 import subprocess
 import sys
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from satchel.hub.app import create_app
 from satchel.hub.doctor import diagnose, what_works
 from satchel.hub.store import Store
 
-from tests.conftest import free_port
+from tests.conftest import free_port, in_own_thread
 from tests.servers import wait_for_port
 
 NAME = "hub.satchel.test"
@@ -98,12 +97,6 @@ def problems(checks: dict[str, list[dict]], check: str) -> list[str]:
     return [f"{f['message']} {f['fix']}" for f in checks.get(check, []) if not f["ok"]]
 
 
-
-def in_own_thread(work):
-    """`work()` in a thread of its own: the browser tests keep an event loop running in this one, where
-    asyncio.run() and Playwright's sync API (the doctor's Chromium check) refuse to start."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(work).result(300)
 
 def test_an_expired_certificate_is_caught(ca, demo_site, tmp_path):
     data = init(tmp_path / "data")

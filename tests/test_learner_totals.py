@@ -8,7 +8,6 @@ sort or a grouping of every learner (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on Po
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 import pytest
@@ -17,6 +16,7 @@ from satchel.hub.report import Filters, learner_rows, recompute_cells
 from satchel.hub.store import SCHEMA_VERSION, Store, learner_part
 
 from tests import test_hub
+from tests.conftest import in_own_thread
 from tests.progress_files import progress_file, statement
 
 database = test_hub.database
@@ -36,8 +36,7 @@ def upload(store: Store, data: dict) -> progress.Stored:
 
     async def run():
         return await store.add_file(checked)
-    with ThreadPoolExecutor(1) as pool:  # an event loop of its own: the browser tests keep one running in this thread
-        return pool.submit(asyncio.run, run()).result(60)
+    return in_own_thread(lambda: asyncio.run(run()))
 
 
 def kept(store: Store) -> tuple[dict, set]:

@@ -21,6 +21,7 @@ from satchel.hub.progress import BadProgress, StoreFailed, prepare
 from satchel.hub.store import Store
 
 from tests import test_hub
+from tests.conftest import in_own_thread
 from tests.progress_files import Learner, progress_file
 from tests.test_dashboard import Browser, set_password
 from tests.test_hub import Hub
@@ -274,8 +275,7 @@ def test_a_full_disk_is_said_and_loses_nothing_already_stored(tmp_path):
         """add_file on an event loop of its own (in a thread: the browser tests keep one running here)."""
         async def run():
             return await store.add_file(checked)
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, run()).result(60)
+        return in_own_thread(lambda: asyncio.run(run()))
 
     assert upload(fitting).new == 5
     huge = prepare(json.dumps(progress_file(3000)).encode(), {"satchel-demo"})
