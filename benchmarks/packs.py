@@ -178,6 +178,7 @@ def write_packed_parts(site: Path, code: str) -> None:
 
 # In the page: the packs.js download (k at a time), or the packed prototype; seconds and bytes.
 DOWNLOAD_FILES = """async ([root, code, part, parallel]) => {
+  await window.satchelCommon.script('offline');  // planning and downloading (theme/assets/satchel/offline.js)
   const packs = new SatchelPacks(root);
   const began = performance.now();
   const plan = await packs.plan(code, ['_shared', part]);
@@ -186,6 +187,7 @@ DOWNLOAD_FILES = """async ([root, code, part, parallel]) => {
 }"""
 
 DOWNLOAD_PACKED = """async ([root, code, part]) => {
+  await window.satchelCommon.script('offline');  // planning and downloading (theme/assets/satchel/offline.js)
   const packs = new SatchelPacks(root);
   const hex = (buffer) => Array.from(new Uint8Array(buffer), b => b.toString(16).padStart(2, '0')).join('');
   const began = performance.now();
@@ -213,6 +215,7 @@ DOWNLOAD_PACKED = """async ([root, code, part]) => {
 
 
 DOWNLOAD_PACKED_GZIP = """async ([root, code, part]) => {
+  await window.satchelCommon.script('offline');  // planning and downloading (theme/assets/satchel/offline.js)
   const packs = new SatchelPacks(root);
   const hex = (buffer) => Array.from(new Uint8Array(buffer), b => b.toString(16).padStart(2, '0')).join('');
   const gunzip = (slice) => new Response(new Blob([slice]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();

@@ -59,9 +59,12 @@ SCRIPTS = {
     # A lesson with video, audio or a textbook loads media.js after the app (theme/base.html):
     # downloading and removing the subject's media, "not on this phone", watching in xAPI.
     "media": ["media.js"],
+    # The offline dialog's workings and the updates of kept subjects (app.js loads it when the dialog
+    # is opened, or when a device that keeps subjects sees a new version): never on a first visit.
+    "offline": ["offline.js"],
     "tv": ["tv.js"],  # the classroom TV page's own script (builder/tv.py), loaded by it alone
 }
-STANDALONE = ("search", "search-worker", "search-language", "quiz", "media", "tv")
+STANDALONE = ("search", "search-worker", "search-language", "quiz", "media", "offline", "tv")
 HASHED_SCRIPTS = ("core", "app")
 # The theme's sources that end up in a bundle: left out of the bundle folder.
 BUNDLED = {name for key in HASHED_SCRIPTS for name in SCRIPTS[key]} - {"idb"} | {"satchel.css"}

@@ -16,7 +16,8 @@ from .pages import HOME, OFFLINE_SLUG, LanguageScript, PageContext, language_pre
 from .progress import write_progress_files
 
 # Loaded when needed (builder/assets.py STANDALONE): with the language's shared part.
-ON_DEMAND = ("assets/satchel/quiz.js", "assets/satchel/search.js", "assets/satchel/search-worker.js", "assets/satchel/media.js")
+ON_DEMAND = ("assets/satchel/quiz.js", "assets/satchel/search.js", "assets/satchel/search-worker.js", "assets/satchel/media.js",
+             "assets/satchel/offline.js")
 # The classroom TV's script and stylesheet (builder/tv.py): loaded by the language's TV page only, with its shared part.
 TV_FILES = ("assets/satchel/tv.js", "assets/satchel/tv.css")
 PACK_FORMAT = 2  # 2: one list per subject, and an index of them per language

@@ -102,7 +102,8 @@ def test_pack_lists_cover_every_page_and_image_of_a_language_once_per_subject(de
     assert ar_pages <= urls
     assert "ar/mathematics/fractions/fractions.svg" in by_part["mathematics"]
     shared = {"ar/", "satchel/search/ar/titles.json", "satchel/outline/ar.json", "assets/satchel/quiz.js",
-              "assets/satchel/search.js", "assets/satchel/search-worker.js", "assets/satchel/search-language.js"}
+              "assets/satchel/search.js", "assets/satchel/search-worker.js", "assets/satchel/search-language.js",
+              "assets/satchel/offline.js"}
     assert shared <= by_part["_shared"], "what every subject of the language needs"
     assert any(re.fullmatch(r"assets/satchel/lang/ar\.[0-9a-f]{10}\.js", url) for url in by_part["_shared"]), "its script"
     assert "satchel/search/ar/store/science.json" in by_part["science"]
@@ -162,8 +163,9 @@ def test_a_lesson_page_is_its_content_plus_at_most_1536_bytes(demo_site):
 def test_the_app_is_minified_bundles_and_no_loose_source(demo_site):
     folder = demo_site / "assets" / "satchel"
     shipped = sorted(p.name for p in folder.glob("*.js"))
-    assert [re.sub(r"\.[0-9a-f]{10}\.", ".<hash>.", n) for n in shipped] == ["app.<hash>.js", "core.<hash>.js", "media.js", "quiz.js", "search-language.js",
-                                                                                       "search-worker.js", "search.js", "tv.js"]
+    assert [re.sub(r"\.[0-9a-f]{10}\.", ".<hash>.", n) for n in shipped] == [
+        "app.<hash>.js", "core.<hash>.js", "media.js", "offline.js", "quiz.js", "search-language.js",
+        "search-worker.js", "search.js", "tv.js"]
     for name in shipped:
         text = (folder / name).read_text(encoding="utf-8")
         assert "\n  " not in text and "/*" not in text, f"{name} is minified"

@@ -92,6 +92,9 @@ def test_a_subject_kept_offline_works_with_the_server_stopped_and_the_others_do_
     assert page.evaluate("document.querySelector('img.satchel-illustration').naturalWidth") > 0
     page.goto(server.url + "fr/science/water-cycle/rain-and-rivers/")
     assert "hors ligne" in page.text_content("h1"), "a subject not kept: the offline page"
+    page.goto(server.url + "fr/")
+    assert page.evaluate("window.satchelCommon.script('offline').then(() => typeof window.satchelOffline.open)") == "function", \
+        "the offline dialog's script is kept with the language's shared part (it is not in the shell)"
 
 
 def shown_bytes(page, selector: str) -> int:

@@ -54,6 +54,8 @@ def test_a_first_visit_downloads_each_file_of_the_shell_once(demo_site, serve, c
         size = (site / path.lstrip("/")).stat().st_size
         assert size < sent[path] < size + 1024, (path, size, sent[path], asked)
     assert not any("/lang/en." in path or "/lang/ar." in path for path in asked), "a first visit fetches no other language's script"
+    assert not any(re.search(r"/assets/satchel/(offline|search|media|quiz)\.js$", path) for path in asked), \
+        ("a first visit fetches none of what only some learners use", asked)
 
 
 def test_the_worker_keeps_only_a_language_s_own_files(demo_site, serve, context, tmp_path):

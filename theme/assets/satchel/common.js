@@ -73,5 +73,30 @@
     });
   }
 
-  window.satchelCommon = { config: config, language: language, fill: fill, number: number, size: size, format: format };
+  /* Run the app's script assets/satchel/<name>.js once (it comes with the language's shared part,
+   * builder/bundle.py ON_DEMAND); a load that failed (offline, and not on the device) is tried again
+   * next time. */
+  var loaded = {};
+  function script(name) {
+    if (!loaded[name]) {
+      loaded[name] = new Promise(function (resolve, reject) {
+        var tag = document.createElement('script');
+        tag.src = new URL('assets/satchel/' + name + '.js', new URL(document.querySelector('meta[name="satchel-root"]').content, location.href)).href;
+        tag.onload = resolve;
+        tag.onerror = function () { tag.remove(); delete loaded[name]; reject(new Error(tag.src)); };
+        document.head.appendChild(tag);
+      });
+    }
+    return loaded[name];
+  }
+
+  /* Bytes this site may still store, or null when the browser does not say. */
+  async function freeSpace() {
+    if (!navigator.storage || !navigator.storage.estimate) return null;
+    var estimate = await navigator.storage.estimate();
+    return typeof estimate.quota === 'number' ? Math.max(0, estimate.quota - (estimate.usage || 0)) : null;
+  }
+
+  window.satchelCommon = { config: config, language: language, fill: fill, number: number, size: size, format: format,
+                           script: script, freeSpace: freeSpace };
 }());

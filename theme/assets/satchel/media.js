@@ -367,18 +367,12 @@
     return { index: index, entry: index.parts.filter(function (p) { return p.id === subject; })[0] || null };
   }
 
-  async function freeSpace() {
-    if (!navigator.storage || !navigator.storage.estimate) return null;
-    var estimate = await navigator.storage.estimate();
-    return typeof estimate.quota === 'number' ? Math.max(0, estimate.quota - (estimate.usage || 0)) : null;
-  }
-
   /* Download the subject's media (resumed where a previous try stopped). Resolves with a message. */
   async function downloadVideos(onProgress, signal) {
     var found = await mediaEntry();
     if (!found.entry) throw new Error(subject + ': not in satchel/packs/' + config.language + '.json');
     var plan = await packs.mediaPlan(config.language, [found.entry.id], found.index);
-    var free = await freeSpace();
+    var free = await C.freeSpace();
     if (free !== null && free < plan.bytes) {
       var full = new Error(say('noroom', { size: C.size(plan.bytes), free: C.size(free) }));
       full.name = 'QuotaExceededError';
@@ -390,7 +384,7 @@
     } catch (error) {
       if (error.name === 'QuotaExceededError') {
         // What is already on the device stays; the pieces of this file wait for a retry.
-        var message = new Error(say('noroom', { size: C.size(plan.bytes), free: C.size((await freeSpace()) || 0) }));
+        var message = new Error(say('noroom', { size: C.size(plan.bytes), free: C.size((await C.freeSpace()) || 0) }));
         message.name = 'QuotaExceededError';
         throw message;
       }

@@ -28,10 +28,6 @@
   var LISTS = 'satchel-packs';
   var HASH = 'x-satchel-sha256';
   var DOWNLOAD = { 'x-satchel-download': '1' };  // the service worker lets these through to the network
-  // Files fetched at a time. Downloads are bound by round trips (a phone's 300-500 ms each), and
-  // Chromium opens at most 6 HTTP/1.1 connections per host: benchmarks/packs.py measures 3, 6 and 8
-  // against one packed file per subject fetched with Range (docs/bundle.md, "Packs").
-  var PARALLEL = 6;
   var MEDIA = 'satchel-media';
   var PIECES = 'satchel-media-parts';
 
@@ -94,103 +90,6 @@
       if (partIds.indexOf(entry.id) >= 0 && installed[entry.id] !== entry.sha256) bytes += entry.bytes;
     }
     return bytes;
-  };
-
-  /* What installing or updating `partIds` of a language costs: the lists to switch to, and the
-   * files not yet on the device (each once), with their bytes. Writes nothing. */
-  Packs.prototype.plan = async function (code, partIds, index) {
-    index = index || await this.index(code);
-    var lists = await caches.open(LISTS);
-    var files = await caches.open(FILES);
-    var have = new Set((await files.keys()).map(function (r) { return r.url; }));
-    var installed = new Set((await this.lists('installed', code)).map(function (i) { return i.part; }));
-    var self = this;
-    // The lists are fetched together: one round trip, not one per part.
-    var parts = (await Promise.all(index.parts.map(async function (entry) {
-      if (partIds.indexOf(entry.id) < 0) return null;
-      var current = await lists.match(self.listKey('installed', code, entry.id));
-      if (current && current.headers.get(HASH) === entry.sha256) return null;  // up to date
-      var pending = await lists.match(self.listKey('pending', code, entry.id));
-      var list;
-      if (pending && pending.headers.get(HASH) === entry.sha256) {
-        list = await pending.json();
-      } else {
-        var response = await fetch(new URL(entry.url, self.root).href, { cache: 'no-cache', headers: DOWNLOAD });
-        if (!response.ok) throw new Error(entry.url + ': HTTP ' + response.status);
-        var body = await response.arrayBuffer();
-        if (await sha256(body) !== entry.sha256) throw new Error(entry.url + ': changed on the server, try again');
-        list = JSON.parse(new TextDecoder().decode(body));
-      }
-      return { id: entry.id, sha256: entry.sha256, list: list, update: installed.has(entry.id) };
-    }))).filter(Boolean);
-    var seen = new Set();
-    var todo = [];
-    for (var part of parts) {
-      for (var file of part.list.files) {
-        if (seen.has(file.sha256) || have.has(this.fileKey(file.sha256))) continue;
-        seen.add(file.sha256);
-        todo.push(file);
-      }
-    }
-    var gone = Array.from(installed).filter(function (id) {
-      return !index.parts.some(function (p) { return p.id === id; });
-    });
-    return { code: code, index: index, parts: parts, todo: todo, gone: gone,
-             bytes: todo.reduce(function (sum, f) { return sum + f.bytes; }, 0) };
-  };
-
-  /* Download what a plan lacks, then switch its parts. onProgress(bytesDone, bytesTotal).
-   * Aborting (options.signal) keeps what was downloaded for the next try. options.parallel: files
-   * at a time (benchmarks). */
-  Packs.prototype.download = async function (plan, options) {
-    options = options || {};
-    var self = this;
-    var lists = await caches.open(LISTS);
-    var files = await caches.open(FILES);
-    for (var part of plan.parts) {
-      await lists.put(this.listKey('pending', plan.code, part.id), listResponse(part.list, part.sha256));
-    }
-    var queue = plan.todo.slice();
-    var done = 0;
-    var failure = null;
-    var parallel = options.parallel || PARALLEL;
-    async function worker() {
-      while (queue.length && !failure) {
-        var file = queue.shift();
-        try {
-          var response = await fetch(new URL(file.url, self.root).href, { cache: 'no-cache', headers: DOWNLOAD, signal: options.signal });
-          if (!response.ok) throw new Error(file.url + ': HTTP ' + response.status);
-          var body = await response.arrayBuffer();
-          if (await sha256(body) !== file.sha256) throw new Error(file.url + ': changed on the server, try again');
-          var headers = new Headers({ 'content-type': response.headers.get('content-type') || 'application/octet-stream' });
-          headers.set(HASH, file.sha256);
-          await files.put(self.fileKey(file.sha256), new Response(body, { status: 200, headers: headers }));
-        } catch (error) {
-          failure = failure || error;
-          return;
-        }
-        done += file.bytes;
-        if (options.onProgress) options.onProgress(done, plan.bytes);
-      }
-    }
-    var workers = [];
-    for (var n = 0; n < parallel; n++) workers.push(worker());
-    await Promise.all(workers);
-    if (failure) throw failure;
-    for (var ready of plan.parts) {
-      await lists.put(this.listKey('installed', plan.code, ready.id), listResponse(ready.list, ready.sha256));
-      await lists.delete(this.listKey('pending', plan.code, ready.id));
-    }
-    for (var id of plan.gone) await lists.delete(this.listKey('installed', plan.code, id));
-    await this.collect();
-    announce();
-  };
-
-  /* Forget a download under way (not enough room): its pending lists, and files only they needed. */
-  Packs.prototype.discard = async function (plan) {
-    var lists = await caches.open(LISTS);
-    for (var part of plan.parts) await lists.delete(this.listKey('pending', plan.code, part.id));
-    await this.collect();
   };
 
   Packs.prototype.remove = async function (code, part) {
@@ -291,7 +190,13 @@
     }
   }
 
-  Packs.sha256 = sha256;  // for media.js
+  // For offline.js (planning and downloading) and media.js.
+  Packs.sha256 = sha256;
   Packs.listResponse = listResponse;
+  Packs.announce = announce;
+  Packs.LISTS = LISTS;
+  Packs.FILES = FILES;
+  Packs.HASH = HASH;
+  Packs.DOWNLOAD = DOWNLOAD;
   global.SatchelPacks = Packs;
 }(self));

@@ -8,20 +8,8 @@
   'use strict';
   var button = document.querySelector('[data-satchel-search-open]');
   if (!button) return;
-  var root = new URL(document.querySelector('meta[name="satchel-root"]').content, location.href);
-  var loading = null;
-
   function loadSearch() {
-    if (!loading) {
-      loading = new Promise(function (resolve, reject) {
-        var script = document.createElement('script');
-        script.src = new URL('assets/satchel/search.js', root).href;
-        script.onload = resolve;
-        script.onerror = function () { script.remove(); loading = null; reject(new Error(script.src)); };
-        document.head.appendChild(script);
-      });
-    }
-    return loading;
+    return window.satchelCommon.script('search');
   }
 
   button.addEventListener('click', function () {
