@@ -101,9 +101,19 @@ function loadShards() {
       complete = true;
       stems.clear();
       if (latest) answer(latest);
+      else warmUp();
     }());
   }
   return shardsLoading;
+}
+
+/* One query of a word of the first title, its answer dropped, while nobody waits (search loaded
+ * ahead): the learner's first query then runs code the engine has compiled, in about half the time
+ * of a cold one (5 against 11 ms at 1,000 lessons, unthrottled). */
+function warmUp() {
+  var page = titles && titles[0];
+  var word = page ? page.words.split(/[^\p{L}\p{M}\p{N}]+/u).filter(Boolean)[0] : '';
+  try { if (word) query(word); } catch (error) { /* only a warm-up */ }
 }
 
 async function answer(message) {
