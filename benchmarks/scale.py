@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import io
 import json
 import random
 import re
@@ -300,8 +301,8 @@ def explain(data: Path, site: Path, pages: dict[str, str], postgresql: bool) -> 
     """Each page's queries, run again through hub/report.py's own functions: time and plan."""
     from urllib.parse import parse_qsl, urlsplit
 
-    from satchel.hub import dashboard
-    from satchel.hub.report import PAGE_SIZE, Filters, build_report, learner_report, learner_rows, lesson_outline, progress_of
+    from satchel.hub import dashboard, exports
+    from satchel.hub.report import PAGE_SIZE, Filters, build_report, learner_report, learner_rows, lesson_outline
     from satchel.hub.store import Store
     curriculum = json.loads((site / "satchel" / "curriculum.json").read_text(encoding="utf-8"))
     subjects = {subject["id"] for subject in curriculum["subjects"]}
@@ -312,10 +313,9 @@ def explain(data: Path, site: Path, pages: dict[str, str], postgresql: bool) -> 
             if name.startswith("learner#") and name != "learner#0":
                 continue
             spy = Explaining(store, postgresql)
-            if name == "csv":  # as hub/dashboard.py csv_export: every learner, then their cells 500 at a time
-                ids = [lesson["id"] for lesson in lesson_outline(curriculum, "en")]
-                _, learners = learner_rows(spy, CURRICULUM, ids, Filters(), None)
-                progress_of(spy, CURRICULUM, [learner[0] for learner in learners[:500]])
+            if name == "csv":  # hub/exports.py's rows, as its child process reads them: every learner, then their cells 500 at a time
+                lessons = [(lesson["id"], lesson["title"]) for lesson in lesson_outline(curriculum, "en")]
+                exports.write_csv(exports.export_rows(spy, CURRICULUM, lessons, Filters()), io.StringIO())
             elif name.startswith("questions"):  # as hub/dashboard.py questions_page: a page of learners, one lesson's answers
                 query = dict(parse_qsl(urlsplit(path).query))
                 filters = Filters.of(query, subjects)

@@ -10,29 +10,21 @@ counts are plural mappings (builder/strings.py, render) and numbers are written 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import math
 import os
 import secrets
-import tempfile
 import urllib.parse
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import IO
 
+import anyio
 import orjson
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from satchel.builder.curriculum import RTL_LANGUAGES
 from satchel.builder.strings import format_number, lookup_chain, render
 from starlette.concurrency import run_in_threadpool
@@ -42,6 +34,7 @@ from starlette.routing import Route
 
 from . import intake
 from .auth import SignInLimits, check_password
+from .exports import FORMULA_STARTS, RETRY_SECONDS, Exports
 from .progress import Refused
 from .report import (
     PAGE_SIZE,
@@ -54,7 +47,6 @@ from .report import (
     lesson_outline,
     most_missed,
     print_report,
-    progress_of,
     region_rows,
     school_rows,
 )
@@ -67,15 +59,7 @@ PASSWORD_KEY = "teacher_password"
 SESSION_SECONDS = 8 * 3600  # a school day; the cookie (hub/app.py) lasts as long
 BLOCK_SECONDS = "SATCHEL_HUB_SIGN_IN_BLOCK"  # environment: the first sign-in block, in seconds (60; tests make it short)
 MAX_MEMBERS_FORM = 2_000  # learners ticked in one class form, at most
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet may run a cell starting so (OWASP, CSV injection)
-# The exports' columns (school: at a central alone), with their widths in the workbook.
-EXPORT_COLUMNS = {"learner_id": 38, "learner": 24, "school": 24, "lesson_id": 40, "lesson": 32, "opened": 8, "completed": 10,
-                  "best_score": 11, "attempts": 9, "seconds": 9, "first_activity": 20, "last_activity": 20}
-DATE_COLUMNS = ("first_activity", "last_activity")
-TEXT_COLUMNS = ("learner_id", "learner", "school", "lesson_id", "lesson", *DATE_COLUMNS)  # the others are numbers
-FORMULA_FIRST = frozenset(FORMULA_STARTS)  # each is one character
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-XLSX_CHUNK = 256 * 1024
 
 
 @cache
@@ -123,60 +107,6 @@ def session_key(session: str) -> str:
 def spreadsheet_text(value):
     """A text cell a spreadsheet shows as text: one starting as a formula gets a leading '."""
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
-
-
-def spreadsheet_date(value: str | None):
-    """An ISO 8601 date of a statement as a datetime a sheet keeps as a date (UTC, no zone: a
-    workbook has none); text it cannot read stays text."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
-
-
-def write_xlsx(rows) -> IO[bytes]:
-    """A workbook of `rows` (a header, then values) in an anonymous temporary file, at its start.
-    Write-only (openpyxl streams each row to disk); the header frozen, columns sized; a text cell is
-    always a string cell, never a formula (a name starting with '=' stays that text), with the quote
-    prefix so a spreadsheet keeps it text when it is edited; dates are date cells."""
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("progress")
-    rows = iter(rows)
-    header = next(rows)
-    dates = [n for n, column in enumerate(header) if column in DATE_COLUMNS]
-    for n, column in enumerate(header):
-        sheet.column_dimensions[get_column_letter(n + 1)].width = EXPORT_COLUMNS[column]
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-
-    def text(value: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value))
-        cell.data_type = "s"
-        if value.startswith(FORMULA_STARTS):
-            cell.quotePrefix = True
-        return cell
-
-    heading = []
-    for column in header:
-        cell = text(column)
-        cell.font = bold
-        heading.append(cell)
-    sheet.append(heading)
-    for row in rows:
-        for n in dates:
-            row[n] = spreadsheet_date(row[n])
-        sheet.append([text(value) if isinstance(value, str) else value for value in row])
-    spooled = tempfile.TemporaryFile()
-    try:
-        book.save(spooled)
-        spooled.seek(0)
-    except BaseException:
-        spooled.close()
-        raise
-    return spooled
 
 
 async def csrf_ok(request: Request) -> tuple[bool, dict]:
@@ -268,8 +198,22 @@ def grid_cells(report: Report, words: dict, language: str) -> dict[str, Markup]:
     return out
 
 
+class ExportResponse(StreamingResponse):
+    """A streamed export (hub/exports.py) whose stream is closed however the response ends: a
+    download cut off while waiting on the teacher's connection stops the export's process now,
+    not whenever the abandoned generator is collected."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.body_iterator.aclose()
+
+
 def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Route]:
     limits = SignInLimits(block=float(os.environ.get(BLOCK_SECONDS, 60)))
+    exports = Exports(store.url)  # this process's: at most one made at once (hub/exports.py)
 
     def page(request: Request, template: str, status: int = 200, **values) -> HTMLResponse:
         language = language_of(request)
@@ -416,32 +360,6 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
             return PlainTextResponse("No such learner in this curriculum.", status_code=404)
         return page(request, "learner.html", curriculum=curriculum, **found)
 
-    def export_rows(curriculum: dict, language: str, filters: Filters):
-        """The rows both exports hold: a header, then each learner x lesson of the dashboard's view
-        (its filters and order, every page; a subject's lessons alone with ?subject=; a school column
-        at a central), read a few hundred learners at a time from the summaries; dates as ISO 8601 text."""
-        cid = curriculum["id"]
-        lessons = [lesson for lesson in lesson_outline(curriculum, language) if not filters.subject or lesson["subject"] == filters.subject]
-        schools = store.school_regions()
-        yield [column for column in EXPORT_COLUMNS if schools or column != "school"]
-        _, learners = learner_rows(store, cid, [lesson["id"] for lesson in lessons], filters, None, totals=False)
-        pairs = [(lesson["id"], lesson["title"]) for lesson in lessons]
-        for chunk in range(0, len(learners), 500):
-            part = learners[chunk:chunk + 500]
-            cells = progress_of(store, cid, [learner[0] for learner in part])  # plain tuples: no Cell per row
-            rows = []
-            for learner_id, name, _colour, _picture, _done, _last, school in part:
-                start = [learner_id, name, schools.get(school, (school or "", ""))[0]] if schools else [learner_id, name]
-                for lesson_id, title in pairs:
-                    cell = cells.get((learner_id, lesson_id))
-                    if cell is None:
-                        rows.append([*start, lesson_id, title, 0, 0, None, 0, 0, None, None])
-                    else:
-                        opened, completed, best, attempts, seconds, first, last = cell
-                        rows.append([*start, lesson_id, title, int(bool(opened)), int(bool(completed)),
-                                     None if best is None else round(best, 3), attempts, seconds, first, last])
-            yield from rows
-
     def export_headers(cid: str, extension: str) -> dict:
         return {"content-disposition": f'attachment; filename="{cid}-progress.{extension}"', "cache-control": "no-store"}
 
@@ -451,50 +369,28 @@ def routes(store: Store, curricula: dict[str, dict], max_upload: int) -> list[Ro
         filters.page = 1
         return filters
 
-    async def csv_export(request: Request) -> Response:
-        """Each learner x lesson of the view, streamed a few hundred learners at a time from the summaries."""
+    async def export(request: Request, fmt: str, media_type: str) -> Response:
+        """Each learner x lesson of the view (hub/exports.py: made by a child process of its own,
+        one at a time, so the rows never hold this worker's GIL; streamed as the child writes them)."""
         curriculum = await curriculum_of(request)
         if isinstance(curriculum, Response):
             return curriculum
+        if exports.full():
+            return PlainTextResponse("Other teachers' exports are being made just now: try again in a minute.", status_code=503,
+                                     headers={"retry-after": str(RETRY_SECONDS), "cache-control": "no-store"})
         filters = view_of(request, curriculum)
+        lessons = [(lesson["id"], lesson["title"]) for lesson in lesson_outline(curriculum, language_of(request))
+                   if not filters.subject or lesson["subject"] == filters.subject]
+        return ExportResponse(exports.stream(curriculum["id"], lessons, filters, fmt), media_type=media_type,
+                              headers=export_headers(curriculum["id"], fmt))
 
-        def rows():
-            out = io.StringIO()
-            writer = csv.writer(out)  # None is written as an empty cell
-            made = export_rows(curriculum, language_of(request), filters)
-            header = next(made)
-            writer.writerow(header)
-            texts = [n for n, column in enumerate(header) if column in TEXT_COLUMNS]  # numbers need no quoting
-            for n, row in enumerate(made):
-                for k in texts:
-                    value = row[k]
-                    if value and value[0] in FORMULA_FIRST:
-                        row[k] = "'" + value
-                writer.writerow(row)
-                if n % 2_000 == 0 or out.tell() > 65_536:
-                    yield out.getvalue()
-                    out.seek(0)
-                    out.truncate()
-            yield out.getvalue()
-
-        return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=export_headers(curriculum["id"], "csv"))
+    async def csv_export(request: Request) -> Response:
+        return await export(request, "csv", "text/csv; charset=utf-8")
 
     async def xlsx_export(request: Request) -> Response:
-        """The CSV's rows as a workbook (openpyxl's write-only mode: rows go to disk as they come, so
-        memory stays flat), written to an anonymous temporary file, then streamed from it."""
-        curriculum = await curriculum_of(request)
-        if isinstance(curriculum, Response):
-            return curriculum
-        spooled = await run_in_threadpool(write_xlsx, export_rows(curriculum, language_of(request), view_of(request, curriculum)))
-
-        def chunks():
-            try:
-                while block := spooled.read(XLSX_CHUNK):
-                    yield block
-            finally:
-                spooled.close()
-
-        return StreamingResponse(chunks(), media_type=XLSX_TYPE, headers=export_headers(curriculum["id"], "xlsx"))
+        """The CSV's rows as a workbook (openpyxl's write-only mode, in the child: rows go to disk as
+        they come, so memory stays flat), streamed once written."""
+        return await export(request, "xlsx", XLSX_TYPE)
 
     async def report_page(request: Request) -> Response:
         """A report to print: the curriculum's totals per subject, the learners of the dashboard's view

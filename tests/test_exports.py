@@ -1,13 +1,21 @@
 """The dashboard's exports and printable report, through a real hub over HTTP: the XLSX export holds
 the CSV's rows (dates as date cells, a formula-like name as a text cell), only for a signed-in
-teacher, streamed with flat memory for 10,000 rows; the report page keeps the dashboard's filters
-and carries its print stylesheet; its strings are in every language file."""
+teacher, streamed with flat memory for 10,000 rows; exports are made by a child process, one at a
+time, while pages keep answering, and a teacher who goes away stops theirs and leaves no file behind;
+the report page keeps the dashboard's filters and carries its print stylesheet; its strings are in
+every language file."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import http.client
 import io
+import json
+import os
 import re
+import socket
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -15,12 +23,14 @@ from datetime import datetime
 from pathlib import Path
 
 import openpyxl
+import pytest
 import yaml
-from satchel.hub.dashboard import spreadsheet_date
+from satchel.hub.exports import ExportFailed, Exports, spreadsheet_date
+from satchel.hub.report import Filters
 
 from tests import test_hub
 from tests.progress_files import Learner, progress_file, signed, statement
-from tests.test_dashboard import Browser, set_password
+from tests.test_dashboard import Browser, set_password, until
 from tests.test_hub import Hub
 
 database = test_hub.database
@@ -138,8 +148,12 @@ def test_a_10000_row_export_is_streamed_in_flat_memory(demo_site, tmp_path):
         cold, _ = rss(pid)
         warm = fetch_bytes(teacher, f"_hub/{CURRICULUM}/progress.xlsx")[2]  # the first: imports, caches and pools settle
         first = rss(pid)[1] - cold
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        maker = export_processes(running)
+        assert len(maker) == 1, "made by the hub's export process, kept for the next"
+        for process in (pid, maker[0]):
+            Path(f"/proc/{process}/clear_refs").write_text("5")
         before, _ = rss(pid)
+        child_before, _ = rss(maker[0])
         started = time.monotonic()
         request = urllib.request.Request(running.url + f"_hub/{CURRICULUM}/progress.xlsx")
         with teacher.opener.open(request, timeout=120) as response:
@@ -150,8 +164,12 @@ def test_a_10000_row_export_is_streamed_in_flat_memory(demo_site, tmp_path):
         elapsed = time.monotonic() - started
         _, peak = rss(pid)
         grown = peak - before
+        assert export_processes(running) == maker, "the same export process made the second"
+        made = rss(maker[0])[1] - child_before
         print(f"\n10,008-row XLSX: {len(body):,} bytes in {elapsed:.1f} s, {reads} reads; hub RSS {before / 2**20:.1f} MiB, "
-              f"peak +{grown / 2**20:.1f} MiB (the first export: +{first / 2**20:.1f} MiB)")
+              f"peak +{grown / 2**20:.1f} MiB (the first export: +{first / 2**20:.1f} MiB); "
+              f"the export process {child_before / 2**20:.1f} MiB, peak +{made / 2**20:.1f} MiB")
+        assert made < 40 * 2**20, f"the export process grew by {made / 2**20:.1f} MiB for one export"
         assert first < 60 * 2**20, f"the hub grew by {first / 2**20:.1f} MiB for its first export"
         assert len(body) == len(warm) or abs(len(body) - len(warm)) < 1_000
         assert grown < 40 * 2**20, f"the hub grew by {grown / 2**20:.1f} MiB for one export"
@@ -159,6 +177,121 @@ def test_a_10000_row_export_is_streamed_in_flat_memory(demo_site, tmp_path):
         assert rows == 1 + learners * 12
     finally:
         running.stop()
+
+
+class Download(http.client.HTTPConnection):
+    """A teacher's download that reads only when told to: its socket's receive buffer is small, so
+    once the pipe and the socket buffers are full the hub's export process waits, still running,
+    for as long as the test holds the download."""
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect((self.host, self.port))
+
+    @classmethod
+    def start(cls, hub: Hub, path: str, cookie: str) -> tuple[Download, http.client.HTTPResponse]:
+        connection = cls("127.0.0.1", hub.port, timeout=60)
+        connection.request("GET", "/" + path, headers={"cookie": cookie})
+        return connection, connection.getresponse()
+
+    @classmethod
+    def taken(cls, hub: Hub, path: str, cookie: str) -> tuple[Download, http.client.HTTPResponse] | None:
+        """A download the hub took (200: running, or waiting its turn), or None (refused, closed)."""
+        connection, response = cls.start(hub, path, cookie)
+        if response.status == 200:
+            return connection, response
+        connection.close()
+        return None
+
+
+def export_processes(hub: Hub) -> list[int]:
+    """The hub's child processes making an export (python -m satchel.hub.exports)."""
+    found = []
+    for task in Path(f"/proc/{hub.process.pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            try:
+                if b"satchel.hub.exports" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+            except OSError:  # ended meanwhile
+                pass
+    return found
+
+
+def test_exports_run_in_a_child_process_one_at_a_time_and_leave_nothing_behind(demo_site, tmp_path):
+    """An export is made by a process of the hub's own, not by the worker that serves pages: the
+    dashboard answers while one runs. One runs at a time; another waits its turn (here one at most,
+    by SATCHEL_HUB_EXPORTS_WAITING), and one more is refused with a 503 and Retry-After. A teacher who
+    goes away, mid-download or while waiting, stops what was theirs (the process making it is
+    killed, the next export starts another); no temporary file is left."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    running = Hub([demo_site], tmp_path / "data", env={**os.environ, "TMPDIR": str(temporary), "SATCHEL_HUB_EXPORTS_WAITING": "1"})
+    try:
+        set_password(running)
+        learners = 6_000  # x 12 lessons: about 9 MB of CSV, more than the pipe and socket buffers hold
+        for first in range(0, learners, 1_000):
+            files = [progress_file(0, name=f"Learner {n:04}") for n in range(first, first + 1_000)]
+            batch = json.dumps({"format": "satchel-progress-batch", "version": 1, "files": files}).encode()
+            assert running.request("api/progress", batch, {"content-type": "application/json"})[0] == 200
+        teacher = Browser(running)
+        assert teacher.sign_in()[0] == 303
+        path = f"_hub/{CURRICULUM}/progress.csv"
+
+        held, response = Download.start(running, path, teacher.cookie())
+        assert response.status == 200 and response.headers["cache-control"] == "no-store"
+        maker = until(lambda: export_processes(running))
+        assert maker != [running.process.pid] and len(maker) == 1, "made by a child of the hub, not by the worker"
+        assert teacher.get(f"_hub/{CURRICULUM}/")[0] == 200
+        assert export_processes(running) == maker, "the dashboard answered while the export was being made"
+
+        waiting, second = Download.start(running, path, teacher.cookie())
+        assert second.status == 200
+        status, headers, said = teacher.get(path)
+        assert (status, headers["retry-after"]) == (503, "30") and "try again" in said, "beyond the queue: come back later"
+        assert export_processes(running) == maker, "one export at a time: the second waits its turn"
+
+        waiting.close()  # the teacher waiting goes away: their place in the queue is free again
+        late = until(lambda: Download.taken(running, path, teacher.cookie()))
+        assert export_processes(running) == maker
+
+        held.close()  # mid-download: the child is stopped, and the next export starts in another
+        after = until(lambda: (found := export_processes(running)) and found != maker and found)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in maker), "the first child was killed and reaped"
+        rows = list(csv.reader(io.StringIO(late[1].read().decode(), newline="")))
+        late[0].close()
+        assert rows[0][:2] == ["learner_id", "learner"] and len(rows) == 1 + learners * 12, "the waiting export, whole"
+
+        status, headers, body = fetch_bytes(teacher, f"_hub/{CURRICULUM}/progress.xlsx?q=Learner+0042")
+        assert status == 200 and headers["content-type"] == XLSX_TYPE
+        assert [row[1] for row in workbook(body).active.iter_rows(min_row=2, values_only=True)] == ["Learner 0042"] * 12
+        assert export_processes(running) == after, "the process is kept for the next export"
+        until(lambda: not list(temporary.iterdir()))  # every export's folder removed, the workbook's files with it
+    finally:
+        running.stop()
+
+
+def test_an_export_that_fails_says_why_and_the_idle_process_ends(tmp_path, monkeypatch):
+    """An export the child cannot make (here: no database where it was told) sends nothing that
+    could pass for a whole file: the stream raises what the child said, and leaves no folder. The
+    child takes the next export, or ends once idle (IDLE_SECONDS; none here)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    exports = Exports(str(tmp_path / "gone" / "hub.sqlite3"), idle_seconds=0)
+
+    async def download() -> None:
+        got = []
+        with pytest.raises(ExportFailed, match="unable to open database file"):
+            async for chunk in exports.stream(CURRICULUM, [(FRACTION, "What is a fraction?")], Filters(), "csv"):
+                got.append(chunk)
+        child = exports.child
+        assert got == [] and child is not None and child.returncode is None, "the process, alive, for the next export"
+        while exports.retiring is None:  # idle: told to end
+            await asyncio.sleep(0.01)
+        assert await exports.retiring == 0 and exports.child is None
+
+    asyncio.run(download())
+    assert exports.admitted == 0 and not list(tmp_path.iterdir())
 
 
 def test_the_report_page_keeps_the_filters_and_prints(demo_site, tmp_path):
