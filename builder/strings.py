@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from .frontmatter import SafeLoader
+
 STRINGS_DIR = Path(__file__).parent / "strings"
 
 
@@ -15,7 +17,7 @@ def _load(path: Path) -> dict[str, str | dict]:
     """A strings file as {key: text or plural mapping}; meta keys (`_review`, any key starting with `_`) left out."""
     if not path.is_file():
         return {}
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader) or {}  # libyaml's: 10x faster
     return {str(k): {str(f): str(t) for f, t in v.items()} if isinstance(v, dict) else str(v)
             for k, v in loaded.items() if not str(k).startswith("_")}
 
