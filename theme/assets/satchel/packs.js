@@ -1,6 +1,7 @@
-/* Subject packs on the device (docs/bundle.md, "Packs"): what is installed, downloading a part,
- * updating it, removing it. Plain browser JavaScript, loaded by the page (app.js: the dialog and
- * updates) and by the service worker (sw.js: answering from what is installed).
+/* Subject packs on the device (docs/bundle.md, "Packs"): what is installed, answering from it,
+ * removing it. Plain browser JavaScript, loaded by the page and by the service worker (sw.js:
+ * answering from what is installed). Planning and downloading a part, which only the offline
+ * dialog and the updates do, are added by offline.js, loaded when needed (not in the app shell).
  *
  * Storage, in Cache Storage:
  *  - satchel-files: every file once, by content: <root>satchel/file/<sha256>. Two versions, two
