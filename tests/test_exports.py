@@ -29,6 +29,7 @@ from satchel.hub.exports import ExportFailed, Exports, spreadsheet_date
 from satchel.hub.report import Filters
 
 from tests import test_hub
+from tests.conftest import in_own_thread
 from tests.progress_files import Learner, progress_file, signed, statement
 from tests.test_dashboard import Browser, set_password, until
 from tests.test_hub import Hub
@@ -290,7 +291,7 @@ def test_an_export_that_fails_says_why_and_the_idle_process_ends(tmp_path, monke
             await asyncio.sleep(0.01)
         assert await exports.retiring == 0 and exports.child is None
 
-    asyncio.run(download())
+    in_own_thread(lambda: asyncio.run(download()))  # not on the browser tests' event loop
     assert exports.admitted == 0 and not list(tmp_path.iterdir())
 
 
