@@ -178,9 +178,9 @@
   Packs.prototype.mediaOnDevice = async function (code) {
     var media = await caches.open(MEDIA);
     var bytes = {};
-    for (var item of await this.mediaLists('media', code)) {
+    for (var item of await this.lists('media', code)) {
       bytes[item.part] = 0;
-      for (var file of item.media) {
+      for (var file of item.list) {
         if (await media.match(new URL(file.url, this.root).href)) bytes[item.part] += file.bytes;
       }
     }

@@ -47,7 +47,8 @@
   Packs.prototype.fileKey = function (sha) { return this.root + 'satchel/file/' + sha; };
   Packs.prototype.listKey = function (kind, code, part) { return this.root + 'satchel/' + kind + '/' + code + '/' + part + '.json'; };
 
-  /* The lists of one kind ('installed' or 'pending'): [{code, part, sha256, list}]. */
+  /* The lists of one kind ('installed' or 'pending': a part's files; 'media' or 'media-pending': its
+   * media): [{code, part, sha256, list}] (media lists have no sha256). */
   Packs.prototype.lists = async function (kind, code) {
     var cache = await caches.open(LISTS);
     var prefix = this.root + 'satchel/' + kind + '/' + (code ? code + '/' : '');
@@ -136,26 +137,13 @@
 
   // Media
 
-  /* The media lists of one kind ('media' or 'media-pending'). */
-  Packs.prototype.mediaLists = async function (kind, code) {
-    var cache = await caches.open(LISTS);
-    var prefix = this.root + 'satchel/' + kind + '/' + (code ? code + '/' : '');
-    var found = [];
-    for (var request of await cache.keys()) {
-      if (request.url.indexOf(prefix) !== 0) continue;
-      var path = request.url.slice((this.root + 'satchel/' + kind + '/').length).replace(/\.json$/, '').split('/');
-      found.push({ code: path[0], part: path[1], media: await (await cache.match(request)).json() });
-    }
-    return found;
-  };
-
   /* Delete the media and pieces no media list refers to. */
   Packs.prototype.collectMedia = async function () {
     var urls = new Set();
     var shas = new Set();
     for (var kind of ['media', 'media-pending']) {
-      for (var item of await this.mediaLists(kind)) {
-        for (var file of item.media) { urls.add(new URL(file.url, this.root).href); shas.add(file.sha256); }
+      for (var item of await this.lists(kind)) {
+        for (var file of item.list) { urls.add(new URL(file.url, this.root).href); shas.add(file.sha256); }
       }
     }
     var media = await caches.open(MEDIA);
