@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from . import intake
 from .auth import SignInLimits, check_password
-from .exports import FORMULA_STARTS, RETRY_SECONDS, Exports
+from .exports import RETRY_SECONDS, Exports
 from .progress import Refused
 from .report import (
     PAGE_SIZE,
@@ -102,11 +102,6 @@ def csrf_token(request: Request) -> str:
 def session_key(session: str) -> str:
     """What the database keeps of a session id: its hash, so a copy of the database opens no session."""
     return hashlib.sha256(session.encode()).hexdigest()
-
-
-def spreadsheet_text(value):
-    """A text cell a spreadsheet shows as text: one starting as a formula gets a leading '."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 async def csrf_ok(request: Request) -> tuple[bool, dict]:
