@@ -140,6 +140,12 @@ class Assets:
 def make(curriculum: Curriculum, material_css: Path, colours_css: str) -> Assets:
     """Bundle and minify the learner app's scripts and stylesheet for `curriculum`.
     `material_css` is material's stylesheet (its folder holds material's icons too)."""
+    return start(curriculum, material_css, colours_css)()
+
+
+def start(curriculum: Curriculum, material_css: Path, colours_css: str):
+    """`make`, in the background: returns a function that waits for the Assets. `satchel build`
+    converts the pages' Markdown meanwhile (builder/parallel.py)."""
     folder = Path(tempfile.mkdtemp(prefix="satchel-assets-"))
     out = folder / "out"
     out.mkdir()
@@ -163,7 +169,12 @@ def make(curriculum: Curriculum, material_css: Path, colours_css: str) -> Assets
         "out": str(out),
     }
     (folder / "spec.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-    NodeJob(BUNDLE_SCRIPT, [str(folder / "spec.json")]).wait()
+    job = NodeJob(BUNDLE_SCRIPT, [str(folder / "spec.json")])
+    return lambda: _bundled(job, folder, out)
+
+
+def _bundled(job: NodeJob, folder: Path, out: Path) -> Assets:
+    job.wait()
     urls = {}
     for name in STANDALONE:
         (out / f"{name}.js").rename(folder / f"{name}.js")

@@ -86,20 +86,29 @@ def write_packs(curriculum: Curriculum, code: str, pages: list[dict], site_dir: 
     })
 
 
-def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs: dict, search_documents: dict[str, list[dict]],
-           assets: Assets, language_scripts: dict[str, LanguageScript]) -> None:
-    """Run once after every language is built: the files shared by all languages, the service
-    worker (built while the last search index is), the search stores, then the pack lists."""
+def write_shared(curriculum: Curriculum, site_dir: Path) -> None:
+    """The files every language shares that no page needs to be built: icons, web manifests, the
+    machine-readable curriculum, the progress schema and lunr. `satchel build` writes them while
+    the languages' pages are being built (builder/parallel.py)."""
     icons = write_icons(site_dir, curriculum.colours["primary"], curriculum.colours["accent"], curriculum.icon)
-    assets.write(site_dir)
     for language in curriculum.languages:
         _write_manifest(curriculum, language.code, icons, site_dir)
+    _json(site_dir / SATCHEL_DIR / "curriculum.json", describe(curriculum))
+    write_progress_files(site_dir)
+    search.copy_lunr(curriculum, site_dir)
+
+
+def finish(curriculum: Curriculum, site_dir: Path, pages: dict[str, list[dict]], search_jobs: dict,
+           search_documents: dict[str, list[dict]], assets: Assets, language_scripts: dict[str, LanguageScript]) -> None:
+    """Run once after every language is built, and after write_shared: `pages` holds each language's
+    page_entries. The bundled scripts (over the sources mkdocs copied), the service worker (built
+    while the last search index is), the search stores, then the pack lists."""
+    assets.write(site_dir)
+    for language in curriculum.languages:
         script = language_scripts[language.code]
         (site_dir / script.url).parent.mkdir(parents=True, exist_ok=True)
         (site_dir / script.url).write_text(script.text, encoding="utf-8")
-    _json(site_dir / SATCHEL_DIR / "curriculum.json", describe(curriculum))
-    write_progress_files(site_dir)
-    pages = {lang.code: page_entries(curriculum, pack_files[lang.code], site_dir) for lang in curriculum.languages}
+    pages = {code: list(entries) for code, entries in pages.items()}
     media_parts = media.catalogue(curriculum)  # videos, audio, documents; their posters and captions go with the pages
     media.write(site_dir, media_parts, curriculum.media.low)
     for entries in pages.values():
@@ -114,7 +123,7 @@ def finish(curriculum: Curriculum, site_dir: Path, pack_files: dict, search_jobs
     _json(site_dir / SATCHEL_DIR / "version.json", {"curriculum": curriculum.id, "version": curriculum.version, "content": content})
     folders = [lang.code for lang in curriculum.languages if language_prefix(curriculum, lang.code)]
     worker = service_worker.start(site_dir, assets.worker, assets.urls["core"], content, folders)
-    search.finish_indexes(curriculum, search_jobs, search_documents, site_dir)
+    search.finish_indexes(search_jobs, search_documents, site_dir)
     for language in curriculum.languages:
         write_packs(curriculum, language.code, pages[language.code], site_dir, media_parts)
     service_worker.finish(worker, site_dir)

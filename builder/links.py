@@ -3,6 +3,7 @@ nothing the page loads (images, media, frames, scripts, styles) may come from an
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
@@ -107,6 +108,7 @@ def _css_urls(css: str, start: int, kind: str) -> list[RemoteLoad]:
     return loads
 
 
+@functools.lru_cache(maxsize=4)  # each page's body is checked by several readers in turn (links, loads, headings, media)
 def _blank_code(text: str) -> str:
     """Replace code (fenced and inline) with spaces, keeping offsets and line numbers."""
     def blank(match: re.Match) -> str:

@@ -1,5 +1,7 @@
 """`satchel build` on several cores: each language is built by its own mkdocs build, in a forked
-process, as many at once as there are cores; the parent then indexes and finishes the bundle once, with what they sent back.
+process, one more at once than there are cores. Each sends back its search documents (the parent
+indexes them while the other languages build) and its pages' pack entries. The parent writes the
+shared files meanwhile, then finishes the bundle once.
 
 mkdocs-static-i18n builds its languages one after another inside one mkdocs build; a language's
 pages do not depend on another language's build, so the output is the same, byte for byte.
@@ -13,7 +15,6 @@ import pickle
 import sys
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
 
@@ -32,25 +33,6 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-@dataclass(frozen=True)
-class BuiltFile:
-    """What bundle.page_entries reads of a mkdocs File, sent back by a language's process."""
-    src_uri: str
-    norm_src_uri: str
-    abs_dest_path: str
-    url: str
-    dest_uri: str
-    documentation_page: bool
-
-    @classmethod
-    def of(cls, file) -> BuiltFile:
-        return cls(file.src_uri, getattr(file, "norm_src_uri", file.src_uri), file.abs_dest_path, file.url, file.dest_uri,
-                   file.is_documentation_page())
-
-    def is_documentation_page(self) -> bool:
-        return self.documentation_page
-
-
 class RemoteTraceback(Exception):
     """The traceback of an error raised in a language's process, shown as the cause of the error."""
 
@@ -64,27 +46,40 @@ def build_languages(config: MkDocsConfig, codes: list[str], progress=None, preco
     `precompress`, each process then compresses its language's pages while the bundle is finished:
     returns what precompress.precompress needs to know of them."""
     plugin = config.plugins["satchel"]
-    plugin.prepare(config)  # the bundled assets, made once, before the processes share them
+    # The bundled scripts and stylesheet are made (in Node) while the first languages' Markdown is
+    # converted; their URLs, which every page names, reach each language's process before it writes one.
+    bundled = plugin.start_assets(config)
     mkdocs_utils.clean_directory(config.site_dir)  # what the first mkdocs build would do
     context = multiprocessing.get_context("fork")
     children = {}
     pending = list(codes)
+    url_senders = []  # to the processes started before the bundled files were made
 
     def start_next() -> None:
         code = pending.pop(0)
         receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(target=_build_one, args=(config, code, sender, precompress), name=f"satchel-build-{code}")
+        urls_in, urls_out = context.Pipe(duplex=False)
+        process = context.Process(target=_build_one, args=(config, code, sender, urls_in, precompress), name=f"satchel-build-{code}")
         process.start()
         sender.close()
+        urls_in.close()
         children[code] = (receiver, process)
+        url_senders.append(urls_out)
+        if plugin.assets is not None:
+            _send_urls(url_senders, plugin.assets.urls)
 
-    # As many languages at once as there are cores (each process holds a language's pages): a
-    # curriculum in twenty languages does not take twenty processes' memory at once. (Three languages
-    # on two cores all at once measured no faster: 11.1-11.5 s against 10.7 s at 1,000 lessons.)
-    for _ in range(min(len(codes), os.cpu_count() or 1)):
+    # One language more than there are cores (each process holds a language's pages: a curriculum in
+    # twenty languages does not take twenty processes' memory at once). Three languages on two cores
+    # all at once: 12.3-13.0 s against 15.2-15.3 s one after another, at 1,000 lessons (the last
+    # language no longer builds alone on one core).
+    for _ in range(min(len(codes), (os.cpu_count() or 1) + 1)):
         start_next()
+    site = Path(config.site_dir)
     results, compressed, succeeded = {}, {}, False
     try:
+        plugin.assets = bundled()
+        _send_urls(url_senders, plugin.assets.urls)
+        bundle.write_shared(plugin.curriculum, site)  # while the languages build
         while len(results) < len(codes):
             waiting = {receiver: code for code, (receiver, _) in children.items() if code not in results}
             for receiver in wait(list(waiting)):
@@ -97,14 +92,15 @@ def build_languages(config: MkDocsConfig, codes: list[str], progress=None, preco
                     results[code] = value
                     if pending:
                         start_next()
-                    # Index this language while the others build, as the one-process build does.
-                    plugin.search_jobs[code] = start_index(code, value["documents"], Path(config.site_dir))
+                    # Index this language while the others build, as the one-process build does. (As soon as
+                    # its pages were converted, while they were written, measured slower: 0.5-1 s more CPU.)
+                    plugin.search_jobs[code] = start_index(code, value["documents"], site)
+        pages = {}
         for code in codes:  # in the order the one-process build fills them
-            plugin.pack_files[code] = results[code]["files"]
+            pages[code] = results[code]["pages"]
             plugin.search_documents[code] = results[code]["documents"]
             plugin.language_scripts[code] = results[code]["script"]
-        bundle.finish(plugin.curriculum, Path(config.site_dir), plugin.pack_files, plugin.search_jobs, plugin.search_documents,
-                      plugin.assets, plugin.language_scripts)
+        bundle.finish(plugin.curriculum, site, pages, plugin.search_jobs, plugin.search_documents, plugin.assets, plugin.language_scripts)
         if precompress:
             for code in codes:
                 compressed.update(_receive(code, children[code])[1])
@@ -116,6 +112,17 @@ def build_languages(config: MkDocsConfig, codes: list[str], progress=None, preco
             process.join()
             receiver.close()
     return compressed
+
+
+def _send_urls(senders: list, urls: dict) -> None:
+    while senders:
+        out = senders.pop()
+        try:
+            out.send(urls)
+        except OSError:
+            pass  # that language's process has stopped already: its own message says why
+        finally:
+            out.close()
 
 
 def _receive(code: str, child) -> tuple[str, object]:
@@ -132,9 +139,10 @@ def _receive(code: str, child) -> tuple[str, object]:
     return kind, value
 
 
-def _build_one(config: MkDocsConfig, code: str, sender, precompress: bool) -> None:
+def _build_one(config: MkDocsConfig, code: str, sender, urls_in, precompress: bool) -> None:
     """In the forked process: build `code` alone into the (already cleaned) site folder, send back what
-    the parent needs for the bundle, then (while the parent finishes it) compress the language's pages."""
+    the parent needs for the bundle, then (while the parent finishes it) compress the language's pages.
+    The bundled files' URLs come from `urls_in` once they are made: awaited before the first page is written."""
     steps = 0
 
     def count() -> None:
@@ -148,13 +156,15 @@ def _build_one(config: MkDocsConfig, code: str, sender, precompress: bool) -> No
         plugin = config.plugins["satchel"]
         plugin.progress = count
         plugin.finish_in_parent = True
+        urls = plugin.asset_urls = {}  # what the pages' templates read, filled in before they run
+        plugin.before_writing = lambda: urls.update(urls_in.recv())
         i18n_shim.build_only(config.plugins["i18n"], code)
         _keep_site_dir()
         mkdocs_build(config)
         if steps:
             sender.send(("progress", steps))
         sender.send(("done", {
-            "files": [BuiltFile.of(f) for f in plugin.pack_files[code]],
+            "pages": bundle.page_entries(plugin.curriculum, plugin.pack_files[code], Path(config.site_dir)),  # hashed here, in parallel
             "documents": plugin.search_documents.get(code, []),
             "script": plugin.language_scripts[code],
         }))

@@ -48,6 +48,8 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         self.language_scripts: dict = {}  # code -> LanguageScript, made before the language's pages
         self.ui_strings: dict[str, dict] = {}  # code -> the language's interface strings, read once per language build
         self.finish_in_parent = False  # set in a language's process (builder/parallel.py): the parent indexes and finishes
+        self.asset_urls: dict | None = None  # the bundled files' URLs, which every page names (self.assets.urls)
+        self.before_writing = None  # set in a language's process: called once its pages are converted, before any is written
 
     @event_priority(-150)  # after mkdocs-static-i18n has set this build's language
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
@@ -62,8 +64,10 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         self.language = getattr(i18n, "current_language", None) or self.curriculum.default_language.code
         self.ui_strings.pop(self.language, None)  # read again by each build of the language (a strings file may have changed)
         config.site_name = self.curriculum.title(self.language)
-        self.prepare(config)
-        config.theme["satchel_assets"] = self.assets.urls
+        if self.asset_urls is None:  # a language's process (builder/parallel.py) is given them
+            self.prepare(config)
+            self.asset_urls = self.assets.urls
+        config.theme["satchel_assets"] = self.asset_urls
         # No sitemap (it dates every build) and no 404 page from material: we write our own pages.
         config.theme.static_templates.discard("sitemap.xml")
         config.theme.static_templates.discard("404.html")
@@ -72,17 +76,29 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
     def prepare(self, config: MkDocsConfig) -> None:
         """The learner app's bundled scripts and stylesheet, made once for every language."""
         if self.assets is None:
-            self.assets = assets.make(self.curriculum, _material_stylesheet(config), bundle.colours_css(self.curriculum))
+            self.assets = self.start_assets(config)()
 
-    @event_priority(50)
+    def start_assets(self, config: MkDocsConfig):
+        """prepare, in the background: returns a function that waits for the Assets."""
+        return assets.start(self.curriculum, _material_stylesheet(config), bundle.colours_css(self.curriculum))
+
+    @event_priority(50)  # before mkdocs-static-i18n sorts the files by language
     def _drop_unused_files(self, files: Files, config: MkDocsConfig) -> Files:
-        for file in list(files):
+        # Other languages' pages: this language's build neither writes them nor falls back to them
+        # (only to the default language's). mkdocs-static-i18n would look at each, a third of a
+        # language's build time in a curriculum in three languages.
+        default = self.curriculum.default_language.code
+        others = tuple(f"{lang.code}/" for lang in self.curriculum.languages if lang.code not in (self.language, default))
+        unused = (f"{STRINGS_DIR}/", *UNUSED_THEME_PREFIXES, *others)
+
+        def used(file: File) -> bool:
             uri = file.src_uri
-            if uri in (CONFIG_FILE, "sitemap.xml") or uri.endswith(".map") or uri.startswith((f"{STRINGS_DIR}/", *UNUSED_THEME_PREFIXES)):
-                files.remove(file)
-            elif file.abs_src_path and media.is_source(Path(file.abs_src_path)):
-                files.remove(file)  # written under assets/media/ by bundle.finish, named by content (builder/media.py)
-        return files
+            if uri in (CONFIG_FILE, "sitemap.xml") or uri.endswith(".map") or uri.startswith(unused):
+                return False
+            # Media are written under assets/media/ by bundle.finish, named by content (builder/media.py).
+            return not (file.abs_src_path and media.is_source(Path(file.abs_src_path)))
+
+        return Files([file for file in files if used(file)])
 
     @event_priority(-105)  # after mkdocs-static-i18n has picked this language's files, before the packs list them
     def _reencode_images(self, files: Files, config: MkDocsConfig) -> Files:
@@ -209,6 +225,11 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
             context["tv_config"] = tv.tv_config(context["satchel"])
         return context
 
+    def on_env(self, env, config: MkDocsConfig, files: Files):
+        if self.before_writing is not None:
+            self.before_writing()
+        return env
+
     def _index_language(self, config: MkDocsConfig) -> None:
         """This language's pages are written: index them in the background while the next builds."""
         if self.finish_in_parent:
@@ -221,8 +242,10 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
         i18n = config.plugins.get("i18n")
         if getattr(i18n, "building", False) or self.finish_in_parent:
             return
-        bundle.finish(self.curriculum, Path(config.site_dir), self.pack_files, self.search_jobs, self.search_documents, self.assets,
-                      self.language_scripts)
+        site = Path(config.site_dir)
+        pages = {lang.code: bundle.page_entries(self.curriculum, self.pack_files[lang.code], site) for lang in self.curriculum.languages}
+        bundle.write_shared(self.curriculum, site)
+        bundle.finish(self.curriculum, site, pages, self.search_jobs, self.search_documents, self.assets, self.language_scripts)
 
     on_files = CombinedEvent(_drop_unused_files, _reencode_images, _add_generated_pages)
     on_post_build = CombinedEvent(_index_language, _finish_bundle)

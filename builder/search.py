@@ -61,8 +61,8 @@ def start_index(code: str, documents: list[dict], site_dir: Path) -> NodeJob:
     return NodeJob(BUILD_SCRIPT, [str(source), str(site_dir / SEARCH_DIR)], scratch=folder)
 
 
-def finish_indexes(curriculum: Curriculum, jobs: dict[str, NodeJob], documents: dict[str, list[dict]], site_dir: Path) -> None:
-    """Wait for the indexes, then write each language's stores and the lunr scripts."""
+def finish_indexes(jobs: dict[str, NodeJob], documents: dict[str, list[dict]], site_dir: Path) -> None:
+    """Wait for the indexes, then write each language's stores and title list."""
     for job in jobs.values():
         job.wait()
     for code, docs in documents.items():
@@ -74,7 +74,6 @@ def finish_indexes(curriculum: Curriculum, jobs: dict[str, NodeJob], documents: 
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(store, ensure_ascii=False, sort_keys=True, separators=(",", ":")), encoding="utf-8")
         write_titles(docs, site_dir / SEARCH_DIR / code / "titles.json")
-    copy_lunr(curriculum, site_dir)
 
 
 def store_group(ref: str) -> str:
@@ -100,7 +99,8 @@ def write_titles(docs: list[dict], path: Path) -> None:
 def build_indexes(curriculum: Curriculum, documents: dict[str, list[dict]], site_dir: Path) -> None:
     """Build every language's index and stores (all at once; the build starts them one by one)."""
     jobs = {code: start_index(code, docs, site_dir) for code, docs in documents.items()}
-    finish_indexes(curriculum, jobs, documents, site_dir)
+    finish_indexes(jobs, documents, site_dir)
+    copy_lunr(curriculum, site_dir)
 
 
 def vendor_files(code: str) -> list[str]:
