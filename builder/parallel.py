@@ -1,7 +1,7 @@
 """`satchel build` on several cores: each language is built by its own mkdocs build, in a forked
-process, one more at once than there are cores. Each sends back its search documents (the parent
-indexes them while the other languages build) and its pages' pack entries. The parent writes the
-shared files meanwhile, then finishes the bundle once.
+process, one more at once than there are cores. Each sends its search documents once its pages are
+converted (the parent indexes them while the pages are written), then its pages' pack entries. The
+parent makes the bundled scripts and writes the shared files meanwhile, then finishes the bundle once.
 
 mkdocs-static-i18n builds its languages one after another inside one mkdocs build; a language's
 pages do not depend on another language's build, so the output is the same, byte for byte.
@@ -75,7 +75,7 @@ def build_languages(config: MkDocsConfig, codes: list[str], progress=None, preco
     for _ in range(min(len(codes), (os.cpu_count() or 1) + 1)):
         start_next()
     site = Path(config.site_dir)
-    results, compressed, succeeded = {}, {}, False
+    results, documents, compressed, succeeded = {}, {}, {}, False
     try:
         plugin.assets = bundled()
         _send_urls(url_senders, plugin.assets.urls)
@@ -88,17 +88,17 @@ def build_languages(config: MkDocsConfig, codes: list[str], progress=None, preco
                 if kind == "progress":
                     if progress is not None:
                         progress(value)
+                elif kind == "documents":  # indexed while the language's pages are written and the others build
+                    documents[code] = value
+                    plugin.search_jobs[code] = start_index(code, value, site)
                 else:
                     results[code] = value
                     if pending:
                         start_next()
-                    # Index this language while the others build, as the one-process build does. (As soon as
-                    # its pages were converted, while they were written, measured slower: 0.5-1 s more CPU.)
-                    plugin.search_jobs[code] = start_index(code, value["documents"], site)
         pages = {}
         for code in codes:  # in the order the one-process build fills them
             pages[code] = results[code]["pages"]
-            plugin.search_documents[code] = results[code]["documents"]
+            plugin.search_documents[code] = documents[code]
             plugin.language_scripts[code] = results[code]["script"]
         bundle.finish(plugin.curriculum, site, pages, plugin.search_jobs, plugin.search_documents, plugin.assets, plugin.language_scripts)
         if precompress:
@@ -157,7 +157,12 @@ def _build_one(config: MkDocsConfig, code: str, sender, urls_in, precompress: bo
         plugin.progress = count
         plugin.finish_in_parent = True
         urls = plugin.asset_urls = {}  # what the pages' templates read, filled in before they run
-        plugin.before_writing = lambda: urls.update(urls_in.recv())
+
+        def before_writing() -> None:  # every page converted, none written: the parent indexes them meanwhile
+            sender.send(("documents", plugin.search_documents.get(code, [])))
+            urls.update(urls_in.recv())
+
+        plugin.before_writing = before_writing
         i18n_shim.build_only(config.plugins["i18n"], code)
         _keep_site_dir()
         mkdocs_build(config)
@@ -165,7 +170,6 @@ def _build_one(config: MkDocsConfig, code: str, sender, urls_in, precompress: bo
             sender.send(("progress", steps))
         sender.send(("done", {
             "pages": bundle.page_entries(plugin.curriculum, plugin.pack_files[code], Path(config.site_dir)),  # hashed here, in parallel
-            "documents": plugin.search_documents.get(code, []),
             "script": plugin.language_scripts[code],
         }))
         if precompress:
