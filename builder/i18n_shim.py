@@ -1,6 +1,6 @@
 """What Satchel must know of mkdocs-static-i18n's internals, in one place.
 
-Three things, all read by the plugin at call time from its modules, so replacing them is enough:
+Four things, all read by the plugin at call time from its modules, so replacing them is enough:
 - mkdocs-static-i18n 1.3 takes only two-letter languages (`RE_LOCALE`: 'en', 'pt-BR', 'zh-Hant'):
   Tetum ('tet'), Filipino ('fil'), Central Kurdish ('ckb') and every other three-letter language are
   refused, and so are tags such as 'sr-Latn-RS'. Satchel checks language tags itself (any BCP 47
@@ -11,6 +11,10 @@ Three things, all read by the plugin at call time from its modules, so replacing
   'zh-CN'", and a strict build stops). The sections are matched by mkdocs' own title of the folder.
 - Its `is_relative_to` builds two PurePaths for each of the thousands of calls a build makes; plain
   relative or absolute strings are compared as strings (the same answer), anything else as before.
+- It finds, for every file, the same file in every other language ("alternates"), for material's
+  language selector and its sitemap: Satchel uses neither (theme/base.html links the languages from
+  the curriculum; no sitemap), and the search took a sixth of a language's build. Each file keeps
+  itself as its one alternate.
 And one thing Satchel asks of it: `build_only` makes a mkdocs build build one language, so that
 `satchel build` builds each language in its own process (builder/parallel.py).
 Remove this when the plugin takes BCP 47 tags (or when Satchel stops using it).
@@ -18,6 +22,7 @@ Remove this when the plugin takes BCP 47 tags (or when Satchel stops using it).
 
 from __future__ import annotations
 
+import inspect
 from pathlib import PurePath
 
 import mkdocs_static_i18n
@@ -73,6 +78,15 @@ def install() -> None:
         if getattr(module, "is_relative_to", None) is not mkdocs_static_i18n.is_relative_to:
             raise RuntimeError(f"{module.__name__}.is_relative_to changed: builder/i18n_shim.py needs updating")
         module.is_relative_to = _is_relative_to
+    plugin = reconfigure.ExtendedPlugin
+    if plugin.reconfigure_files_alternates is not _no_alternates:
+        if "reconfigure_files_alternates" not in plugin.__dict__ or "alternates" not in inspect.getsource(plugin.reconfigure_files):
+            raise RuntimeError("mkdocs-static-i18n finds alternates differently: builder/i18n_shim.py needs updating")
+        plugin.reconfigure_files_alternates = _no_alternates
+
+
+def _no_alternates(self, *args, **kwargs) -> None:
+    """ExtendedPlugin.reconfigure_files_alternates, skipped: Satchel reads no file's alternates."""
 
 
 install()

@@ -46,6 +46,25 @@ def test_an_error_in_a_language_process_is_raised_by_the_build(tmp_path, monkeyp
         build(DEMO_CURRICULUM, tmp_path / "site", show_progress=False)
 
 
+def test_a_failed_app_bundle_stops_the_languages_processes_and_says_why(tmp_path, monkeypatch):
+    """The app's scripts are bundled while the languages' processes convert their pages: when that
+    fails, the build fails with its error, and no language's process is left running or waiting."""
+    import multiprocessing
+
+    from satchel.builder.nodejs import NodeError
+
+    def failing_start(self, config):
+        def wait():
+            assert multiprocessing.active_children(), "the languages' processes start before the bundle is waited for"
+            raise NodeError("bundle-assets.js failed (exit 1): broken on purpose")
+        return wait
+
+    monkeypatch.setattr(SatchelPlugin, "start_assets", failing_start)
+    with pytest.raises(NodeError, match="broken on purpose"):
+        build(DEMO_CURRICULUM, tmp_path / "site", show_progress=False)
+    assert multiprocessing.active_children() == []
+
+
 def test_the_progress_bar_counts_every_page_of_every_language(tmp_path):
     result = subprocess.run([sys.executable, "-m", "satchel.builder.cli", "build", str(DEMO_CURRICULUM), "-o", str(tmp_path / "site"),
                              "--no-precompress"], capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
