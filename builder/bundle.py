@@ -123,7 +123,7 @@ def finish(curriculum: Curriculum, site_dir: Path, pages: dict[str, list[dict]],
     _json(site_dir / SATCHEL_DIR / "version.json", {"curriculum": curriculum.id, "version": curriculum.version, "content": content})
     folders = [lang.code for lang in curriculum.languages if language_prefix(curriculum, lang.code)]
     worker = service_worker.start(site_dir, assets.worker, assets.urls["core"], content, folders)
-    search.finish_indexes(search_jobs, search_documents, site_dir)
+    search.finish_indexes(search_jobs)
     for language in curriculum.languages:
         write_packs(curriculum, language.code, pages[language.code], site_dir, media_parts)
     service_worker.finish(worker, site_dir)

@@ -24,7 +24,7 @@ from mkdocs.config.defaults import MkDocsConfig
 
 from . import bundle, i18n_shim
 from .precompress import compress_file, wanted
-from .search import start_index
+from .search import start_index, text_files
 
 PROGRESS_EVERY = 20  # a child reports its steps in batches: one message per page would cost more than the bar
 
@@ -76,6 +76,8 @@ def build_languages(config: MkDocsConfig, codes: list[str], progress=None, preco
         start_next()
     site = Path(config.site_dir)
     results, documents, compressed, succeeded = {}, {}, {}, False
+    texts = ThreadPoolExecutor(max_workers=1)  # the search texts, compressed while the languages build
+    compressing = []
     try:
         plugin.assets = bundled()
         _send_urls(url_senders, plugin.assets.urls)
@@ -91,6 +93,8 @@ def build_languages(config: MkDocsConfig, codes: list[str], progress=None, preco
                 elif kind == "documents":  # indexed while the language's pages are written and the others build
                     documents[code] = value
                     plugin.search_jobs[code] = start_index(code, value, site)
+                    if precompress:
+                        compressing += [(path, texts.submit(compress_file, site, path)) for path in text_files(code, site) if wanted(path)]
                 else:
                     results[code] = value
                     if pending:
@@ -104,8 +108,10 @@ def build_languages(config: MkDocsConfig, codes: list[str], progress=None, preco
         if precompress:
             for code in codes:
                 compressed.update(_receive(code, children[code])[1])
+            compressed.update((path.relative_to(site).as_posix(), digest.result()) for path, digest in compressing)
         succeeded = True
     finally:
+        texts.shutdown(cancel_futures=not succeeded)
         for receiver, process in children.values():
             if not succeeded and process.is_alive():
                 process.terminate()  # the build failed: the other languages' pages are not wanted

@@ -51,8 +51,9 @@ def search_document(ref: str, title: str, trail: list[str], url: str, subject: s
 
 
 def start_index(code: str, documents: list[dict], site_dir: Path) -> NodeJob:
-    """Start building one language's index in the background: the next language's pages are being
-    built meanwhile, on the other core."""
+    """Write one language's text stores and title list, and start building its index in the
+    background: the other languages' pages are being built meanwhile."""
+    write_texts(code, documents, site_dir)
     folder = Path(tempfile.mkdtemp(prefix="satchel-search-"))
     source = folder / "documents.json"
     index_input = {code: [{"ref": d["ref"], "title": d["title"], "trail": " ".join(d["trail"]), "body": d["body"],
@@ -61,19 +62,28 @@ def start_index(code: str, documents: list[dict], site_dir: Path) -> NodeJob:
     return NodeJob(BUILD_SCRIPT, [str(source), str(site_dir / SEARCH_DIR)], scratch=folder)
 
 
-def finish_indexes(jobs: dict[str, NodeJob], documents: dict[str, list[dict]], site_dir: Path) -> None:
-    """Wait for the indexes, then write each language's stores and title list."""
+def finish_indexes(jobs: dict[str, NodeJob]) -> None:
+    """Wait for the indexes start_index started."""
     for job in jobs.values():
         job.wait()
-    for code, docs in documents.items():
-        stores: dict[str, dict] = {}
-        for doc in docs:
-            stores.setdefault(store_group(doc["ref"]), {})[doc["ref"]] = [doc["title"], doc["trail"], doc["url"], doc["body"]]
-        for group, store in sorted(stores.items()):
-            path = site_dir / SEARCH_DIR / code / "store" / f"{group}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(store, ensure_ascii=False, sort_keys=True, separators=(",", ":")), encoding="utf-8")
-        write_titles(docs, site_dir / SEARCH_DIR / code / "titles.json")
+
+
+def write_texts(code: str, docs: list[dict], site_dir: Path) -> None:
+    """A language's text stores and title list (text_files)."""
+    stores: dict[str, dict] = {}
+    for doc in docs:
+        stores.setdefault(store_group(doc["ref"]), {})[doc["ref"]] = [doc["title"], doc["trail"], doc["url"], doc["body"]]
+    for group, store in sorted(stores.items()):
+        path = site_dir / SEARCH_DIR / code / "store" / f"{group}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(store, ensure_ascii=False, sort_keys=True, separators=(",", ":")), encoding="utf-8")
+    write_titles(docs, site_dir / SEARCH_DIR / code / "titles.json")
+
+
+def text_files(code: str, site_dir: Path) -> list[Path]:
+    """What write_texts wrote for a language (not its index, which Node writes)."""
+    folder = site_dir / SEARCH_DIR / code
+    return [*sorted((folder / "store").rglob("*.json")), folder / "titles.json"]
 
 
 def store_group(ref: str) -> str:
@@ -99,7 +109,7 @@ def write_titles(docs: list[dict], path: Path) -> None:
 def build_indexes(curriculum: Curriculum, documents: dict[str, list[dict]], site_dir: Path) -> None:
     """Build every language's index and stores (all at once; the build starts them one by one)."""
     jobs = {code: start_index(code, docs, site_dir) for code, docs in documents.items()}
-    finish_indexes(jobs, documents, site_dir)
+    finish_indexes(jobs)
     copy_lunr(curriculum, site_dir)
 
 
