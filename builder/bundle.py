@@ -102,7 +102,7 @@ def finish(curriculum: Curriculum, site_dir: Path, pages: dict[str, list[dict]],
            search_documents: dict[str, list[dict]], assets: Assets, language_scripts: dict[str, LanguageScript]) -> None:
     """Run once after every language is built, and after write_shared: `pages` holds each language's
     page_entries. The bundled scripts (over the sources mkdocs copied), the service worker (built
-    while the last search index is), the search stores, then the pack lists."""
+    while the last search index is), then, once every index is in, the pack lists."""
     assets.write(site_dir)
     for language in curriculum.languages:
         script = language_scripts[language.code]

@@ -13,7 +13,7 @@ Four things, all read by the plugin at call time from its modules, so replacing 
   relative or absolute strings are compared as strings (the same answer), anything else as before.
 - It finds, for every file, the same file in every other language ("alternates"), for material's
   language selector and its sitemap: Satchel uses neither (theme/base.html links the languages from
-  the curriculum; no sitemap), and the search took a sixth of a language's build. Each file keeps
+  the curriculum; no sitemap), and the search took about 6% of a language's build. Each file keeps
   itself as its one alternate.
 And one thing Satchel asks of it: `build_only` makes a mkdocs build build one language, so that
 `satchel build` builds each language in its own process (builder/parallel.py).

@@ -85,8 +85,7 @@ class SatchelPlugin(BasePlugin[SatchelConfig]):
     @event_priority(50)  # before mkdocs-static-i18n sorts the files by language
     def _drop_unused_files(self, files: Files, config: MkDocsConfig) -> Files:
         # Other languages' pages: this language's build neither writes them nor falls back to them
-        # (only to the default language's). mkdocs-static-i18n would look at each, a third of a
-        # language's build time in a curriculum in three languages.
+        # (only to the default language's), and mkdocs-static-i18n would make an i18n file of each.
         default = self.curriculum.default_language.code
         others = tuple(f"{lang.code}/" for lang in self.curriculum.languages if lang.code not in (self.language, default))
         unused = (f"{STRINGS_DIR}/", *UNUSED_THEME_PREFIXES, *others)
