@@ -137,15 +137,11 @@ class Assets:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def make(curriculum: Curriculum, material_css: Path, colours_css: str) -> Assets:
-    """Bundle and minify the learner app's scripts and stylesheet for `curriculum`.
-    `material_css` is material's stylesheet (its folder holds material's icons too)."""
-    return start(curriculum, material_css, colours_css)()
-
-
 def start(curriculum: Curriculum, material_css: Path, colours_css: str):
-    """`make`, in the background: returns a function that waits for the Assets. `satchel build`
-    converts the pages' Markdown meanwhile (builder/parallel.py)."""
+    """Bundle and minify the learner app's scripts and stylesheet for `curriculum`, in the
+    background (Node): returns a function that waits for the Assets. `satchel build` converts the
+    pages' Markdown meanwhile (builder/parallel.py). `material_css` is material's stylesheet (its
+    folder holds material's icons too)."""
     folder = Path(tempfile.mkdtemp(prefix="satchel-assets-"))
     out = folder / "out"
     out.mkdir()
